@@ -1,0 +1,152 @@
+"""How a Modbus device's registers map to points: the profile format, as validated data.
+
+A profile describes one device model. Addresses are offsets from the device's base address in
+the site config, so the same profile serves every detector on a panel.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Function(StrEnum):
+    """The four Modbus data tables."""
+
+    COIL = "coil"
+    DISCRETE_INPUT = "discrete_input"
+    HOLDING_REGISTER = "holding_register"
+    INPUT_REGISTER = "input_register"
+
+    @property
+    def is_bit(self) -> bool:
+        return self in (Function.COIL, Function.DISCRETE_INPUT)
+
+
+class DataType(StrEnum):
+    """How the raw registers of a point are read as a number."""
+
+    BOOL = "bool"
+    U16 = "u16"
+    I16 = "i16"
+    U32 = "u32"
+    I32 = "i32"
+    U64 = "u64"
+    I64 = "i64"
+    F32 = "f32"
+    F64 = "f64"
+
+    @property
+    def registers(self) -> int:
+        """How many 16-bit registers the type occupies."""
+        return _REGISTERS[self]
+
+
+_REGISTERS = {
+    DataType.BOOL: 1,
+    DataType.U16: 1,
+    DataType.I16: 1,
+    DataType.U32: 2,
+    DataType.I32: 2,
+    DataType.F32: 2,
+    DataType.U64: 4,
+    DataType.I64: 4,
+    DataType.F64: 4,
+}
+
+
+class ByteOrder(StrEnum):
+    """Byte and word order of multi-register values, in the usual A-B-C-D notation.
+
+    ABCD is big-endian words, most significant word first (the Modbus default); CDAB swaps the
+    words; BADC swaps the bytes in each word; DCBA is fully little-endian.
+    """
+
+    ABCD = "ABCD"
+    CDAB = "CDAB"
+    BADC = "BADC"
+    DCBA = "DCBA"
+
+
+class CurrentLoop(BaseModel):
+    """A 4-20 mA transmitter: the point's value in mA is scaled to the engineering range.
+
+    Outside the NAMUR NE 43 validity band the value is a sensor or wiring fault, not a
+    measurement, and the reading is marked out of range.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    low: float = Field(description="engineering value at 4 mA")
+    high: float = Field(description="engineering value at 20 mA")
+    fault_below_ma: float = 3.6
+    fault_above_ma: float = 21.0
+
+
+class RegisterPoint(BaseModel):
+    """One point of a Modbus device, read from one or more registers or one bit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    function: Function
+    address: Annotated[int, Field(ge=0, le=65535)]
+    type: DataType = DataType.U16
+    order: ByteOrder = ByteOrder.ABCD
+    bits: tuple[int, int] | None = Field(
+        default=None, description="inclusive bit range (low, high) of a bit field within the value"
+    )
+    enum: dict[int, str] | None = Field(default=None, description="raw value to state name")
+    scale: float | None = None
+    offset: float | None = None
+    current_loop: CurrentLoop | None = None
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.function.is_bit and self.type is not DataType.BOOL:
+            raise ValueError(f"a {self.function} point must have type bool, not {self.type}")
+        if not self.function.is_bit and self.type is DataType.BOOL and self.bits is None:
+            raise ValueError("a bool from a register needs bits: [n, n] to name the bit")
+        if self.bits is not None:
+            low, high = self.bits
+            if not 0 <= low <= high < 16 * self.type.registers:
+                raise ValueError(f"bits {list(self.bits)} do not fit a {self.type}")
+        if self.enum is not None and (self.scale is not None or self.current_loop is not None):
+            raise ValueError("an enum point cannot also be scaled")
+        return self
+
+    @property
+    def count(self) -> int:
+        """How many registers (or bits) the point reads."""
+        return 1 if self.function.is_bit else self.type.registers
+
+
+class ModbusProfile(BaseModel):
+    """A device model's register map."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    protocol: Literal["modbus"]
+    kind: str
+    description: str | None = None
+    points: Annotated[tuple[RegisterPoint, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        seen: set[str] = set()
+        for point in self.points:
+            if point.name in seen:
+                raise ValueError(f"point name {point.name!r} is used twice")
+            seen.add(point.name)
+        return self
+
+    def span(self, function: Function) -> tuple[int, int] | None:
+        """The (first, last) offsets this profile reads in one table, or None."""
+        used = [(p.address, p.address + p.count - 1) for p in self.points if p.function is function]
+        if not used:
+            return None
+        return min(a for a, _ in used), max(b for _, b in used)

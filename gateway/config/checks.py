@@ -1,0 +1,99 @@
+"""Cross-reference checks that no single field can make: ids, zones, profiles, addresses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from drivers.modbus.profile import Function, ModbusProfile
+from drivers.mqtt.profile import MqttProfile
+from gateway.config.models import ModbusSource, MqttSource, SiteConfig
+from gateway.config.yamlsource import Path_
+
+Problem = tuple[Path_, str]
+Profiles = dict[str, ModbusProfile | MqttProfile]
+
+
+def check_site(config: SiteConfig, profiles: Profiles) -> list[Problem]:
+    """Every cross-reference problem in the site, as (field path, message)."""
+    return [
+        *_duplicates("buildings", config.buildings),
+        *_duplicates("zones", config.zones),
+        *_duplicates("devices", config.devices),
+        *_duplicates(("modbus", "endpoints"), config.modbus.endpoints),
+        *_zone_buildings(config),
+        *_device_references(config, profiles),
+        *_modbus_overlaps(config, profiles),
+        *_shared_topics(config),
+    ]
+
+
+def _duplicates(where: str | Path_, items: Sequence[Any]) -> Iterator[Problem]:
+    base = (where,) if isinstance(where, str) else where
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if item.id in first:
+            yield (*base, index, "id"), f"duplicate id {item.id!r} (also at index {first[item.id]})"
+        first.setdefault(item.id, index)
+
+
+def _zone_buildings(config: SiteConfig) -> Iterator[Problem]:
+    buildings = {building.id for building in config.buildings}
+    for index, zone in enumerate(config.zones):
+        if zone.building not in buildings:
+            yield ("zones", index, "building"), f"unknown building {zone.building!r}"
+
+
+def _device_references(config: SiteConfig, profiles: Profiles) -> Iterator[Problem]:
+    zones = {zone.id for zone in config.zones}
+    endpoints = {endpoint.id for endpoint in config.modbus.endpoints}
+    for index, device in enumerate(config.devices):
+        here = ("devices", index)
+        if device.zone not in zones:
+            yield (*here, "zone"), f"unknown zone {device.zone!r}"
+        profile = profiles.get(device.profile)
+        if profile is None:
+            yield (*here, "profile"), f"unknown profile {device.profile!r}"
+        elif profile.kind != device.kind:
+            yield (*here, "profile"), (
+                f"profile {profile.id!r} is for {profile.kind}, not {device.kind}")
+        elif isinstance(device.source, ModbusSource) != isinstance(profile, ModbusProfile):
+            yield (*here, "source"), f"does not match the {profile.protocol} profile {profile.id!r}"
+        if isinstance(device.source, ModbusSource) and device.source.endpoint not in endpoints:
+            endpoint = device.source.endpoint
+            yield (*here, "source", "endpoint"), f"unknown Modbus endpoint {endpoint!r}"
+        if isinstance(device.source, MqttSource) and config.mqtt is None:
+            yield (*here, "source", "topic"), "an MQTT device needs an mqtt: connection"
+
+
+def _modbus_overlaps(config: SiteConfig, profiles: Profiles) -> Iterator[Problem]:
+    taken: dict[tuple[str, int, Function], list[tuple[int, int, str]]] = {}
+    for index, device in enumerate(config.devices):
+        profile = profiles.get(device.profile)
+        if not isinstance(device.source, ModbusSource) or not isinstance(profile, ModbusProfile):
+            continue
+        source = device.source
+        for function in Function:
+            span = profile.span(function)
+            if span is None:
+                continue
+            first, last = source.address + span[0], source.address + span[1]
+            blocks = taken.setdefault((source.endpoint, source.unit, function), [])
+            for other_first, other_last, other in blocks:
+                if first <= other_last and other_first <= last:
+                    yield ("devices", index, "source"), (
+                        f"{function} {first}-{last} of unit {source.unit} on {source.endpoint!r} "
+                        f"overlap device {other!r}")
+                    break
+            blocks.append((first, last, device.id))
+
+
+def _shared_topics(config: SiteConfig) -> Iterator[Problem]:
+    first: dict[str, str] = {}
+    for index, device in enumerate(config.devices):
+        if isinstance(device.source, MqttSource):
+            topic = device.source.topic
+            if topic in first:
+                yield ("devices", index, "source", "topic"), (
+                    f"topic {topic!r} is already used by device {first[topic]!r}")
+            first.setdefault(topic, device.id)

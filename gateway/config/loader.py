@@ -1,0 +1,100 @@
+"""Load a site file and its profiles, validate everything before any I/O, or say what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from drivers.modbus.profile import ModbusProfile
+from drivers.mqtt.profile import MqttProfile
+from gateway.config.checks import check_site
+from gateway.config.errors import ConfigError, ConfigIssue
+from gateway.config.models import SOURCE_TAGS, SiteConfig
+from gateway.config.site import Profile, Site
+from gateway.config.yamlsource import Path_, YamlDocument, read_yaml
+
+_PROFILE = TypeAdapter[ModbusProfile | MqttProfile](Profile)
+_PROFILE_TAGS = frozenset({"modbus", "mqtt"})
+
+
+def load_site(path: str | Path) -> Site:
+    """Read and check a site file; raises `ConfigError` listing every problem found."""
+    file = Path(path)
+    document = read_yaml(file)
+    config = _validate(document, SiteConfig)
+    profiles, issues = _load_profiles(document, config)
+    issues += [document.issue(where, message) for where, message in check_site(config, profiles)]
+    if issues:
+        raise ConfigError(issues)
+    return Site(file, config, profiles)
+
+
+def _validate(document: YamlDocument, model: type[SiteConfig]) -> SiteConfig:
+    try:
+        return model.model_validate(document.data)
+    except ValidationError as error:
+        raise ConfigError(_issues(document, error, SOURCE_TAGS)) from None
+
+
+def _load_profiles(
+    document: YamlDocument, config: SiteConfig
+) -> tuple[dict[str, ModbusProfile | MqttProfile], list[ConfigIssue]]:
+    profiles: dict[str, ModbusProfile | MqttProfile] = {}
+    issues: list[ConfigIssue] = []
+    for index, entry in enumerate(config.profiles):
+        for file in _profile_files(document.file.parent / entry):
+            try:
+                profile = _read_profile(file)
+            except ConfigError as error:
+                issues += error.issues
+                continue
+            if profile.id in profiles:
+                issues.append(document.issue(("profiles", index), f"profile id {profile.id!r} "
+                                             f"in {file.name} is defined twice"))
+            profiles[profile.id] = profile
+        if not (document.file.parent / entry).exists():
+            issues.append(document.issue(("profiles", index), f"no such file or folder '{entry}'"))
+    return profiles, issues
+
+
+def _profile_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+    return [path] if path.exists() else []
+
+
+def _read_profile(file: Path) -> ModbusProfile | MqttProfile:
+    document = read_yaml(file)
+    try:
+        return _PROFILE.validate_python(document.data)
+    except ValidationError as error:
+        raise ConfigError(_issues(document, error, _PROFILE_TAGS, leading_only=True)) from None
+
+
+def _issues(
+    document: YamlDocument, error: ValidationError, tags: frozenset[str], leading_only: bool = False
+) -> list[ConfigIssue]:
+    """Pydantic's errors, placed in the file; `tags` are union tags that are not keys."""
+    issues = []
+    for detail in error.errors(include_url=False):
+        loc: tuple[Any, ...] = detail["loc"]
+        if leading_only:
+            path: Path_ = loc[1:] if loc and loc[0] in tags else loc
+        else:
+            path = tuple(part for part in loc if part not in tags)
+        issues.append(document.issue(path, _message(detail)))
+    return issues
+
+
+def _message(detail: Any) -> str:
+    kind, value = detail["type"], detail.get("input")
+    if kind == "missing":
+        return "required, but missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    message = str(detail["msg"]).removeprefix("Value error, ")
+    if kind == "value_error" or isinstance(value, BaseModel | dict | list):
+        return message  # our own validators quote the value where it is not a secret
+    return f"{message} (got {value!r})"

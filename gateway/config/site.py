@@ -1,0 +1,83 @@
+"""A loaded, checked site: the config plus its profiles, with the lookups the gateway needs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from drivers.modbus.profile import ModbusProfile
+from drivers.mqtt.profile import MqttProfile
+from gateway.config.models import Building, Device, DeviceKind, SiteConfig, Zone
+
+Profile = Annotated[ModbusProfile | MqttProfile, Field(discriminator="protocol")]
+
+SUPERVISION_CAP = 100.0
+"""Seconds: GB 50166 wants a fault shown within 100 s, so no supervision window is longer."""
+
+
+@dataclass(frozen=True)
+class Site:
+    """Everything the gateway and the simulators need to know about one site."""
+
+    path: Path
+    config: SiteConfig
+    profiles: dict[str, ModbusProfile | MqttProfile]
+
+    @cached_property
+    def zones(self) -> dict[str, Zone]:
+        return {zone.id: zone for zone in self.config.zones}
+
+    @cached_property
+    def buildings(self) -> dict[str, Building]:
+        return {building.id: building for building in self.config.buildings}
+
+    @cached_property
+    def devices(self) -> dict[str, Device]:
+        return {device.id: device for device in self.config.devices}
+
+    def building_of(self, device: Device) -> Building:
+        return self.buildings[self.zones[device.zone].building]
+
+    def tags(self, device: Device) -> dict[str, str]:
+        """The InfluxDB tags of a device's readings."""
+        zone = self.zones[device.zone]
+        return {"site": self.config.site.id, "building": zone.building, "zone": zone.id,
+                "device": device.id}
+
+    def poll_interval(self, device: Device) -> float:
+        return device.poll_interval or self.config.defaults.poll_interval
+
+    def supervision(self, device: Device) -> float:
+        """How long a device may go without a valid reading before it counts as lost."""
+        if device.supervision is not None:
+            return device.supervision
+        polls = self.config.defaults.supervision_polls * self.poll_interval(device)
+        return min(polls, SUPERVISION_CAP)
+
+    def modbus_profile(self, device: Device) -> ModbusProfile:
+        profile = self.profiles[device.profile]
+        if not isinstance(profile, ModbusProfile):
+            raise TypeError(f"device {device.id} does not use a Modbus profile")
+        return profile
+
+    def mqtt_profile(self, device: Device) -> MqttProfile:
+        profile = self.profiles[device.profile]
+        if not isinstance(profile, MqttProfile):
+            raise TypeError(f"device {device.id} does not use an MQTT profile")
+        return profile
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the config, relative to the config file's folder unless absolute."""
+        return path if path.is_absolute() else self.path.parent / path
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.resolve(self.config.outbox.path)
+
+    def count_by_kind(self) -> Counter[DeviceKind]:
+        return Counter(device.kind for device in self.config.devices)

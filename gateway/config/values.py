@@ -1,0 +1,67 @@
+"""Small value types used across the config: durations and secret references."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """`500ms`, `1s`, `2m`, `1h` or a plain number of seconds -> seconds as a float."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 1s or 500ms, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    raise ValueError(f"expected a duration such as 1s or 500ms, got {value!r}")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+"""Seconds; written in config as `1s`, `500ms`, `2m`, `1h` or a number of seconds."""
+
+
+def _no_inline_secret(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError("secrets are never written inline: use {env: NAME} or {file: PATH}")
+    return value
+
+
+class SecretRef(BaseModel):
+    """A secret named by reference: an environment variable or a file (e.g. a Docker secret)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self
+
+    def reveal(self) -> str:
+        """The secret's value; raises `LookupError` naming the reference if it is not there."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise LookupError(f"environment variable {self.env} is not set")
+            return value
+        file = self.file or Path()
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise LookupError(f"cannot read secret file {file}: {error.strerror}") from error
+
+
+Secret = Annotated[SecretRef, BeforeValidator(_no_inline_secret)]
