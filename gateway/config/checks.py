@@ -72,6 +72,8 @@ def _modbus_overlaps(config: SiteConfig, profiles: Profiles) -> Iterator[Problem
         profile = profiles.get(device.profile)
         if not isinstance(device.source, ModbusSource) or not isinstance(profile, ModbusProfile):
             continue
+        if profile.kind != device.kind:
+            continue  # reported by _device_references; its block size is meaningless
         source = device.source
         for function in Function:
             span = profile.span(function)

@@ -25,7 +25,8 @@ def load_site(path: str | Path) -> Site:
     document = read_yaml(file)
     config = _validate(document, SiteConfig)
     profiles, issues = _load_profiles(document, config)
-    issues += [document.issue(where, message) for where, message in check_site(config, profiles)]
+    if not issues:  # an unreadable profile would make every device using it an error too
+        issues = [document.issue(where, message) for where, message in check_site(config, profiles)]
     if issues:
         raise ConfigError(issues)
     return Site(file, config, profiles)

@@ -1,0 +1,153 @@
+"""Site config: the reference site loads, and every kind of mistake names file, line and field."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, DeviceKind, load_site
+
+CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+
+@pytest.fixture
+def hospital(tmp_path: Path) -> Path:
+    """A private copy of the reference site that a test may break."""
+    shutil.copytree(CONFIG / "profiles", tmp_path / "profiles")
+    copy = tmp_path / "site.yaml"
+    copy.write_text((CONFIG / "hospital.yaml").read_text())
+    return copy
+
+
+def edit(file: Path, old: str, new: str) -> None:
+    text = file.read_text()
+    assert old in text, f"test setup: {old!r} not in {file.name}"
+    file.write_text(text.replace(old, new, 1))
+
+
+def line_of(file: Path, needle: str) -> int:
+    for number, line in enumerate(file.read_text().splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(f"test setup: {needle!r} not in {file.name}")
+
+
+def errors_of(file: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_site(file)
+    return str(caught.value).splitlines()
+
+
+def test_reference_site_has_the_design_counts() -> None:
+    site = load_site(CONFIG / "hospital.yaml")
+    counts = site.count_by_kind()
+    assert counts == {DeviceKind.SMOKE_DETECTOR: 120, DeviceKind.HYDRANT_PRESSURE: 35,
+                      DeviceKind.CAMERA: 40}
+    assert (len(site.buildings), len(site.zones)) == (4, 23)
+    assert set(site.profiles) == {"panel-detector", "io-hydrant", "camera-health"}
+
+
+def test_device_lookups_and_supervision_window() -> None:
+    site = load_site(CONFIG / "hospital.yaml")
+    detector = site.devices["OPD-SD-001"]
+    camera = site.devices["IP1-CAM-01"]
+    assert site.tags(detector) == {"site": "st-lukes", "building": "opd",
+                                   "zone": "opd-1f-er", "device": "OPD-SD-001"}
+    assert site.supervision(detector) == 3.0
+    assert site.supervision(camera) == 15.0
+    assert site.building_of(camera).name == "Inpatient building 1"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "expected"),
+    [
+        ("zone: opd-1f-hall, profile: panel-detector", "zone: op-2f, profile: panel-detector",
+         "zone: op-2f", "devices[6].zone: unknown zone 'op-2f'"),
+        ("unit: 2, address: 0", "unit: two, address: 0", "unit: two",
+         "devices[44].source.unit: Input should be a valid integer, unable to parse string as "
+         "an integer (got 'two')"),
+        ("risk: high}", "risk: high, colour: red}", "colour: red", "zones[0].colour: unknown key"),
+        ("timeout: 1s}   # fire panel", "timeout: fast}   # fire panel", "timeout: fast",
+         "modbus.endpoints[0].timeout: expected a duration such as 1s or 500ms, got 'fast'"),
+        ("port: 1883,", "port: 1883, password: hunter2,", "hunter2",
+         "mqtt.password: secrets are never written inline: use {env: NAME} or {file: PATH}"),
+        ("profiles: [profiles/]", "profiles: [profiles/, extra/]", "extra/",
+         "profiles[1]: no such file or folder 'extra'"),
+        ("id: OPD-SD-003,", "id: OPD-SD-002,", "address: 8}",
+         "devices[2].id: duplicate id 'OPD-SD-002' (also at index 1)"),
+        ("address: 8}}", "address: 5}}", "address: 5}}",
+         "devices[2].source: input_register 5-7 of unit 1 on 'opd-panel' overlap device "
+         "'OPD-SD-002'"),
+        ("profile: io-hydrant", "profile: panel-detector", "OPD-HP-01",
+         "devices[36].profile: profile 'panel-detector' is for smoke_detector, not "
+         "hydrant_pressure"),
+        ("endpoint: opd-io", "endpoint: opd-i0", "opd-i0",
+         "devices[36].source.endpoint: unknown Modbus endpoint 'opd-i0'"),
+        ("building: util, name: \"Central", "building: utl, name: \"Central", "building: utl",
+         "zones[19].building: unknown building 'utl'"),
+        ("st-lukes/nvr/OPD-CAM-02/health", "st-lukes/nvr/OPD-CAM-01/health",
+         "id: OPD-CAM-02",
+         "devices[47].source.topic: topic 'st-lukes/nvr/OPD-CAM-01/health' is already used by "
+         "device 'OPD-CAM-01'"),
+    ],
+)
+def test_a_mistake_names_file_line_and_field(
+    hospital: Path, old: str, new: str, needle: str, expected: str
+) -> None:
+    edit(hospital, old, new)
+    assert errors_of(hospital) == [f"site.yaml:{line_of(hospital, needle)}: {expected}"]
+
+
+def test_every_problem_is_listed_in_file_order(hospital: Path) -> None:
+    edit(hospital, "zone: opd-1f-hall, profile: panel-detector", "zone: nowhere, profile: x")
+    edit(hospital, "endpoint: opd-io", "endpoint: opd-i0")
+    errors = errors_of(hospital)
+    assert [re.sub(r":\d+:", ":N:", e) for e in errors] == [
+        "site.yaml:N: devices[6].zone: unknown zone 'nowhere'",
+        "site.yaml:N: devices[6].profile: unknown profile 'x'",
+        "site.yaml:N: devices[36].source.endpoint: unknown Modbus endpoint 'opd-i0'",
+    ]
+
+
+def test_a_broken_profile_names_the_profile_file(hospital: Path) -> None:
+    profile = hospital.parent / "profiles" / "io-hydrant.yaml"
+    edit(profile, "type: u16\n    scale: 0.001\n    unit: mA", "type: u17\n    scale: 0.001")
+    line = line_of(profile, "u17")
+    [error] = errors_of(hospital)
+    assert error.startswith(f"io-hydrant.yaml:{line}: points[0].type: Input should be ")
+    assert error.endswith("(got 'u17')")
+
+
+def test_missing_file_and_yaml_syntax(tmp_path: Path) -> None:
+    missing = errors_of(tmp_path / "nope.yaml")
+    assert missing == ["nope.yaml: cannot read: No such file or directory"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("site: {id: x, name: y}\nbuildings:\n  - {id: a, name: b\n")
+    [error] = errors_of(bad)
+    assert error.startswith("bad.yaml:4: YAML syntax: ")
+
+
+def test_duplicate_yaml_keys_are_rejected(tmp_path: Path) -> None:
+    bad = tmp_path / "dup.yaml"
+    bad.write_text("site: {id: x, name: y}\nsite: {id: z, name: w}\n")
+    assert errors_of(bad) == ["dup.yaml:2: duplicate key 'site'"]
+
+
+def test_secret_references_resolve_at_run_time(
+    hospital: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "mqtt-password"
+    secret.write_text("s3cret\n")
+    edit(hospital, "port: 1883,", f"port: 1883, password: {{file: {secret}}},")
+    site = load_site(hospital)
+    assert site.config.mqtt is not None
+    assert site.config.mqtt.password is not None
+    assert site.config.mqtt.password.reveal() == "s3cret"
+    edit(hospital, f"{{file: {secret}}}", "{env: FIREGW_TEST_SECRET}")
+    password = load_site(hospital).config.mqtt.password  # type: ignore[union-attr]
+    monkeypatch.delenv("FIREGW_TEST_SECRET", raising=False)
+    with pytest.raises(LookupError, match="environment variable FIREGW_TEST_SECRET is not set"):
+        password.reveal()  # type: ignore[union-attr]
