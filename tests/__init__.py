@@ -1,0 +1,1 @@
+"""Tests mirror the package layout; `tests.servers` holds the real-server fixtures."""

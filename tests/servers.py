@@ -1,0 +1,230 @@
+"""Real servers for integration tests: Mosquitto and InfluxDB 1.x on free ports in temp dirs.
+
+Each server is a small class with `start` and `stop` (also a context manager), so a test can
+take a server away and bring it back on the same port with the same data. A missing binary
+fails the test with the command that installs it: integration tests never skip quietly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import pytest
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+INFLUXD = "/usr/bin/influxd"
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def require_binary(path: str) -> str:
+    """Return `path` (or the same program found on PATH); fail the test if neither exists."""
+    found = path if os.access(path, os.X_OK) else shutil.which(Path(path).name)
+    if found is None:
+        pytest.fail(
+            f"{path} is not installed; run ./dev test, which installs mosquitto, influxdb,"
+            " mbpoll and socat",
+            pytrace=False,
+        )
+    return found
+
+
+class _Process:
+    """A server process with its log file; shared start/stop plumbing."""
+
+    def __init__(self, workdir: Path, name: str) -> None:
+        self.workdir = workdir
+        self.log = workdir / f"{name}.log"
+        self.name = name
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def launch(self, command: list[str]) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+
+    def wait_until(self, ready: Any, what: str) -> None:
+        """Poll `ready()` until it is true; raise with the server's log if it never is."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready():
+            if not self.running or time.monotonic() > deadline:
+                self.stop()
+                log = self.log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{self.name} did not become ready ({what}); log:\n{log}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Terminate the server and wait for it; kill it if it will not go."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def port_open(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class MosquittoServer(_Process):
+    """A Mosquitto broker on 127.0.0.1, anonymous, without persistence.
+
+    `stop` then `start` brings it back on the same port.
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        super().__init__(workdir, "mosquitto")
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.config = workdir / "mosquitto.conf"
+
+    def start(self) -> Self:
+        """Start the broker and return once it accepts connections."""
+        binary = require_binary(MOSQUITTO)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(
+            f"listener {self.port} {self.host}\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "log_dest stderr\n"
+        )
+        self.launch([binary, "-c", str(self.config)])
+        self.wait_until(lambda: port_open(self.host, self.port), f"port {self.port}")
+        return self
+
+
+class InfluxServer(_Process):
+    """An InfluxDB 1.x server on 127.0.0.1 with its data in `workdir`, auth off.
+
+    `stop` then `start` brings it back on the same ports with the same data.
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        super().__init__(workdir, "influxd")
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.rpc_port = free_port()
+        self.url = f"http://{self.host}:{self.port}"
+        self.config = workdir / "influxdb.conf"
+
+    def start(self) -> Self:
+        """Start the server and return once ``/ping`` answers 204."""
+        binary = require_binary(INFLUXD)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(self._config_text())
+        self.launch([binary, "-config", str(self.config)])
+        self.wait_until(self.ping, f"{self.url}/ping")
+        return self
+
+    def _config_text(self) -> str:
+        root = self.workdir
+        return f"""\
+reporting-disabled = true
+bind-address = "{self.host}:{self.rpc_port}"
+
+[meta]
+  dir = "{root / "meta"}"
+  logging-enabled = false
+
+[data]
+  dir = "{root / "data"}"
+  wal-dir = "{root / "wal"}"
+  query-log-enabled = false
+
+[http]
+  bind-address = "{self.host}:{self.port}"
+  auth-enabled = false
+  log-enabled = false
+  pprof-enabled = false
+
+[monitor]
+  store-enabled = false
+
+[continuous_queries]
+  log-enabled = false
+
+[logging]
+  level = "warn"
+  suppress-logo = true
+"""
+
+    def ping(self) -> bool:
+        """Whether the server answers ``/ping`` with 204."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:
+                return bool(response.status == 204)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def create_database(self, name: str) -> None:
+        """``CREATE DATABASE`` (a no-op when it exists)."""
+        self._request("POST", {"q": f'CREATE DATABASE "{name}"'})
+
+    def query(self, db: str, q: str) -> list[dict[str, Any]]:
+        """Run `q` and return the rows of every series as dicts, times as epoch nanoseconds.
+
+        Series tags (from ``GROUP BY``) are merged into each row.
+        """
+        body = self._request("GET", {"db": db, "q": q, "epoch": "ns"})
+        rows: list[dict[str, Any]] = []
+        for result in body.get("results", []):
+            if "error" in result:
+                raise RuntimeError(f"query {q!r} failed: {result['error']}")
+            for series in result.get("series", []):
+                tags = series.get("tags", {})
+                rows.extend({**tags, **dict(zip(series["columns"], values, strict=True))}
+                            for values in series["values"])  # fmt: skip
+        return rows
+
+    def _request(self, method: str, params: dict[str, str]) -> dict[str, Any]:
+        query = urllib.parse.urlencode(params)
+        if method == "GET":
+            request = urllib.request.Request(f"{self.url}/query?{query}")
+        else:
+            request = urllib.request.Request(f"{self.url}/query", data=query.encode())
+        with urllib.request.urlopen(request, timeout=10) as response:
+            parsed: dict[str, Any] = json.load(response)
+        return parsed
