@@ -1,0 +1,126 @@
+"""An alarm as the feed shows it and the alarm store keeps it, and where an alarm comes from."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+from drivers.reading import Value
+from rules.model import AlarmClass, AlarmState, Priority
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmSource:
+    """One rule bound to one device (or one zone): everything fixed about the alarm it raises.
+
+    The alarm id is `<rule>:<device>` for device alarms and `<rule>:<zone>` for zone alarms
+    (confirmed fire, blind spot), so it is stable across restarts and readable on MQTT topics.
+    """
+
+    alarm_id: str
+    rule: str
+    alarm_class: AlarmClass
+    priority: Priority
+    latched: bool
+    building: str
+    zone: str
+    device: str | None
+
+
+@dataclass(slots=True)
+class Alarm:
+    """The current state of one alarm.
+
+    Times are wall-clock nanoseconds since the epoch: `raised_at` when the engine raised it,
+    `observed_at` when the device was observed (the reading's own time). `active` says whether
+    the condition is present right now; a latched alarm can be active in the feed after its
+    condition has cleared, until a person resets it.
+    """
+
+    id: str
+    rule: str
+    alarm_class: AlarmClass
+    priority: Priority
+    state: AlarmState
+    building: str
+    zone: str
+    device: str | None
+    value: Value | None
+    message: str
+    raised_at: int
+    observed_at: int
+    active: bool = False
+    latched: bool = False
+    acknowledged_by: str | None = None
+    acknowledged_at: int | None = None
+    on_site_by: str | None = None
+    on_site_at: int | None = None
+    escalation_level: int = 0
+    shelved_by: str | None = None
+    shelved_until: int | None = None
+    out_of_service: bool = False
+    out_of_service_by: str | None = None
+    activations: int = 0
+    chattering: bool = False
+    stale: bool = False
+    updated_at: int = 0
+
+    @classmethod
+    def from_source(cls, source: AlarmSource, message: str, wall: int) -> Self:
+        """A new alarm, still normal, for the rule and device (or zone) `source` names."""
+        return cls(
+            id=source.alarm_id, rule=source.rule, alarm_class=source.alarm_class,
+            priority=source.priority, state=AlarmState.NORMAL, building=source.building,
+            zone=source.zone, device=source.device, value=None, message=message,
+            raised_at=wall, observed_at=wall, latched=source.latched, updated_at=wall,
+        )
+
+    @property
+    def shelved(self) -> bool:
+        return self.shelved_until is not None
+
+    @property
+    def suppressed(self) -> bool:
+        """Shelved or out of service: its automatic transitions are not published."""
+        return self.shelved_until is not None or self.out_of_service
+
+    def snapshot(self) -> Alarm:
+        """An independent copy, for an event: later transitions do not change it."""
+        return copy.copy(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types; the alarm class is under the key `class`."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["class"] = str(data.pop("alarm_class"))
+        data["priority"] = str(self.priority)
+        data["state"] = str(self.state)
+        data["shelved"] = self.shelved
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The inverse of `to_dict`, for restoring alarms from the alarm store.
+
+        Raises `ValueError` naming the key when a required key is missing or a value is not
+        one the enums know.
+        """
+        known = {f.name for f in fields(cls)} - {"alarm_class"}
+        values = {name: data[name] for name in known if name in data}
+        missing = [name for name in _REQUIRED if name not in data]
+        if missing:
+            raise ValueError(f"alarm record is missing {', '.join(missing)}")
+        try:
+            values["alarm_class"] = AlarmClass(data["class"])
+            values["priority"] = Priority(data["priority"])
+            values["state"] = AlarmState(data["state"])
+        except ValueError as error:
+            raise ValueError(f"alarm record {data['id']}: {error}") from None
+        return cls(**values)
+
+
+_REQUIRED = (
+    "id", "rule", "class", "priority", "state", "building", "zone", "device", "value",
+    "message", "raised_at", "observed_at",
+)

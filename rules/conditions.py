@@ -1,0 +1,177 @@
+"""Device rules: state match, threshold with deadband, rate of change, and signal validity.
+
+Each monitor answers one question about one reading: is the condition present (True), gone
+(False), or does this reading say nothing about it (None: a bad reading leaves a threshold
+rule where it was)? These run for every reading, so they avoid allocation where they can.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TypeGuard
+
+from drivers.reading import Quality, Reading
+from rules.alarm import AlarmSource
+from rules.model import DeviceInfo
+from rules.monitor import Monitor, device_source
+from rules.specs import (
+    Direction,
+    RateRule,
+    StateRule,
+    ThresholdRule,
+    Trend,
+    ValidityRule,
+)
+
+_GOOD = Quality.GOOD
+
+
+class DeviceMonitor(Monitor):
+    """A rule on one point of one device."""
+
+    __slots__ = ("device",)
+
+    def __init__(self, source: AlarmSource, rule: StateRule | ThresholdRule | RateRule
+                 | ValidityRule, device: DeviceInfo) -> None:
+        super().__init__(source, rule)
+        self.device = device
+
+    def observe(self, reading: Reading, now: float) -> bool | None:
+        """Feed one reading of the watched point; returns the alarm condition if it changed."""
+        raw = self.condition(reading, now)
+        if raw is None:
+            return None
+        if raw:
+            value = reading.value
+            self.value = value if value is not None else reading.detail
+            self.observed_at = reading.observed_at
+        return self.timer.update(raw, now)
+
+    def condition(self, reading: Reading, now: float) -> bool | None:
+        """Whether this reading shows the condition; None when it says nothing about it."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """What is wrong, for the message: "in fire", "pressure below minimum: 0.06 MPa"."""
+        return self.text
+
+    def message(self) -> str:
+        return f"{self.device.subject} {self.describe()} (zone {self.device.zone})"
+
+
+class StateMonitor(DeviceMonitor):
+    """The point reports one of the rule's states (status fire, recording false)."""
+
+    __slots__ = ("states",)
+
+    def __init__(self, rule: StateRule, device: DeviceInfo) -> None:
+        super().__init__(device_source(rule, device), rule, device)
+        self.states = frozenset(rule.states)
+
+    def condition(self, reading: Reading, now: float) -> bool | None:
+        if reading.quality is not _GOOD:
+            return None
+        return reading.value in self.states
+
+
+class ThresholdMonitor(DeviceMonitor):
+    """The value is beyond the limit; once active it must come back past limit +- deadband.
+
+    The on-delay counts only while the value is strictly beyond the limit (as in Rockwell's
+    ALMA block); the deadband applies once the alarm is active, so a pressure hovering between
+    the minimum and minimum + deadband keeps its alarm instead of chattering.
+    """
+
+    __slots__ = ("below", "clear_at", "limit", "unit")
+
+    def __init__(self, rule: ThresholdRule, device: DeviceInfo) -> None:
+        super().__init__(device_source(rule, device), rule, device)
+        scale = 1.0
+        if rule.nominal is not None:
+            scale = device.nominal.get(rule.point, rule.nominal)
+        self.below = rule.direction is Direction.BELOW
+        self.limit = rule.limit * scale
+        deadband = rule.deadband * scale
+        # rounded so that 0.10 + 0.02 is 0.12, not 0.12000000000000001
+        self.clear_at = round(self.limit + deadband if self.below else self.limit - deadband, 9)
+        self.unit = f" {rule.unit}" if rule.unit else ""
+
+    def condition(self, reading: Reading, now: float) -> bool | None:
+        value = reading.value
+        if reading.quality is not _GOOD or not _is_number(value):
+            return None
+        limit = self.clear_at if self.timer.active else self.limit
+        return value < limit if self.below else value > limit
+
+    def describe(self) -> str:
+        if self.value is None:
+            return self.text
+        value, limit = _number(self.value), _number(self.limit)
+        return f"{self.text}: {value}{self.unit} (limit {limit}{self.unit})"
+
+
+class RateMonitor(DeviceMonitor):
+    """The value moves faster than the rate (units per minute) over a sliding window.
+
+    The rate is measured from the oldest reading inside the window to the newest, and only
+    once the readings span at least half the window, so one noisy poll cannot trigger it.
+    """
+
+    __slots__ = ("falling", "measured", "rate", "samples", "unit", "window")
+
+    def __init__(self, rule: RateRule, device: DeviceInfo) -> None:
+        super().__init__(device_source(rule, device), rule, device)
+        self.falling = rule.trend is Trend.FALLING
+        self.rate = rule.rate
+        self.window = rule.window
+        self.unit = rule.unit or "units"
+        self.measured = 0.0
+        self.samples: deque[tuple[float, float]] = deque()
+
+    def condition(self, reading: Reading, now: float) -> bool | None:
+        value = reading.value
+        if reading.quality is not _GOOD or not _is_number(value):
+            return None
+        samples = self.samples
+        samples.append((now, value))
+        horizon = now - self.window
+        while samples[0][0] < horizon:
+            samples.popleft()
+        first_at, first_value = samples[0]
+        span = now - first_at
+        if span < self.window / 2:
+            return None
+        self.measured = (value - first_value) * 60.0 / span
+        return -self.measured > self.rate if self.falling else self.measured > self.rate
+
+    def describe(self) -> str:
+        rate = f"{_number(abs(self.measured))} {self.unit}/min"
+        return f"{self.text}: {rate} over {self.window:g} s (limit {_number(self.rate)})"
+
+
+class ValidityMonitor(DeviceMonitor):
+    """Readings of the point arrive with a quality that marks the signal itself as invalid."""
+
+    __slots__ = ("qualities",)
+
+    def __init__(self, rule: ValidityRule, device: DeviceInfo) -> None:
+        super().__init__(device_source(rule, device), rule, device)
+        self.qualities = frozenset(rule.qualities)
+
+    def condition(self, reading: Reading, now: float) -> bool | None:
+        quality = reading.quality
+        if quality in self.qualities:
+            return True
+        return False if quality is _GOOD else None
+
+    def describe(self) -> str:
+        return f"{self.text}: {self.value}" if self.value is not None else self.text
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    """An int or a float, not a bool (a bool is an int to Python, not to a pressure rule)."""
+    return type(value) is float or type(value) is int
+
+
+def _number(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

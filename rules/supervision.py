@@ -1,0 +1,48 @@
+"""Communication loss: no good reading from a device for its supervision window.
+
+GB 50166 wants a fault shown within 100 s and NFPA 72 a trouble within 200 s; the gateway
+sets each device's window (3 poll intervals by default, capped at 100 s). The alarm is raised
+as soon as the window passes, on the engine's tick, and clears with the next good reading.
+"""
+
+from __future__ import annotations
+
+from rules.model import DeviceInfo
+from rules.monitor import Monitor, device_source
+from rules.specs import SupervisionRule
+
+
+class CommsMonitor(Monitor):
+    """Watches when a device was last heard from."""
+
+    __slots__ = ("device", "last_good", "window")
+
+    def __init__(self, rule: SupervisionRule, device: DeviceInfo, start: float) -> None:
+        super().__init__(device_source(rule, device), rule)
+        self.device = device
+        self.window = device.supervision
+        self.last_good = start
+        """Monotonic time of the last good reading; the engine's start counts as one."""
+
+    def heard(self, now: float) -> bool | None:
+        """A good reading arrived; returns False when this ends a communication loss."""
+        self.last_good = now
+        if not self.timer.raw:
+            return None
+        return self.timer.update(False, now)
+
+    def check(self, now: float) -> bool | None:
+        """Called on every tick; returns True when the window has just passed."""
+        if self.timer.raw or now - self.last_good < self.window:
+            return None
+        self.value = round(now - self.last_good, 3)
+        return self.timer.update(True, now)
+
+    def message(self) -> str:
+        return f"{self.device.subject} {self.text} (zone {self.device.zone})"
+
+    def raise_cause(self) -> str:
+        return f"no good reading for {self.window:g} s (supervision window)"
+
+    def clear_cause(self) -> str:
+        return "good reading received"
