@@ -1,0 +1,241 @@
+"""Receiving device status over MQTT: subscribe to each device's topic, decode, deliver.
+
+Cameras and NVRs (and some wireless detectors) publish a JSON document per device. The driver
+holds one connection to the broker, subscribes QoS 1 to every device's exact topic, and turns
+each message into that device's readings. It reconnects forever with backoff when the broker
+goes away. A payload it cannot use is counted and logged, never allowed to end the driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import aiomqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from drivers.backoff import Backoff
+from drivers.mqtt.decode import PayloadError, decode_payload
+from drivers.mqtt.profile import MqttProfile
+from drivers.reading import Reading, now_ns
+from drivers.sink import ReadingSink
+
+log = logging.getLogger(__name__)
+
+RECONNECT_INITIAL = 1.0
+RECONNECT_CAP = 30.0
+REJECTION_LOG_EVERY = 60.0
+QOS = 1
+
+
+@dataclass(frozen=True)
+class MqttDevice:
+    """One device and the exact topic its JSON status document is published on."""
+
+    id: str
+    topic: str
+    profile: MqttProfile
+
+    def __post_init__(self) -> None:
+        if not self.topic or any(c in self.topic for c in "+#\0"):
+            raise ValueError(
+                f"device {self.id}: topic {self.topic!r} must be an exact topic, not a filter"
+            )
+
+
+@dataclass(frozen=True)
+class BrokerSpec:
+    """Where the broker is and how to log in.
+
+    With a `client_id` the session is persistent (clean_session off), so the broker keeps QoS 1
+    messages for the gateway while it reconnects; without one, each connection starts clean.
+    """
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    keepalive: int = 30
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"MQTT broker {self.host}: port {self.port!r} is not within 1..65535")
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass
+class MqttStats:
+    """Counters of the MQTT driver, for the gateway's status page."""
+
+    received: int = 0
+    delivered: int = 0
+    connects: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    sink_failures: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    unknown_topics: Counter[str] = field(default_factory=Counter)
+
+
+class MqttDriver:
+    """Subscribes to every device's topic on one broker and delivers each message's readings.
+
+    Every usable message ends in one call of the sink with the device's readings, all with the
+    time the message was received as `observed_at`. A payload that is not a usable JSON
+    document is counted in `stats.rejected` by device and logged at most once a minute per
+    device; a message on a topic no device uses is counted in `stats.unknown_topics`.
+    """
+
+    def __init__(
+        self,
+        broker: BrokerSpec,
+        devices: Sequence[MqttDevice],
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.broker = broker
+        self.devices: dict[str, MqttDevice] = {}
+        for device in devices:
+            if device.topic in self.devices:
+                other = self.devices[device.topic].id
+                raise ValueError(f"devices {other} and {device.id} share topic {device.topic!r}")
+            self.devices[device.topic] = device
+        self.stats = MqttStats()
+        self.connected = False
+        self._rng = rng or random.Random()
+        self._units = {d.id: {p.name: p.unit for p in d.profile.points} for d in devices}
+        self._last_logged: dict[str, float] = {}
+        self._down_logged = False
+
+    @property
+    def rejected(self) -> Counter[str]:
+        """Unusable payloads so far, by device id."""
+        return self.stats.rejected
+
+    async def run(self, sink: ReadingSink) -> None:
+        """Receive and deliver until cancelled, reconnecting with backoff whenever needed."""
+        if not self.devices:
+            await asyncio.Event().wait()
+        backoff = Backoff(RECONNECT_INITIAL, RECONNECT_CAP, rng=self._rng)
+        try:
+            while True:
+                await self._connection(sink, backoff)
+                await asyncio.sleep(backoff.next_delay())
+        finally:
+            self.connected = False
+
+    async def _connection(self, sink: ReadingSink, backoff: Backoff) -> None:
+        """One connection, from connecting until it fails; the reconnect loop's boundary."""
+        try:
+            await self._session(sink, backoff)
+        except aiomqtt.MqttError as exc:
+            self._note_down(str(exc))
+        except Exception:  # the task boundary: an unexpected error costs a reconnect only
+            log.exception("MQTT %s: receiving failed; reconnecting", self.broker.where)
+        self.connected = False
+
+    async def _session(self, sink: ReadingSink, backoff: Backoff) -> None:
+        """One connection: subscribe, then handle messages until the broker goes away."""
+        async with self._client() as client:
+            granted = await client.subscribe([(topic, QOS) for topic in self.devices])
+            self._note_up(granted)
+            backoff.reset()
+            async for message in client.messages:
+                await self._guarded(message, sink)
+
+    def _client(self) -> aiomqtt.Client:
+        broker = self.broker
+        return aiomqtt.Client(
+            broker.host,
+            broker.port,
+            username=broker.username,
+            password=broker.password,
+            identifier=broker.client_id,
+            clean_session=broker.client_id is None,
+            keepalive=broker.keepalive,
+        )
+
+    async def _guarded(self, message: aiomqtt.Message, sink: ReadingSink) -> None:
+        """Handle one message; a failing sink costs this message's readings, not the link."""
+        try:
+            await self._handle(message, sink)
+        except Exception:  # the message loop's boundary
+            self.stats.sink_failures += 1
+            if self._due(f"sink {message.topic.value}"):
+                log.exception("MQTT message on %s could not be delivered", message.topic.value)
+
+    async def _handle(self, message: aiomqtt.Message, sink: ReadingSink) -> None:
+        observed_at = now_ns()
+        self.stats.received += 1
+        topic = message.topic.value
+        device = self.devices.get(topic)
+        if device is None:
+            self.stats.unknown_topics[topic] += 1
+            if self.stats.unknown_topics[topic] == 1:
+                log.warning("MQTT message on %s, which no device uses; ignored", topic)
+            return
+        readings = self._readings(device, message.payload, observed_at)
+        if readings:
+            await sink(readings)
+            self.stats.delivered += 1
+
+    def _readings(self, device: MqttDevice, payload: bytes, observed_at: int) -> list[Reading]:
+        try:
+            results = decode_payload(device.profile, payload)
+        except PayloadError as error:
+            self._reject(device, error.reason)
+            return []
+        units = self._units[device.id]
+        return [
+            Reading(device.id, name, value, quality, units[name], observed_at, detail)
+            for name, value, quality, detail in results
+        ]
+
+    def _reject(self, device: MqttDevice, reason: str) -> None:
+        """Count an unusable payload; log the reason at most once a minute per device."""
+        self.stats.rejected[device.id] += 1
+        if self._due(device.id):
+            log.warning(
+                "device %s: unusable payload on %s: %s (%d rejected so far)",
+                device.id, device.topic, reason, self.stats.rejected[device.id],
+            )  # fmt: skip
+
+    def _due(self, key: str) -> bool:
+        """Whether a rate-limited log line for `key` may be written now (once a minute)."""
+        now = time.monotonic()
+        if now - self._last_logged.get(key, -REJECTION_LOG_EVERY) < REJECTION_LOG_EVERY:
+            return False
+        self._last_logged[key] = now
+        return True
+
+    def _note_up(self, granted: Sequence[int | ReasonCode]) -> None:
+        self.connected = True
+        self.stats.connects += 1
+        again = self.stats.connects > 1
+        self.stats.reconnects += again
+        self._down_logged = False
+        log.info(
+            "MQTT: connected to %s%s, subscribed to %d device topics",
+            self.broker.where, " again" * again, len(self.devices),
+        )  # fmt: skip
+        for topic, code in zip(self.devices, granted, strict=False):
+            if code.is_failure if isinstance(code, ReasonCode) else code >= 0x80:
+                log.warning("MQTT: broker %s refused subscription to %s", self.broker.where, topic)
+
+    def _note_down(self, reason: str) -> None:
+        self.stats.connect_failures += not self.connected
+        if self.connected or not self._down_logged:
+            log.warning(
+                "MQTT: broker %s unavailable (%s); reconnecting with backoff up to %g s",
+                self.broker.where, reason, RECONNECT_CAP,
+            )  # fmt: skip
+            self._down_logged = True
