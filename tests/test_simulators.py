@@ -122,7 +122,7 @@ async def test_a_fire_from_the_control_client_sets_status_code_2_and_clear_reset
     assert state["values"]["status"] == "fire"
 
     await eventually(lambda: simulated.state("SD-1F-02")["values"]["obscuration"] > 3.6,
-                     timeout=5, what="smoke thickening")
+                     within=5, what="smoke thickening")
     assert await control.send("clear", "SD-1F-02") == {"ok": True}
     words = await registers(panel, 4, 3)
     assert words[0] & 0xFF == 0
@@ -251,7 +251,7 @@ class Recorder:
                 if at >= start and (topic is None or name == topic)]
 
     async def wait(self, count: int, start: float, topic: str | None = None) -> list[bytes]:
-        await eventually(lambda: len(self.since(start, topic)) >= count, timeout=15,
+        await eventually(lambda: len(self.since(start, topic)) >= count, within=15,
                          what=f"{count} messages on {topic or 'any topic'}")
         return self.since(start, topic)
 
@@ -453,11 +453,11 @@ async def test_a_scenario_plays_on_the_simulated_site(
         async with AsyncModbusTcpClient("127.0.0.1", port=port_of(site, "main-panel")) as client:
             assert (await registers(client, 0, 1))[0] == 0
             await eventually(lambda: simulated.state("SD-1F-01")["values"]["status"] == "fire",
-                             timeout=5, what="the fire step")
+                             within=5, what="the fire step")
             assert time.monotonic() - started >= 1.0
             assert (await registers(client, 0, 1))[0] == 2
         await eventually(lambda: simulated.state("HP-1F-01")["values"]["pressure"] < 0.12,
-                         timeout=5, what="the pressure drop step")
+                         within=5, what="the pressure drop step")
 
 
 @pytest.mark.parametrize(

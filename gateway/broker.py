@@ -1,0 +1,93 @@
+"""An MQTT broker for the demo on a bare machine: Mosquitto if installed, else amqtt in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+class EmbeddedBroker:
+    """A private broker on a free loopback port, stopped on exit."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = free_port(host)
+        self.name = ""
+        self._process: asyncio.subprocess.Process | None = None
+        self._amqtt: Any = None
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    async def __aenter__(self) -> Self:
+        mosquitto = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
+        if mosquitto:
+            await self._start_mosquitto(mosquitto)
+        else:
+            await self._start_amqtt()
+        await self._wait_until_listening()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.terminate()
+            await self._process.wait()
+        if self._amqtt is not None:
+            await self._amqtt.shutdown()
+        if self._folder is not None:
+            self._folder.cleanup()
+
+    async def _start_mosquitto(self, binary: str) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="firegw-broker-")
+        config = Path(self._folder.name) / "mosquitto.conf"
+        config.write_text(f"listener {self.port} {self.host}\nallow_anonymous true\n"
+                          "persistence false\nlog_dest none\n")
+        self._process = await asyncio.create_subprocess_exec(
+            binary, "-c", str(config),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        self.name = "mosquitto"
+
+    async def _start_amqtt(self) -> None:
+        from amqtt.broker import Broker  # imported only when needed: it is slow to import
+
+        self._amqtt = Broker({
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin":
+                        {"allow_anonymous": True}},
+        })
+        await self._amqtt.start()
+        self.name = "amqtt (embedded)"
+
+    async def _wait_until_listening(self) -> None:
+        deadline = asyncio.get_running_loop().time() + 10.0
+        while True:
+            try:
+                _, writer = await asyncio.open_connection(self.host, self.port)
+            except OSError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError(f"the {self.name} broker did not start") from None
+                await asyncio.sleep(0.05)
+            else:
+                writer.close()
+                await writer.wait_closed()
+                return

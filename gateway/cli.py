@@ -1,0 +1,123 @@
+"""The `firegw` command: check a config, run the gateway, run the simulators, or the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.config import ConfigError, DeviceKind, Site, load_site
+
+DEFAULT_SITE = Path(__file__).resolve().parent.parent / "config" / "hospital.yaml"
+DEFAULT_SCENARIO = DEFAULT_SITE.parent / "scenarios" / "demo.yaml"
+EXIT_CONFIG = 2
+
+log = logging.getLogger("firegw")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # pymodbus logs every timeout at ERROR; the driver logs each device's failure once instead.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    try:
+        site = load_site(args.config)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG
+    return int(args.command(site, args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="firegw", description=__doc__)
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="validate a site config and summarise it")
+    check.add_argument("config", type=Path)
+    check.set_defaults(command=_check)
+
+    run = commands.add_parser("run", help="run the gateway for a site")
+    run.add_argument("config", type=Path)
+    run.set_defaults(command=_run)
+
+    simulate = commands.add_parser("simulate", help="run simulators for every device of a site")
+    simulate.add_argument("config", type=Path)
+    simulate.add_argument("--scenario", type=Path, help="a scenario file of timed faults")
+    simulate.add_argument("--control-port", type=int, default=0,
+                          help="port of the JSON-lines fault control interface (default: any)")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.set_defaults(command=_simulate)
+
+    demo = commands.add_parser("demo", help="simulated hospital + broker + gateway, live")
+    demo.add_argument("config", type=Path, nargs="?", default=DEFAULT_SITE)
+    demo.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
+    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo.set_defaults(command=_demo, log_level="warning")
+    return parser
+
+
+def _check(site: Site, args: argparse.Namespace) -> int:
+    config = site.config
+    counts = site.count_by_kind()
+    print(f"{args.config}: OK")
+    print(f"site {config.site.id} ({config.site.name}): {len(site.buildings)} buildings, "
+          f"{len(site.zones)} zones, {len(site.devices)} devices")
+    print(f"  {counts[DeviceKind.SMOKE_DETECTOR]} smoke detectors, "
+          f"{counts[DeviceKind.HYDRANT_PRESSURE]} hydrants, {counts[DeviceKind.CAMERA]} cameras")
+    broker = f"{config.mqtt.host}:{config.mqtt.port}" if config.mqtt else "none"
+    influx = f"{config.influxdb.url} ({config.influxdb.api})" if config.influxdb else "none"
+    print(f"  {len(config.modbus.endpoints)} Modbus endpoints, MQTT broker {broker}, "
+          f"InfluxDB {influx}")
+    print(f"  profiles: {', '.join(sorted(site.profiles))}")
+    print(f"  outbox: {site.outbox_path}")
+    return 0
+
+
+def _run(site: Site, args: argparse.Namespace) -> int:
+    from gateway.runtime import Gateway
+
+    try:
+        gateway = Gateway(site)
+    except LookupError as error:
+        print(f"{args.config}: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    return _until_signal(gateway.run())
+
+
+def _simulate(site: Site, args: argparse.Namespace) -> int:
+    from simulators import load_scenario, run_simulators
+
+    scenario = load_scenario(args.scenario, site) if args.scenario else None
+    return _until_signal(run_simulators(site, scenario=scenario, control_port=args.control_port,
+                                        seed=args.seed))
+
+
+def _demo(site: Site, args: argparse.Namespace) -> int:
+    from gateway.demo import run_demo
+
+    scenario = args.scenario if args.scenario and args.scenario.exists() else None
+    return _until_signal(run_demo(site, scenario=scenario, duration=args.duration))
+
+
+def _until_signal(work: Coroutine[Any, Any, None]) -> int:
+    """Run `work` until it ends or SIGTERM/SIGINT arrives, then let it shut down cleanly."""
+
+    async def supervised() -> None:
+        task = asyncio.ensure_future(work)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            log.info("stopped by signal")
+
+    asyncio.run(supervised())
+    return 0

@@ -1,0 +1,115 @@
+"""The running gateway: drivers -> hub -> durable outbox -> InfluxDB, every task supervised."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from drivers import Reading
+from drivers.modbus import ModbusDriver
+from drivers.mqtt import MqttDriver
+from gateway.activity import SiteActivity
+from gateway.config import Site
+from gateway.hub import Hub
+from gateway.lineprotocol import LineProtocolError, encode
+from gateway.outbox import Outbox, OutboxWriter
+from gateway.sinks.influx_v1 import InfluxV1Sink
+from gateway.supervisor import supervise
+from gateway.wiring import broker, modbus_endpoints, mqtt_devices
+
+log = logging.getLogger(__name__)
+
+
+class OutboxFeed:
+    """Hub subscriber that turns readings into InfluxDB lines and queues them for the outbox."""
+
+    def __init__(self, site: Site, writer: OutboxWriter) -> None:
+        self._writer = writer
+        self._series = {device.id: (device.kind.value, site.tags(device))
+                        for device in site.config.devices}
+        self.unencodable = 0
+
+    async def __call__(self, readings: Sequence[Reading]) -> None:
+        for reading in readings:
+            measurement, tags = self._series[reading.device]
+            try:
+                line = encode(reading, measurement, tags)
+            except LineProtocolError as error:
+                self.unencodable += 1
+                if self.unencodable == 1:
+                    log.error("reading of %s.%s cannot be stored: %s (counting, not logging "
+                              "again)", reading.device, reading.point, error)
+                continue
+            await self._writer.put(line)
+
+
+class Gateway:
+    """One site's gateway. `run()` works until cancelled; on the way out the outbox is flushed.
+
+    Without an `influxdb:` connection (or with `store_only`), readings stay in the local outbox,
+    which is then the store: that is how the demo runs on a bare machine.
+    """
+
+    def __init__(self, site: Site, *, store_only: bool = False, report_every: float = 60.0) -> None:
+        self.site = site
+        self.hub = Hub()
+        self.activity = SiteActivity(site)
+        self.store_only = store_only or site.config.influxdb is None
+        self.report_every = report_every
+        self.started = asyncio.Event()
+        self.outbox: Outbox | None = None
+        self.sink: InfluxV1Sink | None = None
+        self.modbus_driver = ModbusDriver(modbus_endpoints(site))
+        devices = mqtt_devices(site)
+        client_id = f"firegw-{site.config.site.id}"
+        self.mqtt_driver = MqttDriver(broker(site, client_id), devices) if devices else None
+
+    async def run(self) -> None:
+        async with Outbox(self.site.outbox_path) as outbox:
+            self.outbox = outbox
+            writer = OutboxWriter(outbox, on_commit=self._committed)
+            self.hub.subscribe("activity", self.activity)
+            self.hub.subscribe("outbox", OutboxFeed(self.site, writer))
+            try:
+                await self._run_tasks(writer)
+            finally:
+                await writer.close()
+                log.info("outbox flushed: %d readings written this run", writer.written)
+
+    async def _run_tasks(self, writer: OutboxWriter) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(supervise("outbox-writer", writer.run))
+            modbus = self.modbus_driver
+            tasks.create_task(supervise("modbus", lambda: modbus.run(self.hub.publish)))
+            if self.mqtt_driver is not None:
+                mqtt = self.mqtt_driver
+                tasks.create_task(supervise("mqtt", lambda: mqtt.run(self.hub.publish)))
+            if not self.store_only:
+                tasks.create_task(supervise("influxdb", self._run_sink))
+            tasks.create_task(self._report())
+            self.started.set()
+            log.info("gateway for %s running: %d devices", self.site.config.site.name,
+                     len(self.site.devices))
+
+    def _committed(self) -> None:
+        if self.sink is not None:
+            self.sink.wake()
+
+    async def _run_sink(self) -> None:
+        settings = self.site.config.influxdb
+        if settings is None or self.outbox is None:
+            return
+        password = settings.password.reveal() if settings.password else None
+        async with InfluxV1Sink(settings.url, settings.database,
+                                retention_policy=settings.retention_policy,
+                                username=settings.username, password=password,
+                                batch_size=settings.batch_size) as sink:
+            self.sink = sink
+            await sink.run(self.outbox)
+
+    async def _report(self) -> None:
+        while True:
+            await asyncio.sleep(self.report_every)
+            backlog = await self.outbox.backlog() if self.outbox else 0
+            log.info("readings: %d published, outbox backlog %d", self.hub.published, backlog)

@@ -1,0 +1,47 @@
+"""Test sites: the demo clinic on free ports, pointed at the test's own broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from tests.servers import free_port
+
+CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+
+def clinic_site(
+    folder: Path, *, mqtt_port: int, influx_url: str | None = None, database: str = "firegw",
+    poll_interval: str = "500ms",
+) -> Path:
+    """Write `config/demo.yaml` with fresh Modbus ports, the given broker and InfluxDB."""
+    text = (CONFIG / "demo.yaml").read_text()
+    text = re.sub(r"port: 151\d\d", lambda _: f"port: {free_port()}", text)
+    text = text.replace("port: 1883", f"port: {mqtt_port}")
+    text = text.replace("profiles: [profiles/]", f"profiles: [{CONFIG / 'profiles'}]")
+    text = text.replace("../var/demo-outbox.sqlite", str(folder / "outbox.sqlite"))
+    text += f"\ndefaults: {{poll_interval: {poll_interval}, supervision_polls: 3}}\n"
+    if influx_url:
+        text += f"\ninfluxdb: {{api: v1, url: '{influx_url}', database: {database}}}\n"
+    site = folder / "site.yaml"
+    site.write_text(text)
+    return site
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool] | bool], *, within: float = 15.0, what: str = "condition"
+) -> None:
+    """Wait until `check()` is true, polling; fail with `what` after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
+        await asyncio.sleep(0.1)
