@@ -71,7 +71,7 @@ def test_device_lookups_and_supervision_window() -> None:
          "an integer (got 'two')"),
         ("risk: high}", "risk: high, colour: red}", "colour: red", "zones[0].colour: unknown key"),
         ("timeout: 1s}   # fire panel", "timeout: fast}   # fire panel", "timeout: fast",
-         "modbus.endpoints[0].timeout: expected a duration such as 1s or 500ms, got 'fast'"),
+         "modbus.endpoints[0].timeout: expected a duration such as 10s or 2m, got 'fast'"),
         ("port: 1883,", "port: 1883, password: hunter2,", "hunter2",
          "mqtt.password: secrets are never written inline: use {env: NAME} or {file: PATH}"),
         ("profiles: [profiles/]", "profiles: [profiles/, extra/]", "extra/",
