@@ -16,6 +16,13 @@ from gateway.config import ConfigError, DeviceKind, Site, load_site
 DEFAULT_SITE = Path(__file__).resolve().parent.parent / "config" / "hospital.yaml"
 DEFAULT_SCENARIO = DEFAULT_SITE.parent / "scenarios" / "demo.yaml"
 EXIT_CONFIG = 2
+_ALARM_ACTIONS = {
+    "ack": ("acknowledge", "acknowledge an alarm"),
+    "on-site": ("on_site", "mark that someone is on site for an alarm"),
+    "shelve": ("shelve", "shelve an alarm for a while (it always expires)"),
+    "unshelve": ("unshelve", "end an alarm's shelving"),
+    "reset": ("reset", "reset a latched alarm (a fire) once its cause is gone"),
+}
 
 log = logging.getLogger("firegw")
 
@@ -54,6 +61,19 @@ def _parser() -> argparse.ArgumentParser:
                           help="port of the JSON-lines fault control interface (default: any)")
     simulate.add_argument("--seed", type=int, default=0)
     simulate.set_defaults(command=_simulate)
+
+    alarms = commands.add_parser("alarms", help="watch a site's alarms live, from its broker")
+    alarms.add_argument("config", type=Path)
+    alarms.set_defaults(command=_alarms)
+
+    for name, (action, help_text) in _ALARM_ACTIONS.items():
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("config", type=Path)
+        command.add_argument("alarm", help="alarm id, e.g. fire:OPD-SD-001 (see firegw alarms)")
+        command.add_argument("--by", required=True, help="who is acting (stored with the alarm)")
+        if action == "shelve":
+            command.add_argument("--duration", required=True, help="e.g. 15m; at most 60m")
+        command.set_defaults(command=_alarm_command, action=action)
 
     demo = commands.add_parser("demo", help="simulated hospital + broker + gateway, live")
     demo.add_argument("config", type=Path, nargs="?", default=DEFAULT_SITE)
@@ -104,6 +124,37 @@ def _demo(site: Site, args: argparse.Namespace) -> int:
 
     scenario = args.scenario if args.scenario and args.scenario.exists() else None
     return _until_signal(run_demo(site, scenario=scenario, duration=args.duration))
+
+
+def _alarms(site: Site, args: argparse.Namespace) -> int:
+    import aiomqtt
+
+    from gateway.alarms import watch_alarms
+
+    try:
+        return _until_signal(watch_alarms(site, sys.stdout))
+    except (LookupError, aiomqtt.MqttError) as error:
+        print(f"{args.config}: {error}", file=sys.stderr)
+        return 1
+
+
+def _alarm_command(site: Site, args: argparse.Namespace) -> int:
+    """Send one command through the site's broker and print the gateway's answer."""
+    import aiomqtt
+
+    from gateway.alarms import send_command
+
+    extra = {"duration": args.duration} if args.action == "shelve" else {}
+    try:
+        reply = asyncio.run(send_command(site, args.action, args.alarm, args.by, **extra))
+    except (LookupError, TimeoutError, aiomqtt.MqttError) as error:
+        print(f"{args.config}: {error}", file=sys.stderr)
+        return 1
+    if reply["ok"]:
+        print(f"{args.alarm}: {args.action} done")
+        return 0
+    print(f"{args.alarm}: refused: {reply['reason']}", file=sys.stderr)
+    return 1
 
 
 def _until_signal(work: Coroutine[Any, Any, None]) -> int:

@@ -69,7 +69,8 @@ class Screen:
     async def draw(self) -> None:
         stored = await self.gateway.outbox.backlog() if self.gateway.outbox else 0
         uptime = time.strftime("%M:%S", time.gmtime(time.monotonic() - self.started))
-        frame = render(self.gateway.activity, header=f"{self.header}; up {uptime}",
+        alarms = list(self.gateway.alarms.engine.alarms.values()) if self.gateway.alarms else []
+        frame = render(self.gateway.activity, alarms, header=f"{self.header}; up {uptime}",
                        stored=stored, color=self.live)
         self.out.write(("\033[H\033[2J" if self.live else "\n") + frame + "\n")
         self.out.flush()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 
 from drivers import Reading
 from drivers.modbus import ModbusDriver
 from drivers.mqtt import MqttDriver
 from gateway.activity import SiteActivity
+from gateway.alarms import AlarmFeed, AlarmService, AlarmStore
 from gateway.config import Site
 from gateway.hub import Hub
 from gateway.lineprotocol import LineProtocolError, encode
@@ -47,6 +49,9 @@ class OutboxFeed:
 class Gateway:
     """One site's gateway. `run()` works until cancelled; on the way out the outbox is flushed.
 
+    Readings go to the alarm service first (rules, durable alarm store, MQTT alarm feed), so an
+    alarm never waits behind history, then to the outbox.
+
     Without an `influxdb:` connection (or with `store_only`), readings stay in the local outbox,
     which is then the store: that is how the demo runs on a bare machine.
     """
@@ -60,15 +65,23 @@ class Gateway:
         self.started = asyncio.Event()
         self.outbox: Outbox | None = None
         self.sink: InfluxV1Sink | None = None
+        self.alarms: AlarmService | None = None
         self.modbus_driver = ModbusDriver(modbus_endpoints(site))
         devices = mqtt_devices(site)
         client_id = f"firegw-{site.config.site.id}"
         self.mqtt_driver = MqttDriver(broker(site, client_id), devices) if devices else None
 
     async def run(self) -> None:
-        async with Outbox(self.site.outbox_path) as outbox:
+        async with (Outbox(self.site.outbox_path) as outbox,
+                    AlarmStore(self.site.alarm_store_path) as store,
+                    AsyncExitStack() as stack):
             self.outbox = outbox
             writer = OutboxWriter(outbox, on_commit=self._committed)
+            feed = (await stack.enter_async_context(AlarmFeed.for_site(self.site))
+                    if self.site.config.mqtt is not None else None)
+            self.alarms = AlarmService.for_site(self.site, store, feed, writer,
+                                                rules=self.site.config.rules)
+            self.hub.subscribe("alarms", self.alarms)
             self.hub.subscribe("activity", self.activity)
             self.hub.subscribe("outbox", OutboxFeed(self.site, writer))
             try:
@@ -80,6 +93,8 @@ class Gateway:
     async def _run_tasks(self, writer: OutboxWriter) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(supervise("outbox-writer", writer.run))
+            if self.alarms is not None:
+                tasks.create_task(supervise("alarms", self.alarms.run))
             modbus = self.modbus_driver
             tasks.create_task(supervise("modbus", lambda: modbus.run(self.hub.publish)))
             if self.mqtt_driver is not None:

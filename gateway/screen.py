@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from gateway.activity import GroupSummary, SiteActivity, is_normal
 from gateway.config import DeviceKind
+from rules import Alarm, AlarmState, Priority
 
 _COLUMNS = (
     (DeviceKind.SMOKE_DETECTOR, "SMOKE DETECTORS"),
@@ -17,8 +18,13 @@ _BUILDING_WIDTH = 42
 _CELL_WIDTH = 28
 
 
-def render(activity: SiteActivity, *, header: str, stored: int, color: bool) -> str:
-    """One screenful: a header, a table of buildings by device kind, and recent changes."""
+_MAX_ALARMS = 14
+
+
+def render(
+    activity: SiteActivity, alarms: Sequence[Alarm], *, header: str, stored: int, color: bool
+) -> str:
+    """One screenful: a header, buildings by device kind, the alarms, and recent changes."""
     lines = [header, f"{activity.total:,} readings received, {stored:,} stored in the outbox", ""]
     lines.append("BUILDING".ljust(_BUILDING_WIDTH)
                  + "".join(title.ljust(_CELL_WIDTH) for _, title in _COLUMNS))
@@ -26,6 +32,8 @@ def render(activity: SiteActivity, *, header: str, stored: int, color: bool) -> 
         label = f"{building.name} ({building.id})"[: _BUILDING_WIDTH - 2]
         cells = (_cell(kind, activity.summary(building.id, kind), color) for kind, _ in _COLUMNS)
         lines.append(label.ljust(_BUILDING_WIDTH) + "".join(cells))
+    lines += ["", f"ALARMS ({len(alarms)})"]
+    lines += list(_alarm_lines(alarms, color)) or ["  none"]
     lines += ["", "LATEST STATE CHANGES"]
     lines += list(_changes(activity, color)) or ["  none yet"]
     return "\n".join(lines)
@@ -41,6 +49,28 @@ def _cell(kind: DeviceKind, group: GroupSummary, color: bool) -> str:
         alert = f", {len(group.not_normal)} not normal"
         return (text + _paint(alert, color)).ljust(_CELL_WIDTH + (9 if color else 0))
     return text.ljust(_CELL_WIDTH)
+
+
+def _alarm_lines(alarms: Sequence[Alarm], color: bool) -> Iterator[str]:
+    """Most urgent first; a person's eye goes to the top line."""
+    ordered = sorted(alarms, key=lambda alarm: (alarm.priority.rank, -alarm.raised_at))
+    for alarm in ordered[:_MAX_ALARMS]:
+        clock = time.strftime("%H:%M:%S", time.localtime(alarm.raised_at / 1e9))
+        escalation = f" ESCALATED {alarm.escalation_level}" if alarm.escalation_level else ""
+        line = (f"  {clock}  {alarm.priority.upper():<8} {alarm.zone:<16} "
+                f"{alarm.message}  [{_STATES[alarm.state]}{escalation}]")
+        urgent = alarm.priority in (Priority.CRITICAL, Priority.HIGH)
+        yield _paint(line, color) if urgent and alarm.state is AlarmState.UNACKNOWLEDGED else line
+    if len(ordered) > _MAX_ALARMS:
+        yield f"  ... and {len(ordered) - _MAX_ALARMS} more"
+
+
+_STATES = {
+    AlarmState.NORMAL: "normal",
+    AlarmState.UNACKNOWLEDGED: "NOT ACKNOWLEDGED",
+    AlarmState.ACKNOWLEDGED: "acknowledged",
+    AlarmState.RETURNED_UNACKNOWLEDGED: "cleared, not acknowledged",
+}
 
 
 def _changes(activity: SiteActivity, color: bool) -> Iterator[str]:

@@ -25,6 +25,7 @@ def check_site(config: SiteConfig, profiles: Profiles) -> list[Problem]:
         *_device_references(config, profiles),
         *_modbus_overlaps(config, profiles),
         *_shared_topics(config),
+        *_rule_overrides(config),
     ]
 
 
@@ -99,3 +100,14 @@ def _shared_topics(config: SiteConfig) -> Iterator[Problem]:
                 yield ("devices", index, "source", "topic"), (
                     f"topic {topic!r} is already used by device {first[topic]!r}")
             first.setdefault(topic, device.id)
+
+
+def _rule_overrides(config: SiteConfig) -> Iterator[Problem]:
+    zones = {zone.id for zone in config.zones}
+    devices = {device.id for device in config.devices}
+    for zone in config.rules.zones:
+        if zone not in zones:
+            yield ("rules", "zones", zone), f"unknown zone {zone!r}"
+    for device in config.rules.devices:
+        if device not in devices:
+            yield ("rules", "devices", device), f"unknown device {device!r}"

@@ -85,8 +85,19 @@ def _issues(
             path: Path_ = loc[1:] if loc and loc[0] in tags else loc
         else:
             path = tuple(part for part in loc if part not in tags)
-        issues.append(document.issue(path, _message(detail)))
+        message = _message(detail)
+        path, message = _deeper(path, message)
+        issues.append(document.issue(path, message))
     return issues
+
+
+def _deeper(path: Path_, message: str) -> tuple[Path_, str]:
+    """A model-level message that starts with a dotted key (`zones.x.on_delay: ...`) names
+    where below `path` the problem is; move it into the path so the line is found."""
+    key, separator, rest = message.partition(": ")
+    if not separator or " " in key or "." not in key:
+        return path, message
+    return (*path, *key.split(".")), rest
 
 
 def _message(detail: Any) -> str:

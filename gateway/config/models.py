@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from gateway.config.values import Duration, Secret
+from rules import RuleSet
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
@@ -140,4 +141,5 @@ class SiteConfig(_Model):
     influxdb: InfluxConnection | None = None
     outbox: OutboxSettings = OutboxSettings()
     defaults: Defaults = Defaults()
+    rules: RuleSet = Field(default_factory=RuleSet, description="DESIGN section 4 by default")
     devices: tuple[Device, ...] = ()

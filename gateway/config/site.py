@@ -79,5 +79,11 @@ class Site:
     def outbox_path(self) -> Path:
         return self.resolve(self.config.outbox.path)
 
+    @property
+    def alarm_store_path(self) -> Path:
+        """Alarms and their history, beside the outbox: `<outbox>-alarms.sqlite`."""
+        outbox = self.outbox_path
+        return outbox.with_name(f"{outbox.stem}-alarms{outbox.suffix}")
+
     def count_by_kind(self) -> Counter[DeviceKind]:
         return Counter(device.kind for device in self.config.devices)

@@ -1,0 +1,187 @@
+"""Command-line access to a running gateway's alarm feed: watch it live, send a command.
+
+Both talk to the broker only (never to the gateway process), so they work from any machine
+that can reach the broker, exactly as a central monitor would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+import aiomqtt
+
+from drivers.mqtt import BrokerSpec
+from gateway.alarms.payloads import encode
+from gateway.alarms.topics import FeedTopics
+from gateway.config import Site
+from gateway.wiring import broker
+from rules import Priority
+
+COMMAND_TIMEOUT = 10.0
+SETTLE = 0.5
+"""Seconds without a retained message after which the alarms present at start are complete."""
+
+_TABLE = "{priority:<9} {state:<24} {zone:<16} {device:<12} {id:<32} {raised:<19} {message}"
+
+
+async def watch_alarms(site: Site, out: TextIO, *, settle: float = SETTLE) -> None:
+    """Print the alarms present now as a table, then one line per event, until cancelled.
+
+    Raises `aiomqtt.MqttError` when the broker cannot be reached or goes away.
+    """
+    topics = FeedTopics.for_site(site)
+    async with _client(_broker(site)) as client:
+        await client.subscribe([(topics.status, 1), (topics.alarms, 1), (topics.events, 1)])
+        present, later = await _retained_alarms(client, topics, settle)
+        _write(out, format_table(present.values()))
+        for message in later:
+            _write(out, format_message(topics, message))
+        async for message in client.messages:
+            _write(out, format_message(topics, message))
+
+
+async def send_command(site: Site, action: str, alarm_id: str, by: str,
+                       **args: Any) -> dict[str, Any]:
+    """Send one command to the site's gateway and return its reply (`ok`, `reason`, ...).
+
+    `args` are the action's arguments (`duration="15m"` to shelve). Raises `TimeoutError`
+    when no reply comes within 10 s (the gateway is not running or not connected), and
+    `aiomqtt.MqttError` when the broker cannot be reached.
+    """
+    timeout = COMMAND_TIMEOUT
+    topics = FeedTopics.for_site(site)
+    request_id = uuid.uuid4().hex
+    command = {"action": action, "alarm": alarm_id, "by": by, "request_id": request_id, **args}
+    spec = _broker(site)
+    async with _client(spec) as client:
+        await client.subscribe(topics.replies, qos=1)
+        await client.publish(topics.commands, encode(command), qos=1)
+        try:
+            async with asyncio.timeout(timeout):
+                return await _reply_to(client, request_id)
+        except TimeoutError:
+            raise TimeoutError(
+                f"no reply on {topics.replies} within {timeout:g} s: is the gateway of site "
+                f"{topics.site} running and connected to {spec.where}?"
+            ) from None
+
+
+def format_table(alarms: Iterable[dict[str, Any]]) -> str:
+    """The alarms present, most urgent first, as a fixed-width table."""
+    rows = sorted(alarms, key=lambda a: (_rank(a.get("priority")), a.get("raised_at") or 0))
+    if not rows:
+        return "no active alarms"
+    header = _TABLE.format(priority="PRIORITY", state="STATE", zone="ZONE", device="DEVICE",
+                           id="ALARM", raised="RAISED", message="MESSAGE")
+    lines = [_TABLE.format(
+        priority=str(a.get("priority", "")).upper(), state=_state(a), zone=a.get("zone", ""),
+        device=a.get("device") or "-", id=a.get("id", ""), raised=_time(a.get("raised_at")),
+        message=a.get("message", ""),
+    ) for a in rows]
+    return "\n".join([header, *lines])
+
+
+def format_event(event: dict[str, Any]) -> str:
+    """One event as a line: time, priority, zone, device, what happened, message, state."""
+    alarm = event.get("alarm") or {}
+    who = f" by {event['by']}" if event.get("by") else ""
+    return (f"{_time(event.get('at'))}  {str(alarm.get('priority', '')).upper():<8}  "
+            f"{alarm.get('zone', ''):<16}  {alarm.get('device') or '-':<12}  "
+            f"{event.get('kind', ''):<18}  {alarm.get('message', '')}  [{_state(alarm)}]{who}")
+
+
+def format_status(status: dict[str, Any]) -> str:
+    state = str(status.get("state", "unknown"))
+    reason = f" ({status['reason']})" if status.get("reason") else ""
+    return f"{_time(status.get('at'))}  gateway of site {status.get('site', '?')} {state}{reason}"
+
+
+def format_message(topics: FeedTopics, message: aiomqtt.Message) -> str | None:
+    """The line to print for a message of the feed, or None for one that says nothing new."""
+    document = _json(message.payload)
+    if not isinstance(document, dict):
+        return None
+    if message.topic.matches(topics.events):
+        return format_event(document)
+    if message.topic.matches(topics.status):
+        return format_status(document)
+    return None  # a retained alarm state changed: its event says so
+
+
+Retained = tuple[dict[str, dict[str, Any]], list[aiomqtt.Message]]
+
+
+async def _retained_alarms(client: aiomqtt.Client, topics: FeedTopics, settle: float) -> Retained:
+    """The retained alarm states the broker sends on subscribing, and any other message."""
+    present: dict[str, dict[str, Any]] = {}
+    later: list[aiomqtt.Message] = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            async with asyncio.timeout(settle):
+                message = await anext(client.messages)
+            alarm_id = topics.alarm_id_of(message.topic.value)
+            document = _json(message.payload)
+            if alarm_id is not None and isinstance(document, dict):
+                present[alarm_id] = document
+            elif alarm_id is None:
+                later.append(message)
+    return present, later
+
+
+async def _reply_to(client: aiomqtt.Client, request_id: str) -> dict[str, Any]:
+    async for message in client.messages:
+        reply = _json(message.payload)
+        if isinstance(reply, dict) and reply.get("request_id") == request_id:
+            return reply
+    raise aiomqtt.MqttError("disconnected while waiting for the reply")
+
+
+def _broker(site: Site) -> BrokerSpec:
+    """The site's broker and login, without a client id: the CLI gets a random one."""
+    return dataclasses.replace(broker(site, "firegw-cli"), client_id=None)
+
+
+def _client(spec: BrokerSpec) -> aiomqtt.Client:
+    """A client of its own (random id, clean session)."""
+    return aiomqtt.Client(spec.host, spec.port, username=spec.username, password=spec.password,
+                          keepalive=spec.keepalive)
+
+
+def _json(payload: object) -> Any:
+    if not isinstance(payload, bytes | bytearray) or not payload:
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return None
+
+
+def _state(alarm: dict[str, Any]) -> str:
+    flags = [name for name in ("shelved", "out_of_service") if alarm.get(name)]
+    return " ".join([str(alarm.get("state", "")), *flags])
+
+
+def _rank(priority: object) -> int:
+    try:
+        return Priority(str(priority)).rank
+    except ValueError:
+        return len(Priority)
+
+
+def _time(ns: object) -> str:
+    if not isinstance(ns, int):
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns / 1e9))
+
+
+def _write(out: TextIO, line: str | None) -> None:
+    if line is not None:
+        out.write(line + "\n")
+        out.flush()

@@ -1,0 +1,111 @@
+"""People's commands as they arrive on the command topic: parsed and checked as a whole.
+
+A command that cannot be parsed is refused here with a reason; one that parses goes to the
+rules engine, which refuses what makes no sense for the alarm. Nothing is ever half-applied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rules import Action
+
+MAX_COMMAND_BYTES = 8192
+"""A command is a few hundred bytes; anything much larger is not one."""
+
+_ENVELOPE = frozenset({"action", "alarm", "by", "request_id"})
+ARGUMENTS = frozenset({"duration"})
+"""Fields an action may take beside the envelope (the rules engine checks which action takes
+which); anything else is refused, so a stray field can never be mistaken for part of a command."""
+
+
+class CommandError(ValueError):
+    """A command refused before it reached the rules engine; `reason` goes into the reply."""
+
+    def __init__(self, reason: str, request_id: Any = None, action: str | None = None,
+                 alarm: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.request_id = request_id
+        self.action = action
+        self.alarm = alarm
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One person's command: what, on which alarm (or device), who, and the action's arguments.
+
+    `request_id` is whatever the sender put there; it is echoed back in the reply so the
+    sender can match replies to commands.
+    """
+
+    action: Action
+    alarm: str
+    by: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    request_id: Any = None
+
+
+def parse_command(payload: bytes) -> Command:
+    """Parse a command document; raises `CommandError` with the reason when it is unusable.
+
+    Checked in order: JSON object, action, alarm, by, no unknown fields.
+    """
+    document = _document(payload)
+    request_id = document.get("request_id")
+    action, alarm = _text(document.get("action")), _text(document.get("alarm"))
+    try:
+        return Command(
+            _action(action),
+            _named(alarm, "a command must name the alarm (alarm)"),
+            _named(_text(document.get("by")), "a command must say who sent it (by)"),
+            _arguments(document),
+            request_id,
+        )
+    except ValueError as error:
+        raise CommandError(str(error), request_id, action, alarm) from None
+
+
+def _document(payload: bytes) -> dict[str, Any]:
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandError(f"a command of {len(payload)} bytes is too long "
+                           f"(at most {MAX_COMMAND_BYTES})")
+    try:
+        document = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CommandError("a command must be UTF-8 JSON") from None
+    except json.JSONDecodeError as error:
+        raise CommandError(f"a command must be JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise CommandError("a command must be a JSON object")
+    return document
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _action(action: str | None) -> Action:
+    if not action:
+        raise ValueError("a command must name its action (action)")
+    if action not in set(Action):
+        raise ValueError(f"unknown action {action!r}; expected one of {', '.join(Action)}")
+    return Action(action)
+
+
+def _named(text: str | None, reason: str) -> str:
+    """A required, non-blank text field, without surrounding blanks."""
+    if text is None or not text.strip():
+        raise ValueError(reason)
+    return text.strip()
+
+
+def _arguments(document: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(document) - _ENVELOPE - ARGUMENTS)
+    if unknown:
+        raise ValueError(f"unknown field {', '.join(map(repr, unknown))}; a command has action, "
+                         "alarm, by, request_id and, to shelve, duration")
+    return {key: value for key, value in document.items() if key in ARGUMENTS}

@@ -1,0 +1,24 @@
+"""What the rules engine needs to know about the site's devices, taken from the site config."""
+
+from __future__ import annotations
+
+from gateway.config import Site
+from rules import DeviceInfo, DeviceKind
+
+
+def device_infos(site: Site) -> list[DeviceInfo]:
+    """One `DeviceInfo` per configured device: kind, zone, building and supervision window.
+
+    The supervision window is the site's (`Site.supervision`: a number of poll intervals,
+    capped at 100 s after GB 50166), so the rules and the config never disagree about it.
+    """
+    return [
+        DeviceInfo(
+            id=device.id,
+            kind=DeviceKind(device.kind.value),
+            zone=device.zone,
+            building=site.zones[device.zone].building,
+            supervision=site.supervision(device),
+        )
+        for device in site.config.devices
+    ]

@@ -1,0 +1,84 @@
+"""Alarm events as InfluxDB line protocol, for the history and the yearly safety report.
+
+Measurement `alarm_event`; tags site, building, zone, device, rule, class, priority (the
+dimensions a report groups by); fields alarm_id, kind, state, message, cause, by,
+escalation_level and the value; the timestamp is the event's own time. A value is written as
+`value` (float) when it is a number and as `value_text` (string) otherwise, because an InfluxDB
+field keeps one type per shard and a detector's status and a hydrant's pressure share this
+measurement.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from drivers.reading import Value
+from rules import AlarmEvent
+
+MEASUREMENT = "alarm_event"
+
+_TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": " ", "\r": " ",
+                              "\t": " "})
+_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": " ", "\r": " "})
+
+
+def event_line(event: AlarmEvent, site: str, at: int | None = None) -> str:
+    """One line for one event; `at` overrides the timestamp (see `EventLines`)."""
+    alarm = event.alarm
+    tags = {"site": site, "building": alarm.building, "zone": alarm.zone,
+            "device": alarm.device or "", "rule": alarm.rule,
+            "class": str(alarm.alarm_class), "priority": str(alarm.priority)}
+    tag_text = "".join(f",{key}={_tag(value)}" for key, value in sorted(tags.items()) if value)
+    fields = ",".join(f"{key}={text}" for key, text in _fields(event).items())
+    return f"{MEASUREMENT}{tag_text} {fields} {event.at if at is None else at}"
+
+
+def _fields(event: AlarmEvent) -> Mapping[str, str]:
+    alarm = event.alarm
+    fields = {"alarm_id": _string(event.alarm_id), "kind": _string(str(event.kind)),
+              "state": _string(str(alarm.state)), "message": _string(alarm.message),
+              "cause": _string(event.cause), "escalation_level": f"{alarm.escalation_level}i"}
+    if event.by is not None:
+        fields["by"] = _string(event.by)
+    return fields | _value_field(alarm.value)
+
+
+def _value_field(value: Value | None) -> dict[str, str]:
+    """`value` for a finite number, `value_text` for anything else (see the module docstring)."""
+    if value is None:
+        return {}
+    if isinstance(value, bool):
+        return {"value_text": _string("true" if value else "false")}
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return {"value": repr(float(value))}
+    return {"value_text": _string(str(value))}
+
+
+def _tag(value: str) -> str:
+    return value.translate(_TAG_ESCAPES)
+
+
+def _string(text: str) -> str:
+    return f'"{text.translate(_STRING_ESCAPES)}"'
+
+
+class EventLines:
+    """Encodes events, keeping two events of one alarm at the same nanosecond apart.
+
+    InfluxDB overwrites a point with the same series and timestamp, and one command can cause
+    two events of one alarm at once (`on_site` also acknowledges), so the second is moved one
+    nanosecond later instead of silently replacing the first.
+    """
+
+    def __init__(self, site: str) -> None:
+        self.site = site
+        self._last: dict[str, int] = {}
+
+    def __call__(self, event: AlarmEvent) -> str:
+        at = event.at
+        last = self._last.get(event.alarm_id)
+        if last is not None and at <= last < at + 1000:
+            at = last + 1
+        self._last[event.alarm_id] = at
+        return event_line(event, self.site, at)

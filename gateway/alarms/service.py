@@ -1,0 +1,178 @@
+"""The alarm service: readings into the rules engine, its events into the store, the feed and
+InfluxDB, and people's commands back into the engine.
+
+DESIGN section 2: hub -> rules -> alarm store (durable) -> alarm feed. Every event is in the
+store before it is published, so what a person saw on the feed survives a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Self
+
+from drivers.reading import Reading
+from gateway.alarms.devices import device_infos
+from gateway.alarms.feed import LATENCIES_KEPT, AlarmFeed
+from gateway.alarms.lines import EventLines
+from gateway.alarms.store import AlarmStore, AlarmStoreClosedError
+from gateway.config import Site
+from gateway.outbox import OutboxWriter
+from rules import Action, AlarmEvent, Clock, CommandResult, RuleEngine, RuleSet
+
+log = logging.getLogger(__name__)
+
+TICK_INTERVAL = 0.25
+"""Seconds between engine ticks: on-delays, supervision windows and escalation run on it."""
+
+
+class AlarmService:
+    """Runs the site's alarms: a hub subscriber plus a task (`run`) for time and commands.
+
+    Lifecycle: subscribe the service to the hub and start `run()` together. `run()` first
+    restores the alarms from the store into the engine and hands them to the feed; readings
+    that arrive before that wait for it, so an acknowledged alarm is never raised again. Then
+    it ticks the engine every `tick_interval` seconds and serves the feed's commands until
+    cancelled. Handling events means: record them in the store (durable), queue them on the
+    feed (published fire first), and write each to the outbox as an InfluxDB line.
+
+    The engine is not thread-safe and its events must be stored in the order it made them,
+    so readings, ticks and commands take turns under one lock.
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        engine: RuleEngine,
+        store: AlarmStore,
+        feed: AlarmFeed | None = None,
+        outbox_writer: OutboxWriter | None = None,
+        *,
+        tick_interval: float = TICK_INTERVAL,
+    ) -> None:
+        self.site = site
+        self.engine = engine
+        self.store = store
+        self.feed = feed
+        self.outbox_writer = outbox_writer
+        self.tick_interval = tick_interval
+        self.store_failures = 0
+        """Batches of events that could not be stored (they were published all the same)."""
+        self._store_failing = False
+        self._lines = EventLines(site.config.site.id)
+        self._lock = asyncio.Lock()
+        self._restored = asyncio.Event()
+        self._no_feed_latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)
+
+    @classmethod
+    def for_site(
+        cls,
+        site: Site,
+        store: AlarmStore,
+        feed: AlarmFeed | None = None,
+        outbox_writer: OutboxWriter | None = None,
+        *,
+        rules: RuleSet | None = None,
+        clock: Clock | None = None,
+        tick_interval: float = TICK_INTERVAL,
+    ) -> Self:
+        """A service with an engine for every device of `site` (default rules unless given).
+
+        Raises `RuleConfigError` when `rules` name a zone or device the site does not have.
+        """
+        engine = RuleEngine(device_infos(site), rules, clock)
+        return cls(site, engine, store, feed, outbox_writer, tick_interval=tick_interval)
+
+    @property
+    def latencies(self) -> deque[float]:
+        """Seconds from a reading's arrival here to its alarm's `raised` event on the broker.
+
+        One figure per raised alarm (the newest 10,000), measured on the monotonic clock when
+        the broker acknowledged the event (QoS 1 PUBACK). Empty without a feed.
+        """
+        return self.feed.latencies if self.feed is not None else self._no_feed_latencies
+
+    async def __call__(self, readings: Sequence[Reading]) -> None:
+        """The hub subscriber: evaluate a batch and handle the events it causes."""
+        received_at = time.monotonic()
+        if not self._restored.is_set():
+            await self._restored.wait()
+        async with self._lock:
+            events = self.engine.on_readings(readings)
+            await self._handle(events, received_at)
+
+    async def run(self) -> None:
+        """Restore the stored alarms (once), then tick and serve commands until cancelled."""
+        await self._restore()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._tick_forever(), name="alarm-ticks")
+            if self.feed is not None:
+                tasks.create_task(self._serve_commands(self.feed), name="alarm-commands")
+
+    async def command(self, action: Action | str, alarm_id: str, by: str | None = None,
+                      **args: object) -> CommandResult:
+        """Apply a person's command (from any interface); refused commands change nothing."""
+        async with self._lock:
+            result = self.engine.command(action, alarm_id, by, **args)
+            await self._handle(result.events)
+        if not result.ok:
+            log.info("command %s on %s by %s refused: %s", action, alarm_id, by, result.reason)
+        return result
+
+    async def _restore(self) -> None:
+        if self._restored.is_set():
+            return  # a restart of run() by the supervisor: the engine still has its alarms
+        alarms = await self.store.load()
+        async with self._lock:
+            await self._handle(self.engine.restore(alarms))
+            if self.feed is not None:
+                self.feed.start(self.engine.alarms.values())
+        self._restored.set()
+        log.info("alarms: %d restored from %s", len(alarms), self.store.path)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            async with self._lock:
+                await self._handle(self.engine.tick())
+
+    async def _serve_commands(self, feed: AlarmFeed) -> None:
+        async for command in feed.commands:
+            try:
+                result = await self.command(command.action, command.alarm, command.by,
+                                            **command.args)
+            except Exception:  # one command's boundary: a bug must not stop the others
+                log.exception("command %s on %s failed", command.action, command.alarm)
+                result = CommandResult.refused("the gateway failed to apply the command")
+            feed.reply(command, result)
+
+    async def _handle(self, events: Sequence[AlarmEvent], received_at: float | None = None) -> None:
+        """Store (durable first), then publish, then queue the InfluxDB lines."""
+        if not events:
+            return
+        await self._record(events)
+        if self.feed is not None:
+            self.feed.publish(events, received_at=received_at)
+        if self.outbox_writer is not None:
+            for event in events:
+                await self.outbox_writer.put(self._lines(event))
+
+    async def _record(self, events: Sequence[AlarmEvent]) -> None:
+        """Store the events; if the disk fails, the alarms still go out (and that is logged)."""
+        try:
+            await self.store.record(events)
+        except (sqlite3.Error, OSError, AlarmStoreClosedError) as error:
+            self.store_failures += 1
+            if not self._store_failing:
+                self._store_failing = True
+                log.error("alarm store %s failed (%s); publishing alarms without storing them",
+                          self.store.path, error)
+            return
+        if self._store_failing:
+            self._store_failing = False
+            log.warning("alarm store %s works again (%d failed writes so far)", self.store.path,
+                        self.store_failures)
