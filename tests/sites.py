@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -21,6 +22,8 @@ def clinic_site(
     text = (CONFIG / "demo.yaml").read_text()
     text = re.sub(r"port: 151\d\d", lambda _: f"port: {free_port()}", text)
     text = text.replace("port: 1883", f"port: {mqtt_port}")
+    # Alarm states are retained on the broker: each site gets topics of its own.
+    text = text.replace("topic_prefix: firegw", f"topic_prefix: test-{uuid.uuid4().hex[:10]}")
     text = text.replace("profiles: [profiles/]", f"profiles: [{CONFIG / 'profiles'}]")
     text = text.replace("../var/demo-outbox.sqlite", str(folder / "outbox.sqlite"))
     text += f"\ndefaults: {{poll_interval: {poll_interval}, supervision_polls: 3}}\n"
