@@ -25,8 +25,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedBroker:
     """A private broker on a free loopback port, stopped on exit."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, use_mosquitto: bool = True) -> None:
         self.host = host
+        self.use_mosquitto = use_mosquitto
         self.port = free_port(host)
         self.name = ""
         self._process: asyncio.subprocess.Process | None = None
@@ -35,7 +36,7 @@ class EmbeddedBroker:
 
     async def __aenter__(self) -> Self:
         mosquitto = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
-        if mosquitto:
+        if mosquitto and self.use_mosquitto:
             await self._start_mosquitto(mosquitto)
         else:
             await self._start_amqtt()

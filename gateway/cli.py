@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("config", type=Path, nargs="?", default=DEFAULT_SITE)
     demo.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo.add_argument("--amqtt", action="store_true",
+                      help="use the embedded amqtt broker even when Mosquitto is installed")
     demo.set_defaults(command=_demo, log_level="warning")
     return parser
 
@@ -123,7 +125,8 @@ def _demo(site: Site, args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
     scenario = args.scenario if args.scenario and args.scenario.exists() else None
-    return _until_signal(run_demo(site, scenario=scenario, duration=args.duration))
+    return _until_signal(run_demo(site, scenario=scenario, duration=args.duration,
+                                  use_mosquitto=not args.amqtt))
 
 
 def _alarms(site: Site, args: argparse.Namespace) -> int:

@@ -31,10 +31,15 @@ def relocate(site: Site, *, mqtt_port: int) -> Site:
 
 
 async def run_demo(
-    site: Site, *, scenario: Path | None, duration: float | None, out: TextIO = sys.stdout
+    site: Site,
+    *,
+    scenario: Path | None,
+    duration: float | None,
+    use_mosquitto: bool = True,
+    out: TextIO = sys.stdout,
 ) -> None:
     """Run everything until `duration` seconds pass or the task is cancelled."""
-    async with EmbeddedBroker() as broker:
+    async with EmbeddedBroker(use_mosquitto=use_mosquitto) as broker:
         demo_site = relocate(site, mqtt_port=broker.port)
         steps = load_scenario(scenario, demo_site) if scenario else None
         async with SimulatedSite(demo_site, scenario=steps, control_port=0):

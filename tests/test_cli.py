@@ -132,16 +132,19 @@ def test_commands_refuse_a_broken_config_before_doing_anything(
     assert "site.yaml:1: site.name: required, but missing" in result.stderr
 
 
-def test_demo_shows_readings_arriving_per_building_and_a_fire(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", [[], ["--amqtt"]], ids=["mosquitto", "amqtt"])
+def test_demo_shows_readings_alarms_and_a_fire(tmp_path: Path, broker: list[str]) -> None:
     site = clinic_site(tmp_path, mqtt_port=1)  # the demo brings its own broker and ports
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text("steps:\n  - {at: 2s, fault: fire, device: SD-1F-01}\n")
     result = subprocess.run([*FIREGW, "demo", str(site), "--scenario", str(scenario),
-                             "--duration", "7"], capture_output=True, text=True, timeout=60,
-                            check=False)
+                             "--duration", "7", *broker], capture_output=True, text=True,
+                            timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     last_frame = result.stdout.split("firegw demo: Demo clinic")[-1]
     assert "Main building (main)" in last_frame
     assert "5/5 up, 1 not normal" in last_frame
     assert "3/3 up, min 0." in last_frame
     assert re.search(r"SD-1F-01 +status +normal -> fire", last_frame)
+    assert re.search(r"CRITICAL main-1f-er +Smoke detector SD-1F-01 in fire .*NOT ACKNOWLEDGED",
+                     last_frame)
