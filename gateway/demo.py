@@ -20,6 +20,7 @@ def relocate(site: Site, *, mqtt_port: int) -> Site:
     """The same site on free loopback ports, so the demo never collides with a running service."""
     config = site.config
     endpoints = tuple(endpoint.model_copy(update={"host": "127.0.0.1", "port": free_port()})
+                      if endpoint.serial is None else endpoint  # a serial line stays where it is
                       for endpoint in config.modbus.endpoints)
     mqtt = config.mqtt.model_copy(update={"host": "127.0.0.1", "port": mqtt_port,
                                           "username": None, "password": None}) \

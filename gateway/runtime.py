@@ -13,12 +13,13 @@ from drivers.mqtt import MqttDriver
 from gateway.activity import SiteActivity
 from gateway.alarms import AlarmFeed, AlarmService, AlarmStore
 from gateway.config import Site
+from gateway.history import NEVER_DROP, HistoryHealth
 from gateway.hub import Hub
 from gateway.lineprotocol import LineProtocolError, encode
 from gateway.outbox import Outbox, OutboxWriter
-from gateway.sinks.influx_v1 import InfluxV1Sink
+from gateway.sinks import OutboxSink
 from gateway.supervisor import supervise
-from gateway.wiring import broker, modbus_endpoints, mqtt_devices
+from gateway.wiring import broker, make_sink, modbus_endpoints, mqtt_devices
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class Gateway:
     Readings go to the alarm service first (rules, durable alarm store, MQTT alarm feed), so an
     alarm never waits behind history, then to the outbox.
 
+    Each `influxdb:` connection is a sink with its own position in the outbox and its own
+    supervised task, so a database that is down keeps its backlog while the others write.
     Without an `influxdb:` connection (or with `store_only`), readings stay in the local outbox,
     which is then the store: that is how the demo runs on a bare machine.
     """
@@ -64,7 +67,9 @@ class Gateway:
         self.report_every = report_every
         self.started = asyncio.Event()
         self.outbox: Outbox | None = None
-        self.sink: InfluxV1Sink | None = None
+        self.sinks: dict[str, OutboxSink] = {} if self.store_only else {
+            connection.name: make_sink(connection) for connection in site.influx_connections}
+        self.history: HistoryHealth | None = None
         self.alarms: AlarmService | None = None
         self.modbus_driver = ModbusDriver(modbus_endpoints(site))
         devices = mqtt_devices(site)
@@ -72,10 +77,14 @@ class Gateway:
         self.mqtt_driver = MqttDriver(broker(site, client_id), devices) if devices else None
 
     async def run(self) -> None:
-        async with (Outbox(self.site.outbox_path) as outbox,
+        settings = self.site.config.outbox
+        names = list(self.sinks)
+        async with (Outbox(self.site.outbox_path, sinks=names, max_rows=settings.max_rows,
+                           never_drop=NEVER_DROP) as outbox,
                     AlarmStore(self.site.alarm_store_path) as store,
                     AsyncExitStack() as stack):
             self.outbox = outbox
+            self.history = HistoryHealth(settings, outbox)
             writer = OutboxWriter(outbox, on_commit=self._committed)
             feed = (await stack.enter_async_context(AlarmFeed.for_site(self.site))
                     if self.site.config.mqtt is not None else None)
@@ -100,27 +109,24 @@ class Gateway:
             if self.mqtt_driver is not None:
                 mqtt = self.mqtt_driver
                 tasks.create_task(supervise("mqtt", lambda: mqtt.run(self.hub.publish)))
-            if not self.store_only:
-                tasks.create_task(supervise("influxdb", self._run_sink))
+            for name, sink in self.sinks.items():
+                tasks.create_task(supervise(f"sink {name}", lambda s=sink: self._run_sink(s)))
+            if self.history is not None and not self.store_only:
+                tasks.create_task(supervise("history-health", self.history.run))
             tasks.create_task(self._report())
             self.started.set()
             log.info("gateway for %s running: %d devices", self.site.config.site.name,
                      len(self.site.devices))
 
     def _committed(self) -> None:
-        if self.sink is not None:
-            self.sink.wake()
+        for sink in self.sinks.values():
+            sink.wake()
 
-    async def _run_sink(self) -> None:
-        settings = self.site.config.influxdb
-        if settings is None or self.outbox is None:
+    async def _run_sink(self, sink: OutboxSink) -> None:
+        """Deliver the outbox to one database (a supervised task: a crash restarts it)."""
+        if self.outbox is None:
             return
-        password = settings.password.reveal() if settings.password else None
-        async with InfluxV1Sink(settings.url, settings.database,
-                                retention_policy=settings.retention_policy,
-                                username=settings.username, password=password,
-                                batch_size=settings.batch_size) as sink:
-            self.sink = sink
+        async with sink:
             await sink.run(self.outbox)
 
     async def _report(self) -> None:
@@ -128,3 +134,4 @@ class Gateway:
             await asyncio.sleep(self.report_every)
             backlog = await self.outbox.backlog() if self.outbox else 0
             log.info("readings: %d published, outbox backlog %d", self.hub.published, backlog)
+

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from drivers.modbus import ModbusDevice, ModbusEndpointSpec
+from drivers.modbus import ModbusDevice, ModbusEndpointSpec, SerialLine
 from drivers.mqtt import BrokerSpec, MqttDevice
-from gateway.config import ModbusSource, MqttSource, Site
+from gateway.config import (
+    InfluxV1Connection,
+    InfluxV2Connection,
+    ModbusEndpoint,
+    ModbusSource,
+    MqttSource,
+    Site,
+)
+from gateway.sinks import InfluxV1Sink, InfluxV2Sink, OutboxSink
 
 
 def modbus_endpoints(site: Site) -> list[ModbusEndpointSpec]:
@@ -17,11 +25,18 @@ def modbus_endpoints(site: Site) -> list[ModbusEndpointSpec]:
             devices[device.source.endpoint].append(ModbusDevice(
                 id=device.id, unit=device.source.unit, address=device.source.address,
                 profile=site.modbus_profile(device), poll_interval=site.poll_interval(device)))
-    return [
-        ModbusEndpointSpec(id=endpoint.id, host=endpoint.host, port=endpoint.port,
-                           timeout=endpoint.timeout, devices=tuple(devices[endpoint.id]))
-        for endpoint in site.config.modbus.endpoints if devices[endpoint.id]
-    ]
+    return [_endpoint(endpoint, devices[endpoint.id])
+            for endpoint in site.config.modbus.endpoints if devices[endpoint.id]]
+
+
+def _endpoint(endpoint: ModbusEndpoint, devices: list[ModbusDevice]) -> ModbusEndpointSpec:
+    """TCP to host:port, or RTU on the endpoint's serial line."""
+    line = None if endpoint.serial is None else SerialLine(
+        endpoint.serial, baudrate=endpoint.baudrate, parity=endpoint.parity,
+        stopbits=endpoint.stopbits, bytesize=endpoint.bytesize)
+    return ModbusEndpointSpec(
+        id=endpoint.id, host=endpoint.host, port=endpoint.port, serial=line,
+        timeout=endpoint.timeout, merge_gap=endpoint.merge_gap, devices=tuple(devices))
 
 
 def mqtt_devices(site: Site) -> list[MqttDevice]:
@@ -40,3 +55,16 @@ def broker(site: Site, client_id: str) -> BrokerSpec:
         host=mqtt.host, port=mqtt.port, username=mqtt.username,
         password=mqtt.password.reveal() if mqtt.password else None,
         client_id=mqtt.client_id or client_id, keepalive=mqtt.keepalive)
+
+
+def make_sink(connection: InfluxV1Connection | InfluxV2Connection) -> OutboxSink:
+    """The sink for one `influxdb:` connection; secrets are read now, at start-up."""
+    if isinstance(connection, InfluxV2Connection):
+        return InfluxV2Sink(connection.url, connection.org, connection.bucket,
+                            connection.token.reveal(), name=connection.name,
+                            batch_size=connection.batch_size)  # fmt: skip
+    password = connection.password.reveal() if connection.password else None
+    return InfluxV1Sink(connection.url, connection.database, name=connection.name,
+                        retention_policy=connection.retention_policy,
+                        username=connection.username, password=password,
+                        batch_size=connection.batch_size)  # fmt: skip

@@ -1,10 +1,11 @@
-"""Simulated Modbus TCP endpoints: a fire panel's gateway or an I/O module, served by pymodbus.
+"""Simulated Modbus endpoints: a fire panel's gateway, an I/O module, an RS-485 bus of units.
 
-Each endpoint of the site gets one TCP server bound to its configured host and port, with one
-unit per unit id its devices use. The devices' values live in our own register image, which a
-refresh task encodes every 200 ms; pymodbus serves them through a per-unit `action` hook (the
-`SimDevice` datastore of pymodbus 3.16; the older `ModbusDeviceContext` is only a deprecated
-shim onto it and offers no per-request hook). That hook is also where faults happen:
+Each endpoint of the site gets one server, with one unit per unit id its devices use: a TCP
+server bound to its configured host and port, or an RTU server on its serial line. The
+devices' values live in our own register image, which a refresh task encodes every 200 ms;
+pymodbus serves them through a per-unit `action` hook (the `SimDevice` datastore of pymodbus
+3.16; the older `ModbusDeviceContext` is only a deprecated shim onto it and offers no
+per-request hook). That hook is also where faults happen:
 
 - `exception`: the hook returns the device's exception code, and pymodbus answers with a
   Modbus exception response for any read touching that device's addresses;
@@ -21,14 +22,15 @@ import asyncio
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
+from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import NoSuchIdException
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.modbus.profile import Function, ModbusProfile, RegisterPoint
@@ -82,8 +84,10 @@ class _Unit:
 class ModbusEndpointServer:
     """One simulated endpoint: an async context manager that listens while it is open."""
 
-    def __init__(self, endpoint: ModbusEndpoint, members: Sequence[ModbusMember]) -> None:
+    def __init__(self, endpoint: ModbusEndpoint, members: Sequence[ModbusMember],
+                 serial_port: str | None = None) -> None:
         self.endpoint = endpoint
+        self.serial_port = serial_port or endpoint.serial
         self.units: dict[int, _Unit] = defaultdict(_Unit)
         for member in members:
             self.units[member.source.unit].members.append(member)
@@ -93,19 +97,36 @@ class ModbusEndpointServer:
         self._failing: set[str] = set()
         self.refresh()
 
+    @property
+    def where(self) -> str:
+        """host:port of a TCP endpoint, or the serial device an RTU endpoint opens."""
+        if self.serial_port is not None:
+            return self.serial_port
+        return f"{self.endpoint.host}:{self.endpoint.port}"
+
     async def __aenter__(self) -> Self:
-        server = ModbusTcpServer(self._sim_devices(), ignore_missing_devices=True,
-                                 address=(self.endpoint.host, self.endpoint.port))
+        server = self._make_server()
         try:
             await server.serve_forever(background=True)
-        except RuntimeError as error:
+        except (RuntimeError, OSError) as error:
             server.close()
             raise OSError(f"Modbus endpoint {self.endpoint.id!r} cannot listen on "
-                          f"{self.endpoint.host}:{self.endpoint.port}") from error
+                          f"{self.where}") from error
         self._server = server
-        logger.debug("endpoint %s listening on %s:%s", self.endpoint.id, self.endpoint.host,
-                     self.endpoint.port)
+        logger.debug("endpoint %s listening on %s", self.endpoint.id, self.where)
         return self
+
+    def _make_server(self) -> ModbusTcpServer | ModbusSerialServer:
+        """A TCP server on the endpoint's host and port, or an RTU server on its serial line
+        (where, as on a real bus, a unit id nobody has is met with silence)."""
+        if self.serial_port is None:
+            return ModbusTcpServer(self._sim_devices(), ignore_missing_devices=True,
+                                   address=(self.endpoint.host or "", self.endpoint.port))
+        endpoint = self.endpoint
+        return ModbusSerialServer(
+            self._sim_devices(catch_all=False), framer=FramerType.RTU, port=self.serial_port,
+            baudrate=endpoint.baudrate, parity=endpoint.parity.value,
+            stopbits=endpoint.stopbits, bytesize=endpoint.bytesize, ignore_missing_devices=True)
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:
@@ -113,11 +134,11 @@ class ModbusEndpointServer:
             await self._server.shutdown()
             self._server = None
 
-    def _sim_devices(self) -> list[SimDevice]:
+    def _sim_devices(self, *, catch_all: bool = True) -> list[SimDevice]:
         devices = [SimDevice(unit_id, simdata=_blocks(unit),
                              action=functools.partial(self._serve, unit))
                    for unit_id, unit in self.units.items()]
-        if 0 not in self.units:  # any other unit id: an exception, not a traceback in the log
+        if catch_all and 0 not in self.units:  # other unit ids: an exception, not a traceback
             devices.append(SimDevice(0, simdata=[SimData(0, datatype=DataType.INVALID)]))
         return devices
 
@@ -200,12 +221,16 @@ def _packed_bits(bits: list[int]) -> list[int]:
             for at in range(0, len(padded), 16)]
 
 
-def modbus_servers(site: Site, fleet: DeviceFleet) -> list[ModbusEndpointServer]:
-    """One server per endpoint of the site that has devices, each with the devices it serves."""
+def modbus_servers(site: Site, fleet: DeviceFleet,
+                   serial_ports: Mapping[str, str] | None = None) -> list[ModbusEndpointServer]:
+    """One server per endpoint of the site that has devices, each with the devices it serves;
+    `serial_ports` maps an RTU endpoint's id to the device the simulator opens instead of the
+    endpoint's own `serial` (the other end of a virtual serial pair)."""
     by_endpoint: dict[str, list[ModbusMember]] = defaultdict(list)
     for device in site.config.devices:
         if isinstance(device.source, ModbusSource):
             member = ModbusMember(fleet[device.id], device.source, site.modbus_profile(device))
             by_endpoint[device.source.endpoint].append(member)
-    return [ModbusEndpointServer(endpoint, by_endpoint[endpoint.id])
+    ports = serial_ports or {}
+    return [ModbusEndpointServer(endpoint, by_endpoint[endpoint.id], ports.get(endpoint.id))
             for endpoint in site.config.modbus.endpoints if by_endpoint[endpoint.id]]

@@ -1,6 +1,6 @@
 """A whole simulated site, built from the same config as the gateway: the one entry point.
 
-`SimulatedSite` starts a Modbus TCP server per endpoint, the camera fleet (when the site has
+`SimulatedSite` starts a Modbus TCP or RTU server per endpoint, the camera fleet (when the site has
 MQTT devices), the control server and the scenario player, and stops them all on exit with
 every port released. Tests use it in-process; `firegw simulate` runs `run_simulators`.
 """
@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sys
 import time
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Self, TextIO
@@ -38,14 +39,18 @@ class SimulatedSite:
         control_port: where the JSON-lines control server listens (0: any free port);
             None for no control server.
         scenario: steps to play, timed from entering the context.
+        serial_ports: endpoint id to the serial device its RTU server opens, instead of the
+            endpoint's own `serial` path (which the gateway opens): the two ends of a
+            virtual serial pair, or two ports of a null-modem cable.
     """
 
     def __init__(self, site: Site, *, seed: int = 0, mqtt_host: str | None = None,
                  mqtt_port: int | None = None, control_port: int | None = None,
-                 scenario: Scenario | None = None) -> None:
+                 scenario: Scenario | None = None,
+                 serial_ports: Mapping[str, str] | None = None) -> None:
         self.site = site
         self.fleet = DeviceFleet(site, seed)
-        self.modbus: list[ModbusEndpointServer] = modbus_servers(site, self.fleet)
+        self.modbus: list[ModbusEndpointServer] = modbus_servers(site, self.fleet, serial_ports)
         has_mqtt = any(isinstance(d.source, MqttSource) for d in site.config.devices)
         self.cameras = (CameraFleet(site, self.fleet, host=mqtt_host, port=mqtt_port)
                         if has_mqtt else None)
@@ -118,7 +123,7 @@ class SimulatedSite:
 
     def describe(self) -> list[str]:
         """Where everything listens, one line each, for people starting the simulators."""
-        lines = [f"Modbus TCP {s.endpoint.id}: {s.endpoint.host}:{s.endpoint.port}, "
+        lines = [f"Modbus {'RTU' if s.serial_port else 'TCP'} {s.endpoint.id}: {s.where}, "
                  f"units {sorted(s.units)}, {sum(len(u.members) for u in s.units.values())} "
                  f"devices" for s in self.modbus]
         if self.cameras is not None:

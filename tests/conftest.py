@@ -1,4 +1,4 @@
-"""Shared fixtures: real Mosquitto and InfluxDB servers, started once per session or per test."""
+"""Shared fixtures: real Mosquitto, InfluxDB and VictoriaMetrics servers, per session or test."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import InfluxServer, MosquittoServer
+from tests.servers import InfluxServer, MosquittoServer, SerialPair, VictoriaMetricsServer
 
 MosquittoFactory = Callable[[], MosquittoServer]
 InfluxFactory = Callable[[], InfluxServer]
+VictoriaFactory = Callable[[], VictoriaMetricsServer]
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +56,25 @@ def influxdb_factory(tmp_path: Path) -> Iterator[InfluxFactory]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def victoria_metrics_factory(tmp_path: Path) -> Iterator[VictoriaFactory]:
+    """Start VictoriaMetrics servers (v2 write API peers) a test may stop and restart."""
+    servers: list[VictoriaMetricsServer] = []
+
+    def start() -> VictoriaMetricsServer:
+        server = VictoriaMetricsServer(tmp_path / f"victoria-metrics-{len(servers)}")
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def serial_pair(tmp_path: Path) -> Iterator[SerialPair]:
+    """A virtual serial pair (socat): the gateway opens one end, the simulator the other."""
+    with SerialPair(tmp_path / "serial") as pair:
+        yield pair.start()

@@ -1,4 +1,5 @@
-"""Real servers for integration tests: Mosquitto and InfluxDB 1.x on free ports in temp dirs.
+"""Real servers for integration tests: Mosquitto, InfluxDB 1.x and VictoriaMetrics (a real peer
+for the InfluxDB v2 write API) on free ports in temp dirs.
 
 Each server is a small class with `start` and `stop` (also a context manager), so a test can
 take a server away and bring it back on the same port with the same data. A missing binary
@@ -24,6 +25,8 @@ import pytest
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 INFLUXD = "/usr/bin/influxd"
+SOCAT = "/usr/bin/socat"
+VICTORIA_METRICS = "/usr/bin/victoria-metrics"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 
@@ -41,7 +44,7 @@ def require_binary(path: str) -> str:
     if found is None:
         pytest.fail(
             f"{path} is not installed; run ./dev test, which installs mosquitto, influxdb,"
-            " mbpoll and socat",
+            " victoria-metrics, mbpoll and socat",
             pytrace=False,
         )
     return found
@@ -228,3 +231,69 @@ bind-address = "{self.host}:{self.rpc_port}"
         with urllib.request.urlopen(request, timeout=10) as response:
             parsed: dict[str, Any] = json.load(response)
         return parsed
+
+
+class VictoriaMetricsServer(_Process):
+    """VictoriaMetrics on 127.0.0.1 with its data in `workdir`: it accepts ``/api/v2/write``.
+
+    Retention is 100 years so that test timestamps from 2023 are kept. It stores each numeric
+    field as a series ``<measurement>_<field>`` at millisecond precision and does not merge
+    duplicates, so a line written twice shows up twice in `export`. `stop` then `start`
+    brings it back on the same port with the same data.
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        super().__init__(workdir, "victoria-metrics")
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.url = f"http://{self.host}:{self.port}"
+
+    def start(self) -> Self:
+        """Start the server and return once ``/health`` answers."""
+        binary = require_binary(VICTORIA_METRICS)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.launch([binary, f"-storageDataPath={self.workdir / 'data'}",
+                     f"-httpListenAddr={self.host}:{self.port}", "-retentionPeriod=100y",
+                     "-loggerLevel=WARN"])  # fmt: skip
+        self.wait_until(self.healthy, f"{self.url}/health")
+        return self
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def export(self, metric: str) -> list[tuple[dict[str, str], float, int]]:
+        """Every stored sample of `metric` as (labels, value, timestamp in ms), duplicates kept.
+
+        Flushes the server's buffers first, so what it acknowledged is visible.
+        """
+        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10):
+            pass
+        query = urllib.parse.urlencode({"match[]": metric})
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=10) as response:
+            series = [json.loads(line) for line in response.read().splitlines() if line]
+        return [(item["metric"], value, at) for item in series
+                for value, at in zip(item["values"], item["timestamps"], strict=True)]
+
+
+class SerialPair(_Process):
+    """Two pseudo-terminals joined by socat, like a null-modem cable: what one end writes the
+    other reads. `gateway` and `simulator` are the two device paths (links in `workdir`)."""
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir, "socat")
+        self.gateway = str(workdir / "gw")
+        self.simulator = str(workdir / "sim")
+
+    def start(self) -> Self:
+        """Start socat and return once both ends exist."""
+        binary = require_binary(SOCAT)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        ends = [f"pty,raw,echo=0,link={path}" for path in (self.gateway, self.simulator)]
+        self.launch([binary, "-d", "-d", *ends])
+        self.wait_until(lambda: all(os.path.exists(p) for p in (self.gateway, self.simulator)),
+                        f"links {self.gateway} and {self.simulator}")  # fmt: skip
+        return self

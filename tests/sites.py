@@ -48,3 +48,27 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within} s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+def panel_site(
+    folder: Path, endpoint: str, *, units: tuple[int, ...] = (1,), detectors: int = 6,
+    poll_interval: str = "100ms",
+) -> Path:
+    """A Modbus-only site: `detectors` panel detectors per unit at addresses 0, 4, 8, ...
+    named SD-<unit>-<n> (n from 1), all on the one endpoint given as a YAML flow mapping."""
+    devices = [
+        f"  - {{id: SD-{unit}-{n + 1}, kind: smoke_detector, zone: ward, "
+        f"profile: panel-detector, source: {{endpoint: panel, unit: {unit}, address: {4 * n}}}}}"
+        for unit in units for n in range(detectors)
+    ]
+    site = folder / "panel.yaml"
+    site.write_text(
+        "site: {id: test, name: Test ward}\n"
+        "buildings: [{id: main, name: Main}]\n"
+        "zones: [{id: ward, building: main, name: Ward}]\n"
+        f"profiles: [{CONFIG / 'profiles'}]\n"
+        f"modbus:\n  endpoints:\n    - {endpoint}\n"
+        f"defaults: {{poll_interval: {poll_interval}, supervision_polls: 3}}\n"
+        "devices:\n" + "\n".join(devices) + "\n"
+    )
+    return site

@@ -11,6 +11,7 @@ import pytest
 from gateway.config import ConfigError, DeviceKind, load_site
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
+PANEL = "id: opd-panel, host: 127.0.0.1, port: 15020"
 
 
 @pytest.fixture
@@ -61,6 +62,14 @@ def test_device_lookups_and_supervision_window() -> None:
     assert site.building_of(camera).name == "Inpatient building 1"
 
 
+def test_an_rtu_endpoint_has_the_modbus_serial_defaults(hospital: Path) -> None:
+    edit(hospital, PANEL, "id: opd-panel, serial: /dev/ttyUSB0, baudrate: 19200")
+    endpoint = load_site(hospital).config.modbus.endpoints[0]
+    assert (endpoint.host, endpoint.serial, endpoint.baudrate) == (None, "/dev/ttyUSB0", 19200)
+    assert (endpoint.parity, endpoint.stopbits, endpoint.bytesize) == ("E", 1, 8)  # 8E1
+    assert endpoint.merge_gap == 8
+
+
 @pytest.mark.parametrize(
     ("old", "new", "needle", "expected"),
     [
@@ -92,6 +101,19 @@ def test_device_lookups_and_supervision_window() -> None:
          "id: OPD-CAM-02",
          "devices[47].source.topic: topic 'st-lukes/nvr/OPD-CAM-01/health' is already used by "
          "device 'OPD-CAM-01'"),
+        (PANEL, "id: opd-panel, host: 127.0.0.1, serial: /dev/ttyUSB0, port: 15020", "ttyUSB0",
+         "modbus.endpoints[0].serial: give host or serial, not both (host '127.0.0.1', serial "
+         "'/dev/ttyUSB0')"),
+        (PANEL, "id: opd-panel, port: 15020", "id: opd-panel",
+         "modbus.endpoints[0].serial: an endpoint needs host (Modbus TCP) or serial (Modbus RTU)"),
+        (PANEL, "id: opd-panel, serial: /dev/ttyUSB0, port: 15020", "ttyUSB0",
+         "modbus.endpoints[0].port: a serial (Modbus RTU) endpoint has no port"),
+        (PANEL, f"{PANEL}, baudrate: 19200", "baudrate",
+         "modbus.endpoints[0].baudrate: baudrate is for serial (Modbus RTU) endpoints, not TCP"),
+        (PANEL, "id: opd-panel, serial: /dev/ttyUSB0, parity: X", "ttyUSB0",
+         "modbus.endpoints[0].parity: Input should be 'N', 'E' or 'O' (got 'X')"),
+        (PANEL, "id: opd-panel, serial: /dev/ttyUSB0, stopbits: 3", "ttyUSB0",
+         "modbus.endpoints[0].stopbits: Input should be 1 or 2 (got 3)"),
     ],
 )
 def test_a_mistake_names_file_line_and_field(
@@ -151,3 +173,62 @@ def test_secret_references_resolve_at_run_time(
     monkeypatch.delenv("FIREGW_TEST_SECRET", raising=False)
     with pytest.raises(LookupError, match="environment variable FIREGW_TEST_SECRET is not set"):
         password.reveal()  # type: ignore[union-attr]
+
+
+OUTBOX = "outbox: {path: ../var/st-lukes-outbox.sqlite}"
+
+
+def with_influxdb(file: Path, section: str) -> None:
+    """Give the site `section` (YAML text for `influxdb:`) just before its outbox line."""
+    edit(file, OUTBOX, f"{section}\n{OUTBOX}")
+
+
+@pytest.mark.parametrize(
+    ("section", "needle", "expected"),
+    [
+        ("influxdb: {url: http://db:8086}", "influxdb:",
+         "influxdb.database: required, but missing"),
+        ("influxdb: {api: v2, url: http://db:8086, org: o, token: {env: T}}", "influxdb:",
+         "influxdb.bucket: required, but missing"),
+        ("influxdb: {api: v2, url: http://db:8086, org: o, bucket: b}", "influxdb:",
+         "influxdb.token: required, but missing"),
+        ("influxdb: {api: v2, url: http://db:8086, org: o, bucket: b, token: s3cret}", "s3cret",
+         "influxdb.token: secrets are never written inline: use {env: NAME} or {file: PATH}"),
+        ("influxdb: {api: v2, url: http://db:8086, database: x, org: o, bucket: b,\n"
+         "           token: {env: T}}", "database: x", "influxdb.database: unknown key"),
+        ("influxdb: {api: v3, url: http://db:8086}", "influxdb:",
+         "influxdb: api must be v1 or v2"),
+        ("influxdb:\n  - {url: http://local:8086, database: firegw}\n"
+         "  - {api: v2, url: https://central, bucket: b, token: {env: T}}", "central",
+         "influxdb[1].org: required, but missing"),
+        ("influxdb:\n  - {url: http://local:8086, database: firegw}\n"
+         "  - {api: v2, url: https://central, org: o, bucket: b, token: {env: T}}", "central",
+         "influxdb[1].name: duplicate name 'influxdb' (also at index 0): give each connection "
+         "its own name"),
+        ("outbox: {max_rows: 10}", "max_rows",
+         "outbox.max_rows: Input should be greater than or equal to 1000 (got 10)"),
+    ],
+)
+def test_an_influxdb_mistake_names_file_line_and_field(
+    hospital: Path, section: str, needle: str, expected: str
+) -> None:
+    if section.startswith("outbox:"):
+        edit(hospital, OUTBOX, "outbox: {path: ../var/st-lukes-outbox.sqlite, max_rows: 10}")
+    else:
+        with_influxdb(hospital, section)
+    assert errors_of(hospital) == [f"site.yaml:{line_of(hospital, needle)}: {expected}"]
+
+
+def test_influxdb_takes_one_connection_or_a_list(hospital: Path) -> None:
+    with_influxdb(hospital, "influxdb: {url: http://db:8086, database: firegw}")
+    [only] = load_site(hospital).influx_connections
+    assert (only.api, only.name, only.database) == ("v1", "influxdb", "firegw")
+    edit(hospital, "influxdb: {url: http://db:8086, database: firegw}",
+         "influxdb:\n  - {name: local, url: http://127.0.0.1:8086, database: firegw}\n"
+         "  - {api: v2, name: central, url: https://influx.example, org: st-lukes,\n"
+         "     bucket: fire, token: {file: /run/secrets/influx-token}}")
+    local, central = load_site(hospital).influx_connections
+    assert (local.api, local.name) == ("v1", "local")
+    assert central.api == "v2"
+    assert (central.name, central.org, central.bucket) == ("central", "st-lukes", "fire")
+    assert central.token.file == Path("/run/secrets/influx-token")

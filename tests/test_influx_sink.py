@@ -16,7 +16,7 @@ from aiohttp import web
 from drivers.reading import Quality, Reading
 from gateway.lineprotocol import encode
 from gateway.outbox import Outbox, OutboxWriter
-from gateway.sinks import InfluxV1Sink
+from gateway.sinks import InfluxV1Sink, OutboxSink
 from tests.servers import InfluxServer
 
 T0 = 1_700_000_000_000_000_000
@@ -52,7 +52,7 @@ async def drained(outbox: Outbox) -> None:
 
 
 @asynccontextmanager
-async def pipeline(outbox: Outbox, sink: InfluxV1Sink) -> AsyncIterator[OutboxWriter]:
+async def pipeline(outbox: Outbox, sink: OutboxSink) -> AsyncIterator[OutboxWriter]:
     """Run a writer and the sink on `outbox` for the duration of the block."""
     writer = OutboxWriter(outbox, on_commit=sink.wake)
     async with asyncio.TaskGroup() as group:
@@ -138,7 +138,7 @@ async def test_every_line_arrives_once_across_a_database_outage(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="gateway.sinks.influx_v1")
+    caplog.set_level(logging.INFO, logger="gateway.sinks")
     server = influxdb_factory()
     total, rounds = 3000, 30
     lines = hydrant_lines(total)
@@ -159,8 +159,8 @@ async def test_every_line_arrives_once_across_a_database_outage(
     assert set(stored) == expected_keys(total)
     messages = [(r.levelname, r.getMessage()) for r in caplog.records]
     assert [level for level, _ in messages] == ["WARNING", "INFO"]
-    assert messages[0][1].startswith(f"InfluxDB {server.url}: no answer from {server.url}")
-    assert messages[1][1].startswith(f"InfluxDB {server.url}: writing again after ")
+    assert messages[0][1].startswith(f"influxdb {server.url}: no answer from {server.url}")
+    assert messages[1][1].startswith(f"influxdb {server.url}: writing again after ")
 
 
 async def test_retry_after_is_honoured(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -16,6 +17,7 @@ from pymodbus.datastore import (
     ModbusSequentialDataBlock,
     ModbusServerContext,
     ModbusSimulatorContext,
+    ModbusSparseDataBlock,
 )
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusTcpServer
@@ -27,9 +29,14 @@ from drivers.modbus import (
     ModbusEndpointSpec,
     ModbusProfile,
     plan_reads,
+    plan_requests,
 )
 from drivers.reading import Quality, Reading
+from gateway.config import load_site
+from gateway.wiring import modbus_endpoints
+from simulators import SimulatedSite
 from tests.servers import free_port
+from tests.sites import CONFIG, eventually, panel_site
 
 PROFILES = Path(__file__).resolve().parent.parent / "config" / "profiles"
 POLL = 0.1
@@ -367,12 +374,20 @@ def test_plan_splits_spans_longer_than_a_request() -> None:
             ],
         }
     )
-    blocks = plan_reads(ModbusDevice(id="w", unit=1, address=0, profile=wide, poll_interval=1))
+    wide_device = ModbusDevice(id="w", unit=1, address=0, profile=wide, poll_interval=1)
+    blocks = plan_reads(wide_device, merge_gap=125)
     assert [(b.function, b.address, b.count) for b in blocks] == [
         ("coil", 4, 1),
         ("coil", 2010, 1),
         ("holding_register", 0, 125),
         ("holding_register", 125, 1),
+    ]
+    default = plan_reads(wide_device)  # gaps of more than 8 registers are not read across
+    assert [(b.function, b.address, b.count) for b in default] == [
+        ("coil", 4, 1),
+        ("coil", 2010, 1),
+        ("holding_register", 0, 1),
+        ("holding_register", 123, 3),
     ]
 
 
@@ -416,3 +431,158 @@ def test_plan_splits_spans_longer_than_a_request() -> None:
 def test_specs_reject_bad_values(make: Callable[[], object], message: str) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         make()
+
+
+# --- merging the reads of every device polled together -------------------------------------
+
+
+def clustered_profile() -> ModbusProfile:
+    """40 registers in three clusters (0-14, 40-54, 100-109): three requests, not 40."""
+    addresses = [*range(15), *range(40, 55), *range(100, 110)]
+    points = [{"name": f"r{a}", "function": "input_register", "address": a} for a in addresses]
+    raw = {"id": "clustered", "protocol": "modbus", "kind": "smoke_detector", "points": points}
+    return ModbusProfile.model_validate(raw)
+
+
+def test_plan_joins_neighbours_within_the_gap_and_the_request_limit() -> None:
+    panel = [device(f"sd-{n}", 1, address=4 * n) for n in range(36)]  # the reference panel
+    requests = plan_requests(panel)
+    assert [(r.address, r.count, len(r.devices)) for r in requests] == [(0, 123, 31),
+                                                                        (124, 19, 5)]
+    assert [r.count for r in plan_requests(panel, merge_gap=0)] == [3] * 36
+    other_unit = [*panel[:2], device("sd-u2", 2)]
+    assert [(r.unit, r.address, r.count) for r in plan_requests(other_unit)] == [(1, 0, 7),
+                                                                                 (2, 0, 3)]
+    around = plan_requests([*panel[:2], *panel[3:6]], avoid=[panel[2]])  # faulty at 8-10
+    assert [(r.address, r.count) for r in around] == [(0, 7), (12, 11)]
+
+
+def test_reference_site_needs_a_few_requests_per_cycle() -> None:
+    site = load_site(CONFIG / "hospital.yaml")
+    endpoints = modbus_endpoints(site)
+    per_device = {e.id: sum(len(plan_reads(d)) for d in e.devices) for e in endpoints}
+    merged = {e.id: len(plan_requests(e.devices, e.merge_gap)) for e in endpoints}
+    assert sum(per_device.values()) == 155  # 120 detectors and 35 hydrants, one read each
+    assert merged["opd-panel"] == 2  # 36 detectors at 0, 4, ... 140: 0-122 and 124-142
+    assert max(merged.values()) == 2  # a panel, or an I/O endpoint with two units
+    assert sum(merged.values()) == 14
+
+
+class CycleCost:
+    """A sink that notes the endpoint's (cycles, requests) whenever `last` is delivered: the
+    last device of a cycle, so each note falls between two cycles."""
+
+    def __init__(self, poller: EndpointPoller, last: str) -> None:
+        self.collector, self.notes = Collector(), list[tuple[int, int]]()
+        self._poller, self._last = poller, last
+
+    async def __call__(self, readings: Sequence[Reading]) -> None:
+        if readings[0].device == self._last:
+            self.notes.append((self._poller.stats.cycles, self._poller.stats.requests))
+        await self.collector(readings)
+
+    def per_cycle(self, since: int = 0) -> set[float]:
+        """Requests per cycle between consecutive notes from note `since` on."""
+        notes = self.notes[since:]
+        return {(r2 - r1) / (c2 - c1) for (c1, r1), (c2, r2) in itertools.pairwise(notes)}
+
+
+async def test_a_clustered_profile_costs_three_requests_per_poll(
+    modbus_server: ServerFactory,
+) -> None:
+    server = await modbus_server({1: unit(list(range(110)))})
+    spec = endpoint(server.port, device("wide", 1, clustered_profile()))
+    poller = EndpointPoller(spec)
+    cost = CycleCost(poller, "wide")
+    async with polling(poller, cost):
+        batch = await cost.collector.next("wide", all_good)
+        await eventually(lambda: len(cost.notes) >= 6, what="six polls")
+    assert {r.point: r.value for r in batch.values()}["r104"] == 104
+    assert len(batch) == 40
+    assert cost.per_cycle() == {3}
+
+
+async def test_a_gateway_rejecting_reads_across_a_gap_gets_separate_reads(
+    modbus_server: ServerFactory,
+) -> None:
+    registers = {0: FIRE, 1: 0, 2: 0, 6: 0, 7: 0, 8: 0}  # 3-5 unmapped
+    server = await modbus_server({1: ModbusDeviceContext(ir=ModbusSparseDataBlock(registers))})
+    poller = EndpointPoller(endpoint(server.port, device("sd-01", 1), device("sd-02", 1,
+                                                                        address=6)))
+    cost = CycleCost(poller, "sd-02")
+    async with polling(poller, cost):
+        assert (await cost.collector.next("sd-01"))["status"].value == "fire"
+        assert all_good(await cost.collector.next("sd-02"))
+        await eventually(lambda: len(cost.notes) >= 6, what="six cycles")
+    assert poller.stats.exceptions == 1  # the first, merged read only
+    assert cost.per_cycle(1) == {2}
+    assert cost.collector.count("sd-01", Quality.EXCEPTION) == 0
+
+
+async def test_a_panel_of_36_detectors_costs_two_requests_per_cycle(tmp_path: Path) -> None:
+    site = load_site(panel_site(tmp_path, f"{{id: panel, host: 127.0.0.1, port: {free_port()},"
+                                          " timeout: 300ms}", detectors=36))
+    [spec] = modbus_endpoints(site)
+    poller = EndpointPoller(spec)
+    cost = CycleCost(poller, "SD-1-36")
+    async with SimulatedSite(site), polling(poller, cost):
+        for n in (1, 31, 32, 36):
+            assert all_good(await cost.collector.next(f"SD-1-{n}"))
+        await eventually(lambda: len(cost.notes) >= 6, what="six cycles")
+    assert cost.per_cycle() == {2}
+    assert poller.stats.polls >= 36 * 5
+
+
+@pytest.mark.parametrize(
+    ("fault", "quality"), [("exception", Quality.EXCEPTION), ("silent", Quality.TIMEOUT)]
+)
+async def test_a_faulty_detector_is_read_alone_and_its_neighbours_keep_their_rate(
+    tmp_path: Path, fault: str, quality: Quality
+) -> None:
+    site = load_site(panel_site(tmp_path, f"{{id: panel, host: 127.0.0.1, port: {free_port()},"
+                                          " timeout: 300ms}"))
+    [spec] = modbus_endpoints(site)
+    poller = EndpointPoller(spec)
+    cost = CycleCost(poller, "SD-1-6")
+    async with SimulatedSite(site) as simulated, polling(poller, cost):
+        sink = cost.collector
+        await sink.next("SD-1-6", all_good)
+        assert cost.per_cycle() <= {1}  # all six detectors in one request
+        await simulated.apply(fault, "SD-1-3")
+        bad = await sink.next("SD-1-3", lambda b: not all_good(b))
+        assert {r.quality for r in bad.values()} == {quality}
+        await asyncio.sleep(1.0)  # past its first, short backoffs
+        before = {n: sink.count(f"SD-1-{n}", Quality.GOOD) for n in (2, 4)}
+        started, notes = time.monotonic(), len(cost.notes)
+        await asyncio.sleep(2.0)
+        elapsed = time.monotonic() - started
+        rates = {n: (sink.count(f"SD-1-{n}", Quality.GOOD) - before[n]) / elapsed
+                 for n in (2, 4)}  # fmt: skip
+        per_cycle = cost.per_cycle(notes)
+        await simulated.apply("clear", "SD-1-3")
+        await sink.next("SD-1-3", all_good, within=40)
+        back = len(cost.notes)
+        await eventually(lambda: len(cost.notes) >= back + 4, what="four cycles")
+    assert all(rate >= 0.8 / POLL for rate in rates.values()), rates
+    assert sink.count("SD-1-3", quality) <= 8  # backing off, not asked every cycle
+    assert per_cycle <= {2, 3}  # 0-7 and 12-23 around it, itself now and then
+    assert cost.per_cycle(back + 1) == {1}  # merged again once it answers
+
+
+async def test_a_hung_endpoint_does_not_slow_the_others(tmp_path: Path) -> None:
+    site = load_site(panel_site(tmp_path, f"{{id: panel, host: 127.0.0.1, port: {free_port()},"
+                                          " timeout: 300ms}"))
+    [healthy] = modbus_endpoints(site)
+    async with black_hole() as port, SimulatedSite(site):
+        hung = endpoint(port, device("sd-hung", 1), device("sd-hung-2", 2), id_="hung")
+        driver, sink = ModbusDriver([healthy, hung]), Collector()
+        async with polling(driver, sink):
+            await sink.next("sd-hung", lambda b: not all_good(b))
+            await sink.next("SD-1-1", all_good)
+            before = sink.count("SD-1-1", Quality.GOOD)
+            started = time.monotonic()
+            await asyncio.sleep(2.0)
+            rate = (sink.count("SD-1-1", Quality.GOOD) - before) / (time.monotonic() - started)
+    assert rate >= 0.85 / POLL, rate
+    assert driver.stats["hung"].timeouts >= 1
+    assert driver.stats["panel"].timeouts == 0

@@ -19,12 +19,13 @@ async def test_append_peek_remove_keep_order(tmp_path: Path) -> None:
     async with Outbox(tmp_path / "outbox.db") as outbox:
         await outbox.append(lines(3))
         await outbox.append(lines(2, start=3))
-        rows = await outbox.peek(4)
+        reader = outbox.reader("influxdb")
+        rows = await reader.peek(4)
         assert [line for _, line in rows] == lines(4)
         assert [row_id for row_id, _ in rows] == sorted(row_id for row_id, _ in rows)
-        assert await outbox.remove_through(rows[1][0]) == 2
-        assert await outbox.remove_through(rows[1][0]) == 0
-        assert [line for _, line in await outbox.peek(10)] == lines(3, start=2)
+        assert await reader.advance(rows[1][0]) == 2
+        assert await reader.advance(rows[1][0]) == 0
+        assert [line for _, line in await reader.peek(10)] == lines(3, start=2)
         assert await outbox.backlog() == 3
 
 
@@ -33,7 +34,7 @@ async def test_lines_survive_reopening_and_ids_are_never_reused(tmp_path: Path) 
     async with Outbox(path) as outbox:
         await outbox.append(lines(5))
         last_id = (await outbox.peek(5))[-1][0]
-        await outbox.remove_through(last_id)
+        await outbox.reader("influxdb").advance(last_id)
         await outbox.append(lines(2, start=5))
     async with Outbox(path) as outbox:
         assert await outbox.backlog() == 2
@@ -48,15 +49,19 @@ async def test_set_aside_moves_rows_to_dead_letter_with_reason(tmp_path: Path) -
     path = tmp_path / "outbox.db"
     async with Outbox(path) as outbox:
         await outbox.append(["good 1", "bad", "good 2"])
-        rows = await outbox.peek(3)
-        await outbox.set_aside(rows[1:2], "unable to parse 'bad'")
-        assert [line for _, line in await outbox.peek(3)] == ["good 1", "good 2"]
-        assert await outbox.backlog() == 2
+        reader = outbox.reader("influxdb")
+        rows = await reader.peek(3)
+        await reader.set_aside(rows[1:2], "unable to parse 'bad'")
+        await reader.advance(rows[1][0])
+        assert [line for _, line in await outbox.peek(3)] == ["good 2"]
+        assert await outbox.backlog() == 1
         assert await outbox.dead_letters() == 1
     with sqlite3.connect(path) as db:
-        stored = db.execute("SELECT outbox_id, line, reason, set_aside_at_ns FROM dead_letter")
-        [(outbox_id, line, reason, at_ns)] = stored.fetchall()
-    assert (outbox_id, line, reason) == (rows[1][0], "bad", "unable to parse 'bad'")
+        stored = db.execute(
+            "SELECT outbox_id, line, reason, set_aside_at_ns, sink FROM dead_letter")
+        [(outbox_id, line, reason, at_ns, sink)] = stored.fetchall()
+    assert (outbox_id, line, reason, sink) == (rows[1][0], "bad", "unable to parse 'bad'",
+                                               "influxdb")
     assert at_ns > 1_600_000_000 * 10**9
 
 
@@ -188,6 +193,7 @@ async def test_a_reader_drains_while_the_writer_writes(tmp_path: Path) -> None:
     total = 20_000
     delivered: list[str] = []
     async with Outbox(path) as outbox:
+        reader = outbox.reader("influxdb")
         writer = OutboxWriter(outbox, max_batch=500, max_delay=0.001)
         writing = asyncio.create_task(writer.run())
 
@@ -198,10 +204,10 @@ async def test_a_reader_drains_while_the_writer_writes(tmp_path: Path) -> None:
 
         async def consume() -> None:
             while len(delivered) < total:
-                rows = await outbox.peek(700)
+                rows = await reader.peek(700)
                 delivered.extend(line for _, line in rows)
                 if rows:
-                    await outbox.remove_through(rows[-1][0])
+                    await reader.advance(rows[-1][0])
                 await asyncio.sleep(0)
 
         with sqlite3.connect(path) as other_reader:
@@ -214,3 +220,31 @@ async def test_a_reader_drains_while_the_writer_writes(tmp_path: Path) -> None:
         assert delivered == lines(total)
         assert count == 0
         assert await outbox.backlog() == 0
+
+
+def alarm_line(i: int) -> str:
+    return f'alarm_event,device=sd-{i} kind="raised" {i}'
+
+
+async def test_at_the_cap_the_oldest_readings_go_in_batches_and_alarm_events_stay(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, max_rows=1000, never_drop=["alarm_event"]) as outbox:
+        await outbox.append([alarm_line(0), *lines(499)])
+        await outbox.append(lines(500, start=499))
+        assert (await outbox.backlog(), outbox.dropped) == (1000, 0)
+        await outbox.append(lines(2, start=999))  # over the cap: 2 over + 1% of the cap
+        assert (await outbox.backlog(), outbox.dropped) == (990, 12)
+        kept = [line for _, line in await outbox.peek(2000)]
+        assert kept == [alarm_line(0), *lines(989, start=12)]
+    [record] = [r for r in caplog.records if r.name == "gateway.outbox.store"
+                and r.levelname == "WARNING"]  # fmt: skip
+    assert record.getMessage() == (
+        f"outbox {path} is full (cap 1000 lines): dropped the 12 oldest readings, 12 since start")
+
+
+async def test_a_full_outbox_of_alarm_events_keeps_them_all(tmp_path: Path) -> None:
+    async with Outbox(tmp_path / "outbox.db", max_rows=1000, never_drop=["alarm_event"]) as box:
+        await box.append([alarm_line(i) for i in range(1005)])
+        assert (await box.backlog(), box.dropped) == (1005, 0)

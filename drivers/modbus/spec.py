@@ -1,4 +1,4 @@
-"""What the Modbus driver polls: endpoints, their devices, and the read requests per device.
+"""What the Modbus driver polls: endpoints (TCP or an RS-485 line), their devices.
 
 The gateway builds these from its site config; the driver never sees the site config. They
 are validated when built, so a bad unit id or an address beyond the register space is an
@@ -8,11 +8,15 @@ error at start-up, naming the device, not a failed poll later.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from drivers.modbus.profile import Function, ModbusProfile, RegisterPoint
+from drivers.modbus.profile import Function, ModbusProfile
 
 MAX_REGISTERS = 125
 MAX_BITS = 2000
+MERGE_GAP = 8
+"""Registers of a gap that a merged read may span (eight times as many bits for coils and
+discrete inputs): reading a few unused registers costs far less than another request."""
 
 
 @dataclass(frozen=True)
@@ -39,58 +43,70 @@ class ModbusDevice:
                 )
 
 
+class Parity(StrEnum):
+    """Serial parity: the Modbus RTU default is even (E); none (N) needs two stop bits."""
+
+    NONE = "N"
+    EVEN = "E"
+    ODD = "O"
+
+
 @dataclass(frozen=True)
+class SerialLine:
+    """An RS-485 (or RS-232) line for Modbus RTU: the device path and its character format."""
+
+    device: str
+    baudrate: int = 9600
+    parity: Parity = Parity.EVEN
+    stopbits: int = 1
+    bytesize: int = 8
+
+    def check(self, endpoint: str) -> None:
+        """Raise ValueError naming the endpoint for a line no UART can run."""
+        if not self.device:
+            raise ValueError(f"endpoint {endpoint}: serial device path is empty")
+        if not self.baudrate > 0:
+            raise ValueError(f"endpoint {endpoint}: baudrate {self.baudrate!r} must be > 0")
+        if self.stopbits not in (1, 2):
+            raise ValueError(f"endpoint {endpoint}: stopbits {self.stopbits!r} must be 1 or 2")
+        if self.bytesize not in (7, 8):
+            raise ValueError(f"endpoint {endpoint}: bytesize {self.bytesize!r} must be 7 or 8")
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModbusEndpointSpec:
-    """One Modbus TCP connection and the devices polled over it."""
+    """One Modbus connection and the devices polled over it: TCP (`host`, `port`) or RTU on
+    a serial line (`serial`), exactly one of them.
+
+    `merge_gap` is how many unused registers a read may span to join the blocks of
+    neighbouring points and devices into one request.
+    """
 
     id: str
-    host: str
-    port: int
     timeout: float
     devices: tuple[ModbusDevice, ...]
+    host: str | None = None
+    port: int = 502
+    serial: SerialLine | None = None
+    merge_gap: int = MERGE_GAP
 
     def __post_init__(self) -> None:
-        if not 1 <= self.port <= 65535:
+        if (self.host is None) == (self.serial is None):
+            raise ValueError(f"endpoint {self.id}: needs exactly one of host or serial")
+        if self.serial is not None:
+            self.serial.check(self.id)
+        elif not 1 <= self.port <= 65535:
             raise ValueError(f"endpoint {self.id}: port {self.port!r} is not within 1..65535")
         if not self.timeout > 0:
             raise ValueError(f"endpoint {self.id}: timeout {self.timeout!r} must be > 0")
+        if self.merge_gap < 0:
+            raise ValueError(f"endpoint {self.id}: merge_gap {self.merge_gap!r} must be >= 0")
         ids = [device.id for device in self.devices]
         for device_id in ids:
             if ids.count(device_id) > 1:
                 raise ValueError(f"endpoint {self.id}: device {device_id!r} is listed twice")
 
-
-@dataclass(frozen=True)
-class ReadBlock:
-    """One read request: `count` registers or bits of one table from absolute `address`."""
-
-    function: Function
-    address: int
-    count: int
-    points: tuple[RegisterPoint, ...]
-
-
-def plan_reads(device: ModbusDevice) -> tuple[ReadBlock, ...]:
-    """The requests that read every point of a device: per table, the span from its first to
-    its last point, split only where a span exceeds the protocol's 125 registers / 2000 bits."""
-    blocks: list[ReadBlock] = []
-    for function in Function:
-        points = sorted(
-            (p for p in device.profile.points if p.function is function), key=lambda p: p.address
-        )
-        limit = MAX_BITS if function.is_bit else MAX_REGISTERS
-        group: list[RegisterPoint] = []
-        for point in points:
-            if group and point.address + point.count - group[0].address > limit:
-                blocks.append(_block(device, function, group))
-                group = []
-            group.append(point)
-        if group:
-            blocks.append(_block(device, function, group))
-    return tuple(blocks)
-
-
-def _block(device: ModbusDevice, function: Function, points: list[RegisterPoint]) -> ReadBlock:
-    first = points[0].address
-    last = max(p.address + p.count for p in points)
-    return ReadBlock(function, device.address + first, last - first, tuple(points))
+    @property
+    def where(self) -> str:
+        """The connection as people name it: host:port, or the serial device path."""
+        return self.serial.device if self.serial is not None else f"{self.host}:{self.port}"

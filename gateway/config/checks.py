@@ -26,6 +26,7 @@ def check_site(config: SiteConfig, profiles: Profiles) -> list[Problem]:
         *_modbus_overlaps(config, profiles),
         *_shared_topics(config),
         *_rule_overrides(config),
+        *_sink_names(config),
     ]
 
 
@@ -111,3 +112,16 @@ def _rule_overrides(config: SiteConfig) -> Iterator[Problem]:
     for device in config.rules.devices:
         if device not in devices:
             yield ("rules", "devices", device), f"unknown device {device!r}"
+
+
+def _sink_names(config: SiteConfig) -> Iterator[Problem]:
+    """Each InfluxDB connection keeps its outbox position under its name: names must differ."""
+    if not isinstance(config.influxdb, tuple):
+        return
+    first: dict[str, int] = {}
+    for index, connection in enumerate(config.influxdb):
+        if connection.name in first:
+            yield ("influxdb", index, "name"), (
+                f"duplicate name {connection.name!r} (also at index {first[connection.name]}):"
+                " give each connection its own name")
+        first.setdefault(connection.name, index)

@@ -11,7 +11,7 @@ from drivers.modbus.profile import ModbusProfile
 from drivers.mqtt.profile import MqttProfile
 from gateway.config.checks import check_site
 from gateway.config.errors import ConfigError, ConfigIssue
-from gateway.config.models import SOURCE_TAGS, SiteConfig
+from gateway.config.models import INFLUX_TAGS, SOURCE_TAGS, SiteConfig
 from gateway.config.site import Profile, Site
 from gateway.config.yamlsource import Path_, YamlDocument, read_yaml
 
@@ -36,7 +36,7 @@ def _validate(document: YamlDocument, model: type[SiteConfig]) -> SiteConfig:
     try:
         return model.model_validate(document.data)
     except ValidationError as error:
-        raise ConfigError(_issues(document, error, SOURCE_TAGS)) from None
+        raise ConfigError(_issues(document, error, SOURCE_TAGS | INFLUX_TAGS)) from None
 
 
 def _load_profiles(

@@ -6,8 +6,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+)
 
+from drivers.modbus.spec import MERGE_GAP, Parity
 from gateway.config.values import Duration, Secret
 from rules import RuleSet
 
@@ -48,12 +57,43 @@ class Zone(_Model):
 
 
 class ModbusEndpoint(_Model):
-    """One Modbus TCP connection (a panel's gateway or an I/O module); many devices share it."""
+    """One Modbus connection that many devices share: Modbus TCP to `host` (a panel's gateway,
+    an I/O module) or Modbus RTU on the RS-485 line at `serial` (a device path)."""
 
     id: Id
-    host: str
+    host: str | None = None
+    serial: str | None = Field(default=None, validate_default=True)
     port: Annotated[int, Field(ge=1, le=65535)] = 502
+    baudrate: Annotated[int, Field(gt=0)] = 9600
+    parity: Parity = Field(default=Parity.EVEN, description="N, E or O; Modbus RTU's default is E")
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
     timeout: Duration = 1.0
+    merge_gap: Annotated[int, Field(ge=0, le=125)] = MERGE_GAP
+
+    @field_validator("serial")
+    @classmethod
+    def _one_transport(cls, serial: str | None, info: ValidationInfo) -> str | None:
+        host = info.data.get("host")
+        if host is None and serial is None:
+            raise ValueError("an endpoint needs host (Modbus TCP) or serial (Modbus RTU)")
+        if host is not None and serial is not None:
+            raise ValueError(f"give host or serial, not both (host {host!r}, serial {serial!r})")
+        return serial
+
+    @field_validator("port")
+    @classmethod
+    def _tcp_only(cls, port: int, info: ValidationInfo) -> int:
+        if info.data.get("serial") is not None:
+            raise ValueError("a serial (Modbus RTU) endpoint has no port")
+        return port
+
+    @field_validator("baudrate", "parity", "stopbits", "bytesize")
+    @classmethod
+    def _serial_only(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("host") is not None:
+            raise ValueError(f"{info.field_name} is for serial (Modbus RTU) endpoints, not TCP")
+        return value
 
 
 class ModbusSource(_Model):
@@ -110,8 +150,11 @@ class MqttConnection(_Model):
     keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
 
 
-class InfluxConnection(_Model):
+class InfluxV1Connection(_Model):
+    """An InfluxDB 1.x database: ``/write`` with database, retention policy, user, password."""
+
     api: Literal["v1"] = "v1"
+    name: Id = Field(default="influxdb", description="the sink's name; its outbox position")
     url: Annotated[str, Field(pattern=r"^https?://")]
     database: str
     retention_policy: str | None = None
@@ -120,8 +163,57 @@ class InfluxConnection(_Model):
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
 
 
+class InfluxV2Connection(_Model):
+    """An InfluxDB 2.x bucket, or a server with its write API: ``/api/v2/write``."""
+
+    api: Literal["v2"]
+    name: Id = Field(default="influxdb", description="the sink's name; its outbox position")
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    org: Annotated[str, Field(min_length=1)]
+    bucket: Annotated[str, Field(min_length=1)]
+    token: Secret
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
+
+
+def _influx_api(value: Any) -> str | None:
+    """The connection model for an `api:` (v1 when absent); None for an unknown one."""
+    api = value.get("api", "v1") if isinstance(value, dict) else getattr(value, "api", None)
+    return {"v1": "influx-v1", "v2": "influx-v2"}.get(api) if isinstance(api, str) else None
+
+
+def _one_or_many(value: Any) -> str:
+    return "connections" if isinstance(value, list | tuple) else "one-connection"
+
+
+InfluxConnection = Annotated[
+    Annotated[InfluxV1Connection, Tag("influx-v1")]
+    | Annotated[InfluxV2Connection, Tag("influx-v2")],
+    Discriminator(_influx_api, custom_error_type="influx_api",
+                  custom_error_message="api must be v1 or v2"),
+]
+InfluxConnections = Annotated[
+    Annotated[InfluxConnection, Tag("one-connection")]
+    | Annotated[tuple[InfluxConnection, ...], Tag("connections")],
+    Discriminator(_one_or_many),
+]
+"""`influxdb:` is one connection or a list of them (for example a local v1 and a central v2)."""
+INFLUX_TAGS = frozenset({"influx-v1", "influx-v2", "one-connection", "connections"})
+
+
 class OutboxSettings(_Model):
+    """Where the outbox is, its size cap, and when a filling outbox becomes a trouble condition.
+
+    The default cap, 50 million lines, holds a day of the reference site's readings (about
+    500 a second) with room to spare; at the cap the oldest readings are dropped.
+    """
+
     path: Path = Path("var/outbox.sqlite")
+    max_rows: Annotated[int, Field(ge=1000)] = 50_000_000
+    alarm_fill: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.5, description="share of max_rows waiting that raises 'history not reaching "
+        "the database'")
+    alarm_age: Duration = Field(
+        default=900.0, description="age of the oldest waiting line that raises the same")
 
 
 class Defaults(_Model):
@@ -138,7 +230,7 @@ class SiteConfig(_Model):
     profiles: Annotated[tuple[Path, ...], Field(min_length=1)]
     modbus: ModbusSettings = ModbusSettings()
     mqtt: MqttConnection | None = None
-    influxdb: InfluxConnection | None = None
+    influxdb: InfluxConnections | None = None
     outbox: OutboxSettings = OutboxSettings()
     defaults: Defaults = Defaults()
     rules: RuleSet = Field(default_factory=RuleSet, description="DESIGN section 4 by default")

@@ -12,7 +12,15 @@ from pydantic import Field
 
 from drivers.modbus.profile import ModbusProfile
 from drivers.mqtt.profile import MqttProfile
-from gateway.config.models import Building, Device, DeviceKind, SiteConfig, Zone
+from gateway.config.models import (
+    Building,
+    Device,
+    DeviceKind,
+    InfluxV1Connection,
+    InfluxV2Connection,
+    SiteConfig,
+    Zone,
+)
 
 Profile = Annotated[ModbusProfile | MqttProfile, Field(discriminator="protocol")]
 
@@ -74,6 +82,14 @@ class Site:
     def resolve(self, path: Path) -> Path:
         """A path from the config, relative to the config file's folder unless absolute."""
         return path if path.is_absolute() else self.path.parent / path
+
+    @property
+    def influx_connections(self) -> tuple[InfluxV1Connection | InfluxV2Connection, ...]:
+        """Every `influxdb:` connection, whether the file gives one or a list."""
+        influxdb = self.config.influxdb
+        if influxdb is None:
+            return ()
+        return influxdb if isinstance(influxdb, tuple) else (influxdb,)
 
     @property
     def outbox_path(self) -> Path:

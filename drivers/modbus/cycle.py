@@ -1,0 +1,235 @@
+"""One poll cycle of the devices of an endpoint that share a poll interval.
+
+Every cycle reads the due devices in merged requests (see `merge`). A merged request that
+fails with a Modbus exception or a timeout is read again device by device in the same cycle,
+so only the device at fault gets bad readings; that device is then remembered as suspect and
+read on its own, after its healthy neighbours and with its own backoff, until it answers
+again. Each device's readings go to the sink as soon as its last request is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from drivers.backoff import Backoff
+from drivers.modbus.decode import decode_point
+from drivers.modbus.link import Link, PollFailure, raise_if_cancelled
+from drivers.modbus.merge import PointRead, Request, plan_requests
+from drivers.modbus.profile import RegisterPoint
+from drivers.modbus.spec import ModbusDevice
+from drivers.reading import Quality, Reading, now_ns
+from drivers.sink import ReadingSink
+
+log = logging.getLogger(__name__)
+
+DEVICE_BACKOFF_CAP = 30.0
+MAX_PHASE = 1.0
+JITTER = 0.02
+"""Each cycle starts up to this fraction of the interval (at most 50 ms) late, at random, so
+a building's groups and gateways drift apart instead of hitting a panel in lock-step."""
+SILENT_SHARE = 10.0
+"""A silent device is asked again no sooner than this many timeouts later, so that it costs
+its neighbours on the line at most about a tenth of the line's time."""
+SPLIT_BY = frozenset({Quality.EXCEPTION, Quality.TIMEOUT})
+
+
+@dataclass
+class _Health:
+    """What the group remembers about one device between cycles."""
+
+    backoff: Backoff
+    suspect: bool = False
+    due: float = 0.0
+
+
+@dataclass
+class _Poll:
+    """One device's poll within a cycle: the requests still out, the raw values so far."""
+
+    device: ModbusDevice
+    waiting: int
+    raw: dict[str, Sequence[int]] = field(default_factory=dict)
+    failure: PollFailure | None = None
+
+
+class PollGroup:
+    """The devices of one endpoint with one poll interval, polled together in cycles.
+
+    Every poll of a device ends in one call of the sink with a reading for each point of its
+    profile: good values with one `observed_at`, or bad readings whose quality says why.
+    Failures are logged once per device and kind; recovery is logged too.
+    """
+
+    def __init__(
+        self, interval: float, devices: Sequence[ModbusDevice], link: Link, *,
+        rng: random.Random,
+    ) -> None:  # fmt: skip
+        self.interval = interval
+        self.devices = tuple(devices)
+        self._link, self._stats, self._rng = link, link.stats, rng
+        self._gap = link.spec.merge_gap
+        initial = min(2 * interval, DEVICE_BACKOFF_CAP)
+        cap = max(initial, DEVICE_BACKOFF_CAP)
+        self._health = {d.id: _Health(Backoff(initial, cap, rng=rng)) for d in devices}
+        self._alone: set[str] = set()
+        self._logged: dict[str, Quality] = {}
+        self._crashed = False
+
+    async def run(self, sink: ReadingSink) -> None:
+        """Poll in cycles from a random phase, on the monotonic clock, until cancelled.
+
+        Due times advance by whole intervals, so time spent polling never shifts the schedule;
+        cycles missed while the line was busy are skipped, not queued.
+        """
+        await self._link.ready()
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self._rng.uniform(0.0, min(self.interval, MAX_PHASE))
+        jitter = min(JITTER * self.interval, 0.05)
+        while True:
+            await asyncio.sleep(max(0.0, due - loop.time()) + self._rng.uniform(0.0, jitter))
+            await self._cycle_guarded(sink)
+            raise_if_cancelled()
+            due += self.interval
+            if due < loop.time():
+                due += math.ceil((loop.time() - due) / self.interval) * self.interval
+
+    async def _cycle_guarded(self, sink: ReadingSink) -> None:
+        """The poll loop's boundary: a bug costs one cycle, never the devices' supervision."""
+        try:
+            await self.cycle(sink)
+        except Exception:
+            if not self._crashed:
+                log.exception("modbus group every %g s: cycle failed; polling goes on",
+                              self.interval)  # fmt: skip
+                self._crashed = True
+            return
+        if self._crashed:
+            log.info("modbus group every %g s: cycles complete normally again", self.interval)
+            self._crashed = False
+
+    async def cycle(self, sink: ReadingSink) -> None:
+        """Read every due device once and deliver its readings."""
+        self._stats.cycles += 1
+        now = asyncio.get_running_loop().time()
+        due = [d for d in self.devices if self._health[d.id].due <= now]
+        merged = [d for d in due if not self._read_alone(d)]
+        alone = [d for d in due if self._read_alone(d)]
+        requests = plan_requests(merged, self._gap, avoid=self._faulty())
+        requests += [r for d in alone for r in plan_requests([d], self._gap)]
+        polls = {d.id: _Poll(d, 0) for d in due}
+        for request in requests:
+            for device in request.devices:
+                polls[device.id].waiting += 1
+        for request in requests:
+            await self._read(request, polls, sink)
+
+    def _faulty(self) -> list[ModbusDevice]:
+        """Devices a merged read must go around: those suspect now, due or backing off."""
+        return [d for d in self.devices if self._health[d.id].suspect]
+
+    def _read_alone(self, device: ModbusDevice) -> bool:
+        return device.id in self._alone or self._health[device.id].suspect
+
+    async def _read(self, request: Request, polls: dict[str, _Poll], sink: ReadingSink) -> None:
+        """One request, split device by device if it fails for a reason one device may cause."""
+        try:
+            values = await self._link.read(request)
+        except PollFailure as failure:
+            if failure.quality in SPLIT_BY and len(request.devices) > 1:
+                await self._split(request, polls, failure)
+            else:
+                for read in request.reads:
+                    polls[read.device.id].failure = failure
+        else:
+            for read in request.reads:
+                polls[read.device.id].raw[read.point.name] = request.values_of(read, values)
+        for device in request.devices:
+            poll = polls[device.id]
+            poll.waiting -= 1
+            if poll.waiting == 0:
+                await self._deliver(poll, sink)
+
+    async def _split(self, request: Request, polls: dict[str, _Poll], why: PollFailure) -> None:
+        """Read a failed merged request again device by device. If each device answers on its
+        own after an exception, the merge itself is at fault (a gateway rejecting a read across
+        unmapped registers), so they are never merged again; after a timeout it was a lost
+        frame, and merging goes on."""
+        failed = False
+        for device in request.devices:
+            reads = [r for r in request.reads if r.device.id == device.id]
+            for part in plan_requests([device], self._gap):
+                own = [r for r in part.reads if r in reads]
+                if own:
+                    failed |= not await self._read_part(part, own, polls[device.id])
+        if not failed and why.quality is Quality.EXCEPTION:
+            log.warning("modbus: a read of %s fails though each device answers alone; "
+                        "reading them separately", ", ".join(d.id for d in request.devices))
+            self._alone.update(d.id for d in request.devices)
+
+    async def _read_part(self, part: Request, reads: list[PointRead], poll: _Poll) -> bool:
+        try:
+            values = await self._link.read(part)
+        except PollFailure as failure:
+            poll.failure = failure
+            return False
+        for read in reads:
+            poll.raw[read.point.name] = part.values_of(read, values)
+        return True
+
+    async def _deliver(self, poll: _Poll, sink: ReadingSink) -> None:
+        """Hand one device's readings to the sink, and update its health and backoff."""
+        device, failure = poll.device, poll.failure
+        self._stats.polls += 1
+        self._note(device, failure)
+        at = now_ns()
+        if failure is None:
+            readings = [_reading(device, p, poll.raw[p.name], at) for p in device.profile.points]
+        else:
+            readings = bad_readings(device, failure, at)
+        try:
+            await sink(readings)
+        except Exception:  # the sink's boundary: a failing sink costs one poll, not polling
+            log.exception("device %s: delivering readings failed", device.id)
+
+    def _note(self, device: ModbusDevice, failure: PollFailure | None) -> None:
+        """Back a failing device off and log it once; log and forget it when it recovers."""
+        health = self._health[device.id]
+        if failure is None:
+            health.backoff.reset()
+            health.suspect, health.due = False, 0.0
+            if self._logged.pop(device.id, None) is not None:
+                log.info("device %s answering again", device.id)
+            return
+        self._stats.last_error[device.id] = failure.detail
+        if failure.quality is Quality.DISCONNECTED:
+            return  # the endpoint's to log and to retry, not each device's
+        health.suspect = True
+        delay = health.backoff.next_delay()
+        if failure.quality is Quality.TIMEOUT:  # each try holds the line for a whole timeout
+            delay = max(delay, SILENT_SHARE * self._link.spec.timeout)
+        health.due = asyncio.get_running_loop().time() + delay
+        if self._logged.get(device.id) is not failure.quality:
+            self._logged[device.id] = failure.quality
+            log.warning(
+                "device %s (unit %d on %s): %s; backing off up to %g s",
+                device.id, device.unit, self._link.spec.where, failure.detail,
+                DEVICE_BACKOFF_CAP,
+            )  # fmt: skip
+
+
+def _reading(device: ModbusDevice, point: RegisterPoint, raw: Sequence[int], at: int) -> Reading:
+    value, quality, detail = decode_point(point, raw)
+    return Reading(device.id, point.name, value, quality, point.unit, at, detail)
+
+
+def bad_readings(device: ModbusDevice, failure: PollFailure, observed_at: int) -> list[Reading]:
+    """One reading per point of the device, all with the failure's quality and detail."""
+    return [
+        Reading(device.id, p.name, None, failure.quality, p.unit, observed_at, failure.detail)
+        for p in device.profile.points
+    ]

@@ -1,0 +1,274 @@
+"""One endpoint's connection: a TCP socket or an RS-485 line, kept up, one request at a time.
+
+An endpoint (a fire panel's Modbus gateway, an I/O module, an RS-485 bus of RTU units) is one
+connection that many devices share, told apart by unit id. Requests on it are strictly one at
+a time: TCP gateways often require it, and on a bus only one frame may be on the line. A
+failed request becomes a `PollFailure` whose quality and detail the device's readings carry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.client.base import ModbusBaseClient
+from pymodbus.exceptions import ConnectionException, ModbusIOException
+from pymodbus.pdu import ModbusPDU
+
+from drivers.backoff import Backoff
+from drivers.modbus.merge import Request
+from drivers.modbus.profile import Function
+from drivers.modbus.spec import ModbusEndpointSpec
+from drivers.reading import Quality
+
+log = logging.getLogger(__name__)
+
+RECONNECT_INITIAL = 1.0
+RECONNECT_CAP = 30.0
+UNANSWERED_BEFORE_RECONNECT = 3
+"""After this many TCP requests in a row without an answer from any unit the connection is
+dropped and made again: a half-open TCP connection (a cable pulled, a gateway rebooted) would
+otherwise time out forever. A serial line has no such state, so silent units never reopen it."""
+
+EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge",
+    6: "server device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+
+
+@dataclass
+class EndpointStats:
+    """Counters of one endpoint, for the gateway's status page and the benchmark.
+
+    `requests / cycles` is what one poll cycle costs on the wire after merging.
+    """
+
+    cycles: int = 0
+    polls: int = 0
+    requests: int = 0
+    responses: int = 0
+    timeouts: int = 0
+    exceptions: int = 0
+    disconnected: int = 0
+    connects: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    last_error: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        """The counters as a plain dict (the last errors per device as a copy)."""
+        counters: dict[str, object] = {k: v for k, v in vars(self).items() if k != "last_error"}
+        return {**counters, "last_error": dict(self.last_error)}
+
+
+class PollFailure(Exception):
+    """Why a read produced no data: the quality and detail the devices' readings get."""
+
+    def __init__(self, quality: Quality, detail: str) -> None:
+        super().__init__(detail)
+        self.quality = quality
+        self.detail = detail
+
+
+def make_client(spec: ModbusEndpointSpec, on_connect: Callable[[bool], None]) -> ModbusBaseClient:
+    """A pymodbus client for the endpoint that never retries or reconnects by itself: both
+    are ours, with backoff, and a retry would hide a silent unit behind doubled timeouts."""
+    common = {"name": f"modbus-{spec.id}", "timeout": spec.timeout, "retries": 0,
+              "reconnect_delay": 0, "trace_connect": on_connect}  # fmt: skip
+    if spec.serial is None:
+        return AsyncModbusTcpClient(spec.host or "", port=spec.port, **common)  # type: ignore[arg-type]
+    line = spec.serial
+    return AsyncModbusSerialClient(
+        line.device, framer=FramerType.RTU, baudrate=line.baudrate, parity=line.parity.value,
+        stopbits=line.stopbits, bytesize=line.bytesize, **common,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+class Link:
+    """The endpoint's one connection: `run` keeps it up; `read` sends one request at a time."""
+
+    def __init__(
+        self, spec: ModbusEndpointSpec, stats: EndpointStats, rng: random.Random
+    ) -> None:
+        self.spec = spec
+        self.stats = stats
+        self._rng = rng
+        self._client: ModbusBaseClient | None = None
+        self._lock = asyncio.Lock()
+        self._lost = asyncio.Event()
+        self._first_attempt = asyncio.Event()
+        self._down_logged = False
+        self._answered = False
+        self._unanswered = 0
+
+    @property
+    def connected(self) -> bool:
+        """Whether the endpoint's connection is up right now."""
+        return self._client is not None and self._client.connected
+
+    async def ready(self) -> None:
+        """Return once the first connection attempt is over, whatever its outcome."""
+        await self._first_attempt.wait()
+
+    async def run(self) -> None:
+        """Connect, and reconnect with backoff, until cancelled; closes the connection on exit."""
+        client = make_client(self.spec, self._connection_changed)
+        client.set_max_no_responses(2**31)  # dropping a silent connection is ours, see above
+        self._client = client
+        self._first_attempt.clear()
+        self._lost.set()
+        try:
+            await self._keep_connected(client)
+        finally:
+            client.close()
+            self._client = None
+
+    def _connection_changed(self, connected: bool) -> None:
+        """pymodbus' connect/disconnect callback: wake the reconnect loop on a loss."""
+        if connected or self._lost.is_set():
+            return
+        log.warning("endpoint %s: connection to %s lost", self.spec.id, self.spec.where)
+        self._down_logged = True
+        self._lost.set()
+
+    async def _keep_connected(self, client: ModbusBaseClient) -> None:
+        """Connect, and reconnect whenever the connection is lost.
+
+        A connection that answered requests is remade at once when it drops; a failed connect,
+        or a connection that died without a single answer (a gateway accepting and closing at
+        once because its connection slots are taken), waits for the backoff first.
+        """
+        backoff = Backoff(RECONNECT_INITIAL, RECONNECT_CAP, rng=self._rng)
+        while True:
+            await self._lost.wait()
+            connected = await self._connect(client)
+            self._first_attempt.set()
+            if connected:
+                self._answered, self._unanswered = False, 0
+                self._lost.clear()
+                await self._lost.wait()
+                if self._answered:
+                    backoff.reset()
+                    continue
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _connect(self, client: ModbusBaseClient) -> bool:
+        try:
+            connected = await client.connect()
+        except Exception:  # the reconnect loop's boundary: keep trying whatever went wrong
+            log.exception("endpoint %s: connecting to %s failed", self.spec.id, self.spec.where)
+            connected = False
+        self._note_connection(connected)
+        return connected
+
+    def _note_connection(self, connected: bool) -> None:
+        """Count the attempt; log the first failure, and the recovery, not every retry."""
+        if not connected:
+            self.stats.connect_failures += 1
+            if not self._down_logged:
+                log.warning(
+                    "endpoint %s: cannot connect to %s; retrying with backoff up to %g s",
+                    self.spec.id, self.spec.where, RECONNECT_CAP,
+                )  # fmt: skip
+                self._down_logged = True
+            return
+        self.stats.connects += 1
+        again = self.stats.connects > 1
+        self.stats.reconnects += again
+        self._down_logged = False
+        self._answered = False
+        self._unanswered = 0
+        log.info("endpoint %s: connected to %s%s", self.spec.id, self.spec.where, " again" * again)
+
+    async def read(self, request: Request) -> list[int] | list[bool]:
+        """Send one request (waiting for the line) and return its `count` values.
+
+        Raises `PollFailure`: DISCONNECTED, TIMEOUT, EXCEPTION (with the code) or
+        DECODE_ERROR for a short response.
+        """
+        async with self._lock:
+            client = self._client
+            if client is None or not client.connected:
+                self.stats.disconnected += 1
+                raise PollFailure(Quality.DISCONNECTED, f"not connected to {self.spec.where}")
+            response = await self._exchange(client, request)
+        self.stats.responses += 1
+        self._answered, self._unanswered = True, 0
+        return self._values(response, request)
+
+    async def _exchange(self, client: ModbusBaseClient, request: Request) -> ModbusPDU:
+        """Send the request and await its response; pymodbus' errors become PollFailures."""
+        self.stats.requests += 1
+        try:
+            response = await _send(client, request)
+            raise_if_cancelled()
+        except ConnectionException as exc:
+            self.stats.disconnected += 1
+            detail = f"not connected to {self.spec.where}"
+            raise PollFailure(Quality.DISCONNECTED, detail) from exc
+        except ModbusIOException as exc:
+            raise self._no_response(client) from exc
+        return response
+
+    def _no_response(self, client: ModbusBaseClient) -> PollFailure:
+        """The failure for an unanswered request; drops a TCP connection nobody answers on."""
+        if not client.connected:
+            self.stats.disconnected += 1
+            return PollFailure(Quality.DISCONNECTED, f"connection to {self.spec.where} lost")
+        self.stats.timeouts += 1
+        self._unanswered += 1
+        if self.spec.serial is None and self._unanswered >= UNANSWERED_BEFORE_RECONNECT:
+            log.warning(
+                "endpoint %s: %d requests in a row unanswered; reconnecting to %s",
+                self.spec.id, self._unanswered, self.spec.where,
+            )  # fmt: skip
+            client.close()
+            self._down_logged = True
+            self._lost.set()
+        return PollFailure(Quality.TIMEOUT, f"no response within {self.spec.timeout:g} s")
+
+    def _values(self, response: ModbusPDU, request: Request) -> list[int] | list[bool]:
+        if response.isError():
+            self.stats.exceptions += 1
+            code = response.exception_code
+            name = EXCEPTION_NAMES.get(code, "unknown exception code")
+            raise PollFailure(Quality.EXCEPTION, f"exception {code} ({name})")
+        values = response.bits if request.function.is_bit else response.registers
+        if len(values) < request.count:
+            detail = f"short response: {len(values)} of {request.count} values"
+            raise PollFailure(Quality.DECODE_ERROR, detail)
+        return values[: request.count]
+
+
+def raise_if_cancelled() -> None:
+    """Raise CancelledError if this task was cancelled while its await completed anyway.
+
+    pymodbus awaits responses with `asyncio.wait_for`, which on Python 3.11 returns the result
+    and drops the cancellation when the response and the cancel arrive together; the poll
+    loop would then run on and shutdown would hang.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _send(client: ModbusBaseClient, request: Request) -> Awaitable[ModbusPDU]:
+    read = {
+        Function.COIL: client.read_coils,
+        Function.DISCRETE_INPUT: client.read_discrete_inputs,
+        Function.HOLDING_REGISTER: client.read_holding_registers,
+        Function.INPUT_REGISTER: client.read_input_registers,
+    }[request.function]
+    return read(request.address, count=request.count, device_id=request.unit)  # type: ignore[return-value]

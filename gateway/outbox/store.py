@@ -1,0 +1,323 @@
+"""`Outbox`: line-protocol lines in one SQLite file, a position per sink, and a size cap."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TypeVar
+
+__all__ = ["Outbox", "OutboxClosedError", "OutboxReader"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Rows = list[tuple[int, str]]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    line TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    outbox_id INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    set_aside_at_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sink_position (
+    sink TEXT PRIMARY KEY,
+    last_id INTEGER NOT NULL
+);
+"""
+_DEAD_LETTER_SINK = "ALTER TABLE dead_letter ADD COLUMN sink TEXT"  # files made before sinks
+
+DEFAULT_SINK = "influxdb"
+"""The sink name of a site with one `influxdb:` connection and no name for it."""
+
+
+class OutboxClosedError(RuntimeError):
+    """The outbox or its writer was used after it was closed."""
+
+
+class Outbox:
+    """A first-in, first-out store of line-protocol lines in one SQLite file.
+
+    Several sinks: each name in `sinks` gets a position (the last id it delivered), kept in
+    the ``sink_position`` table; a row is deleted once every sink's position has passed it.
+    A sink that is down keeps its backlog while the others go on. Positions of sinks no
+    longer named are forgotten on opening, so a removed sink never pins the outbox.
+
+    Size cap: with `max_rows`, a commit that takes the outbox over the cap deletes the oldest
+    rows, in batches of 1% of the cap, except lines of the `never_drop` measurements (alarm
+    events). Every dropped row is counted (`dropped`) and each batch is logged. The newest
+    readings matter most for an incident in progress, so the oldest go first.
+
+    Durability: the database runs in WAL mode with ``synchronous=NORMAL``. A committed
+    `append` survives a crash or kill of the gateway process at any moment. After a power
+    loss or OS crash the database is never corrupt, but transactions committed since the WAL
+    was last synced, which SQLite does at each checkpoint (by default once about 1000 pages,
+    4 MB, of WAL have built up), may be rolled back; that is the price of not waiting for an
+    fsync on every batch of an SD card. Lines delivered again after such a rollback overwrite
+    themselves in InfluxDB (same series, same timestamp).
+
+    All SQLite work runs on one dedicated worker thread that owns the connection, so the event
+    loop never waits on the disk and calls are executed one at a time, in the order they were
+    made. Ids only grow (``AUTOINCREMENT``), so an id is never reused after its row is gone.
+
+    Use as ``async with Outbox(path) as outbox:``; entering creates the parent directories and
+    the schema, leaving closes the connection after every call already made has finished.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        sinks: Sequence[str] = (DEFAULT_SINK,),
+        max_rows: int | None = None,
+        never_drop: Sequence[str] = (),
+    ) -> None:
+        self.path = Path(path)
+        self.sinks = tuple(sinks)
+        self.max_rows = max_rows
+        self.dropped = 0
+        """Rows dropped by the size cap since the outbox was opened."""
+        self._drop_query = _drop_query(never_drop)
+        self._executor: ThreadPoolExecutor | None = None
+        self._db: sqlite3.Connection | None = None
+        self._backlog = 0
+        self._positions: dict[str, int] = {}
+
+    async def __aenter__(self) -> Self:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        await self._call(self._open)
+        logger.info("outbox %s opened with %d lines waiting", self.path, self._backlog)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection once every call already made has finished."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(executor, self._close)
+        executor.shutdown(wait=False)
+
+    def reader(self, sink: str) -> OutboxReader:
+        """The reader of `sink`; raises `LookupError` if the outbox was not opened with it."""
+        if sink not in self.sinks:
+            raise LookupError(f"outbox {self.path} has no sink {sink!r} (it has {self.sinks})")
+        return OutboxReader(self, sink)
+
+    async def append(self, lines: Sequence[str]) -> None:
+        """Store `lines` in one transaction; they are accepted once this returns."""
+        if lines:
+            await self._call(self._append, lines)
+
+    async def peek(self, limit: int) -> Rows:
+        """Return up to `limit` of the oldest lines as (id, line), whichever sink waits."""
+        return await self._call(self._peek_after, 0, limit)
+
+    async def backlog(self) -> int:
+        """How many lines some sink still waits to deliver (the rows in the outbox)."""
+        return await self._call(lambda: self._backlog)
+
+    async def dead_letters(self) -> int:
+        """How many lines have been set aside as undeliverable."""
+        return await self._call(self._count_dead_letters)
+
+    async def _call(self, function: Callable[..., T], *args: object) -> T:
+        """Run `function` on the worker thread that owns the connection."""
+        if self._executor is None:
+            raise OutboxClosedError(f"outbox {self.path} is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    # Everything below runs on the worker thread.
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        if "sink" not in {row[1] for row in db.execute("PRAGMA table_info(dead_letter)")}:
+            db.execute(_DEAD_LETTER_SINK)
+        self._db = db
+        self._load_positions()
+        self._backlog = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+    def _load_positions(self) -> None:
+        """Positions of this run's sinks (0 for a new one); forget the others, then collect."""
+        db = self._connection()
+        with _transaction(db):
+            stored = dict(db.execute("SELECT sink, last_id FROM sink_position").fetchall())
+            db.execute("DELETE FROM sink_position")
+            self._positions = {sink: stored.get(sink, 0) for sink in self.sinks}
+            db.executemany("INSERT INTO sink_position (sink, last_id) VALUES (?, ?)",
+                           self._positions.items())  # fmt: skip
+            self._collect(db)
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise OutboxClosedError(f"outbox {self.path} is not open")
+        return self._db
+
+    def _append(self, lines: Sequence[str]) -> None:
+        db = self._connection()
+        with _transaction(db):
+            db.executemany("INSERT INTO outbox (line) VALUES (?)", ((line,) for line in lines))
+        self._backlog += len(lines)
+        if self.max_rows is not None and self._backlog > self.max_rows:
+            self._drop_oldest(self.max_rows)
+
+    def _drop_oldest(self, cap: int) -> None:
+        """Delete the oldest droppable rows: down to 1% under the cap, so drops come in batches."""
+        db = self._connection()
+        wanted = self._backlog - cap + max(1, cap // 100)
+        with _transaction(db):
+            removed = db.execute(self._drop_query, (wanted,)).rowcount
+        self._backlog -= removed
+        self.dropped += removed
+        logger.warning(
+            "outbox %s is full (cap %d lines): dropped the %d oldest readings, %d since start%s",
+            self.path, cap, removed, self.dropped,
+            "" if removed else "; only alarm events are left, which are never dropped",
+        )  # fmt: skip
+
+    def _peek_after(self, position: int, limit: int) -> Rows:
+        query = "SELECT id, line FROM outbox WHERE id > ? ORDER BY id LIMIT ?"
+        return self._connection().execute(query, (position, limit)).fetchall()
+
+    def _advance(self, sink: str, last_id: int) -> int:
+        """Move `sink` past `last_id`; delete what every sink has passed; return how many."""
+        db = self._connection()
+        with _transaction(db):
+            db.execute("UPDATE sink_position SET last_id = ? WHERE sink = ?", (last_id, sink))
+            self._positions[sink] = max(self._positions[sink], last_id)
+            return self._collect(db)
+
+    def _collect(self, db: sqlite3.Connection) -> int:
+        """Delete the rows every sink has passed (none without sinks); inside a transaction."""
+        if not self._positions:
+            return 0
+        floor = min(self._positions.values())
+        removed: int = db.execute("DELETE FROM outbox WHERE id <= ?", (floor,)).rowcount
+        self._backlog -= removed
+        return removed
+
+    def _set_aside(self, sink: str, rows: Sequence[tuple[int, str]], reason: str) -> None:
+        db = self._connection()
+        now = time.time_ns()
+        with _transaction(db):
+            db.executemany(
+                "INSERT INTO dead_letter (outbox_id, line, reason, set_aside_at_ns, sink)"
+                " VALUES (?, ?, ?, ?, ?)",
+                ((row_id, line, reason, now, sink) for row_id, line in rows),
+            )
+
+    def _count_after(self, position: int) -> int:
+        query = "SELECT count(*) FROM outbox WHERE id > ?"
+        return int(self._connection().execute(query, (position,)).fetchone()[0])
+
+    def _oldest_after(self, position: int) -> str | None:
+        query = "SELECT line FROM outbox WHERE id > ? ORDER BY id LIMIT 1"
+        row = self._connection().execute(query, (position,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _count_dead_letters(self) -> int:
+        return int(self._connection().execute("SELECT count(*) FROM dead_letter").fetchone()[0])
+
+
+class OutboxReader:
+    """One sink's view of the outbox: the lines after its position, oldest first.
+
+    Made by `Outbox.reader`. The sink `peek`s, sends, and `advance`s only after its server
+    acknowledged the lines, so a crash between the two sends them again (at least once).
+    """
+
+    def __init__(self, outbox: Outbox, sink: str) -> None:
+        self.outbox = outbox
+        self.sink = sink
+
+    @property
+    def position(self) -> int:
+        """The id of the last line this sink has delivered or set aside (0 for none)."""
+        return self.outbox._positions[self.sink]
+
+    async def peek(self, limit: int) -> Rows:
+        """Up to `limit` of the oldest lines this sink has not delivered, as (id, line)."""
+        return await self.outbox._call(self.outbox._peek_after, self.position, limit)
+
+    async def advance(self, last_id: int) -> int:
+        """Mark every line up to `last_id` delivered by this sink; return how many rows left
+        the outbox because every sink has now passed them."""
+        return await self.outbox._call(self.outbox._advance, self.sink, last_id)
+
+    async def set_aside(self, rows: Sequence[tuple[int, str]], reason: str) -> None:
+        """Record `rows` (as returned by `peek`) in the dead-letter table with `reason`.
+
+        For lines this sink's server rejected as malformed: retrying them forever would block
+        every line behind them, and dropping them would lose data without a trace. The rows
+        stay in the outbox for the other sinks; `advance` moves this sink past them.
+        """
+        if rows:
+            await self.outbox._call(self.outbox._set_aside, self.sink, rows, reason)
+
+    async def backlog(self) -> int:
+        """How many lines this sink has yet to deliver (a count: slow for huge backlogs)."""
+        return await self.outbox._call(self.outbox._count_after, self.position)
+
+    async def oldest_observed_at(self) -> int | None:
+        """The timestamp (ns) of the oldest line this sink has yet to deliver, if any."""
+        line = await self.outbox._call(self.outbox._oldest_after, self.position)
+        if line is None:
+            return None
+        try:
+            return int(line.rsplit(" ", 1)[1])
+        except (IndexError, ValueError):
+            return None  # a line without a timestamp: the server stamps it on arrival
+
+
+def _drop_query(never_drop: Sequence[str]) -> str:
+    """DELETE the oldest rows, up to a limit, that are not of a `never_drop` measurement."""
+    keep = "".join(f" AND line NOT LIKE '{_like_prefix(name)},%' ESCAPE '\\'"
+                   for name in never_drop)  # fmt: skip
+    return (f"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE 1{keep}"
+            " ORDER BY id LIMIT ?)")  # fmt: skip
+
+
+def _like_prefix(measurement: str) -> str:
+    """`measurement` as a LIKE pattern prefix in SQL quotes: wildcards and quotes escaped."""
+    escaped = measurement.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("'", "''")
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN ... COMMIT around a block, ROLLBACK if the block raises."""
+    db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
