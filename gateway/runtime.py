@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -93,6 +94,7 @@ class Gateway:
             self.hub.subscribe("alarms", self.alarms)
             self.hub.subscribe("activity", self.activity)
             self.hub.subscribe("outbox", OutboxFeed(self.site, writer))
+            _freeze_start_up_objects()
             try:
                 await self._run_tasks(writer)
             finally:
@@ -135,3 +137,10 @@ class Gateway:
             backlog = await self.outbox.backlog() if self.outbox else 0
             log.info("readings: %d published, outbox backlog %d", self.hub.published, backlog)
 
+
+def _freeze_start_up_objects() -> None:
+    """Move everything built at start-up (config, profiles, rule monitors) out of the garbage
+    collector's sight. Full collections otherwise walk those objects and stop the event loop:
+    the alarm benchmark saw 140 ms stalls at 10x the reference site, over the 100 ms budget."""
+    gc.collect()
+    gc.freeze()

@@ -14,7 +14,7 @@ from gateway.config import (
     MqttSource,
     Site,
 )
-from gateway.sinks import InfluxV1Sink, InfluxV2Sink, OutboxSink
+from gateway.sinks import InfluxV1Sink, OutboxSink
 
 
 def modbus_endpoints(site: Site) -> list[ModbusEndpointSpec]:
@@ -60,6 +60,8 @@ def broker(site: Site, client_id: str) -> BrokerSpec:
 def make_sink(connection: InfluxV1Connection | InfluxV2Connection) -> OutboxSink:
     """The sink for one `influxdb:` connection; secrets are read now, at start-up."""
     if isinstance(connection, InfluxV2Connection):
+        from gateway.sinks.influx_v2 import InfluxV2Sink  # heavy: only when configured
+
         return InfluxV2Sink(connection.url, connection.org, connection.bucket,
                             connection.token.reveal(), name=connection.name,
                             batch_size=connection.batch_size)  # fmt: skip

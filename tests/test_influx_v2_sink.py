@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.outbox import Outbox
-from gateway.sinks import InfluxV2Sink
+from gateway.sinks.influx_v2 import InfluxV2Sink
 from tests.conftest import VictoriaFactory
 from tests.servers import VictoriaMetricsServer
 from tests.test_influx_sink import T0, drained, hydrant_lines, pipeline

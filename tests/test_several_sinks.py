@@ -7,7 +7,8 @@ import asyncio
 from pathlib import Path
 
 from gateway.outbox import Outbox, OutboxWriter
-from gateway.sinks import InfluxV1Sink, InfluxV2Sink
+from gateway.sinks import InfluxV1Sink
+from gateway.sinks.influx_v2 import InfluxV2Sink
 from tests.conftest import VictoriaFactory
 from tests.servers import InfluxServer
 from tests.test_influx_sink import drained, expected_keys, hydrant_lines, stored_keys
