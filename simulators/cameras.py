@@ -50,7 +50,8 @@ def health_document(profile: MqttProfile, values: dict[str, Value]) -> dict[str,
 def _payload_value(point: FieldPoint, value: Value) -> Value:
     """Undo the profile's enum table and scale; give the field its JSON type."""
     if point.enum is not None:
-        return {name: raw for raw, name in point.enum.items()}.get(str(value), str(value))
+        by_state: dict[Value, str] = {state: raw for raw, state in point.enum.items()}
+        return by_state.get(value, str(value))
     if point.type is FieldType.BOOL:
         return bool(value)
     if point.type is FieldType.STR:

@@ -127,7 +127,40 @@ class SmokeDetector(SimulatedDevice):
         obscuration = max(self.clean + self.smoke + self.smoke_noise.value, 0.01)
         return {"status": self.status, "obscuration": round(obscuration, 3),
                 "temperature": round(self.ambient + self.heat + self.heat_noise.value, 2),
-                "battery": 100.0}
+                "battery": 100.0, **vendor_points(self.status)}
+
+
+NOTIFIER_FLAGS: dict[str, frozenset[str]] = {
+    "normal": frozenset({"enabled", "inactive"}),
+    "fire": frozenset({"enabled", "active"}),
+    "pre_alarm": frozenset({"enabled", "inactive", "prealarm"}),
+    "fault": frozenset({"enabled", "inactive", "trouble"}),
+    "isolated": frozenset({"disabled", "inactive"}),
+    "maintenance": frozenset({"enabled", "inactive", "trouble"}),  # a dirty head is a trouble
+}
+"""Our detector states as the Notifier MODBUS-GW point status flags (upper byte) show them.
+
+A design choice of the simulator, not a vendor table: the manual names the bits but not which
+combinations a panel sends for each condition."""
+
+_NOTIFIER_BITS = ("ack_block", "prealarm", "trouble", "inactive", "active", "enabled",
+                  "disabled", "fire_acknowledged")
+
+
+def vendor_points(status: str) -> dict[str, Value]:
+    """The points vendor profiles name, derived from our detector state, so one simulated
+    detector can be played through any detector profile:
+
+    - Notifier MODBUS-GW (`notifier-modbus-gw-point`): the flags of `NOTIFIER_FLAGS`, and the
+      active event type `event`, fire_alarm while in fire, else no_active_status;
+    - Siemens FC20 tables (`siemens-fc20-alarm-fault`): `alarm` in fire, `fault` in fault;
+    - zigbee2mqtt smoke alarms (`iot-smoke-alarm`): `smoke`, `fault`, `tamper`, `battery_low`.
+    """
+    flags = NOTIFIER_FLAGS[status]
+    notifier: dict[str, Value] = {bit: bit in flags for bit in _NOTIFIER_BITS}
+    fire = status == "fire"
+    return {**notifier, "event": "fire_alarm" if fire else "no_active_status", "alarm": fire,
+            "fault": status == "fault", "smoke": fire, "tamper": False, "battery_low": False}
 
 
 class HydrantPressure(SimulatedDevice):
@@ -188,6 +221,7 @@ class Camera(SimulatedDevice):
     kind = DeviceKind.CAMERA
     NOMINAL_FPS = 25.0
     NOMINAL_KBPS = 4096.0
+    DISK_FREE = 40.0  # % of the NVR's disks still free; no fault changes it yet
 
     def __init__(self, device: Device, rng: random.Random) -> None:
         super().__init__(device, rng)
@@ -218,7 +252,8 @@ class Camera(SimulatedDevice):
                 "retention_days": self.retention_days,
                 "tamper": online and Fault.TAMPER in self.events,
                 "video_loss": online and Fault.VIDEO_LOSS in self.events,
-                "temperature": round(self.ambient + self.heat_noise.value, 1)}
+                "temperature": round(self.ambient + self.heat_noise.value, 1),
+                "file_retained": "normal", "disk_free": self.DISK_FREE}
 
     def conditions(self) -> dict[str, Any]:
         return {"events": sorted(self.events)}

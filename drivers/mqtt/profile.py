@@ -25,7 +25,11 @@ class FieldPoint(BaseModel):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")]
     type: FieldType = FieldType.FLOAT
-    enum: dict[str, str] | None = Field(default=None, description="payload value to state name")
+    enum: dict[str, str | bool] | None = Field(
+        default=None,
+        description="payload value to state name, or to true/false for a status word that "
+        "stands for a flag (an NVR's 'Connected'/'Disconnected' is the camera's `online`)",
+    )
     scale: float | None = None
     unit: str | None = None
     required: bool = True
