@@ -7,25 +7,21 @@ a restart hands `load()` to `RuleEngine.restore`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self
 
 from gateway.alarms.payloads import is_gone
+from gateway.sqlitefile import SqliteFile, transaction
 from rules import Alarm, AlarmEvent
 
 __all__ = ["AlarmStore", "AlarmStoreClosedError"]
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alarms (
@@ -52,7 +48,7 @@ class AlarmStoreClosedError(RuntimeError):
     """The alarm store was used while it was not open."""
 
 
-class AlarmStore:
+class AlarmStore(SqliteFile):
     """Current alarms and the event history in one SQLite file (WAL mode).
 
     Like the outbox, all SQLite work runs on one dedicated worker thread that owns the
@@ -70,33 +66,17 @@ class AlarmStore:
     def __init__(self, path: Path | str, *, keep_events: int = 100_000) -> None:
         if keep_events < 1:
             raise ValueError(f"alarm store: keep_events must be at least 1, got {keep_events!r}")
-        self.path = Path(path)
+        super().__init__(path)
         self.keep_events = keep_events
-        self._executor: ThreadPoolExecutor | None = None
-        self._db: sqlite3.Connection | None = None
         self._since_prune = 0
 
+    what = "alarm store"
+    closed_error = AlarmStoreClosedError
+
     async def __aenter__(self) -> Self:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alarm-store")
-        count = await self._call(self._open)
+        count = await self._start(self._open)
         logger.info("alarm store %s opened with %d current alarms", self.path, count)
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the connection once every call already made has finished."""
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        await asyncio.get_running_loop().run_in_executor(executor, self._close)
-        executor.shutdown(wait=False)
 
     async def load(self) -> list[Alarm]:
         """Every stored alarm that is not gone, for `RuleEngine.restore` after a restart.
@@ -119,32 +99,11 @@ class AlarmStore:
         """The newest `limit` events (of one alarm, or of all), oldest first."""
         return await self._call(self._history, alarm_id, limit)
 
-    async def _call(self, function: Callable[..., T], *args: object) -> T:
-        """Run `function` on the worker thread that owns the connection."""
-        if self._executor is None:
-            raise AlarmStoreClosedError(f"alarm store {self.path} is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
-
     # Everything below runs on the worker thread.
 
     def _open(self) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
-        self._db = db
+        db = self._connect(_SCHEMA)
         return int(db.execute("SELECT count(*) FROM alarms").fetchone()[0])
-
-    def _close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise AlarmStoreClosedError(f"alarm store {self.path} is not open")
-        return self._db
 
     def _load(self) -> list[Alarm]:
         alarms = []
@@ -158,7 +117,7 @@ class AlarmStore:
 
     def _record(self, events: Sequence[AlarmEvent]) -> None:
         db = self._connection()
-        with _transaction(db):
+        with transaction(db):
             db.executemany(
                 "INSERT INTO events (alarm_id, kind, at, by, event) VALUES (?, ?, ?, ?, ?)",
                 ((e.alarm_id, str(e.kind), e.at, e.by, json.dumps(e.to_dict())) for e in events),
@@ -197,15 +156,3 @@ class AlarmStore:
         query = f"SELECT event FROM events {where} ORDER BY seq DESC LIMIT ?"
         rows = self._connection().execute(query, args).fetchall()
         return [AlarmEvent.from_dict(json.loads(text)) for (text,) in reversed(rows)]
-
-
-@contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN ... COMMIT around a block, ROLLBACK if the block raises."""
-    db.execute("BEGIN")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self
+
+from gateway.sqlitefile import SqliteFile, transaction
 
 __all__ = ["Outbox", "OutboxClosedError", "OutboxReader"]
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Rows = list[tuple[int, str]]
 
 _SCHEMA = """
@@ -47,7 +44,7 @@ class OutboxClosedError(RuntimeError):
     """The outbox or its writer was used after it was closed."""
 
 
-class Outbox:
+class Outbox(SqliteFile):
     """A first-in, first-out store of line-protocol lines in one SQLite file.
 
     Several sinks: each name in `sinks` gets a position (the last id it delivered), kept in
@@ -84,38 +81,22 @@ class Outbox:
         max_rows: int | None = None,
         never_drop: Sequence[str] = (),
     ) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self.sinks = tuple(sinks)
         self.max_rows = max_rows
         self.dropped = 0
         """Rows dropped by the size cap since the outbox was opened."""
         self._drop_query = _drop_query(never_drop)
-        self._executor: ThreadPoolExecutor | None = None
-        self._db: sqlite3.Connection | None = None
         self._backlog = 0
         self._positions: dict[str, int] = {}
 
+    what = "outbox"
+    closed_error = OutboxClosedError
+
     async def __aenter__(self) -> Self:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
-        await self._call(self._open)
+        await self._start(self._open)
         logger.info("outbox %s opened with %d lines waiting", self.path, self._backlog)
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the connection once every call already made has finished."""
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        await asyncio.get_running_loop().run_in_executor(executor, self._close)
-        executor.shutdown(wait=False)
 
     def reader(self, sink: str) -> OutboxReader:
         """The reader of `sink`; raises `LookupError` if the outbox was not opened with it."""
@@ -140,30 +121,19 @@ class Outbox:
         """How many lines have been set aside as undeliverable."""
         return await self._call(self._count_dead_letters)
 
-    async def _call(self, function: Callable[..., T], *args: object) -> T:
-        """Run `function` on the worker thread that owns the connection."""
-        if self._executor is None:
-            raise OutboxClosedError(f"outbox {self.path} is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
-
     # Everything below runs on the worker thread.
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
+        db = self._connect(_SCHEMA)
         if "sink" not in {row[1] for row in db.execute("PRAGMA table_info(dead_letter)")}:
             db.execute(_DEAD_LETTER_SINK)
-        self._db = db
         self._load_positions()
         self._backlog = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
 
     def _load_positions(self) -> None:
         """Positions of this run's sinks (0 for a new one); forget the others, then collect."""
         db = self._connection()
-        with _transaction(db):
+        with transaction(db):
             stored = dict(db.execute("SELECT sink, last_id FROM sink_position").fetchall())
             db.execute("DELETE FROM sink_position")
             self._positions = {sink: stored.get(sink, 0) for sink in self.sinks}
@@ -171,19 +141,9 @@ class Outbox:
                            self._positions.items())  # fmt: skip
             self._collect(db)
 
-    def _close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise OutboxClosedError(f"outbox {self.path} is not open")
-        return self._db
-
     def _append(self, lines: Sequence[str]) -> None:
         db = self._connection()
-        with _transaction(db):
+        with transaction(db):
             db.executemany("INSERT INTO outbox (line) VALUES (?)", ((line,) for line in lines))
         self._backlog += len(lines)
         if self.max_rows is not None and self._backlog > self.max_rows:
@@ -193,7 +153,7 @@ class Outbox:
         """Delete the oldest droppable rows: down to 1% under the cap, so drops come in batches."""
         db = self._connection()
         wanted = self._backlog - cap + max(1, cap // 100)
-        with _transaction(db):
+        with transaction(db):
             removed = db.execute(self._drop_query, (wanted,)).rowcount
         self._backlog -= removed
         self.dropped += removed
@@ -210,7 +170,7 @@ class Outbox:
     def _advance(self, sink: str, last_id: int) -> int:
         """Move `sink` past `last_id`; delete what every sink has passed; return how many."""
         db = self._connection()
-        with _transaction(db):
+        with transaction(db):
             db.execute("UPDATE sink_position SET last_id = ? WHERE sink = ?", (last_id, sink))
             self._positions[sink] = max(self._positions[sink], last_id)
             return self._collect(db)
@@ -227,7 +187,7 @@ class Outbox:
     def _set_aside(self, sink: str, rows: Sequence[tuple[int, str]], reason: str) -> None:
         db = self._connection()
         now = time.time_ns()
-        with _transaction(db):
+        with transaction(db):
             db.executemany(
                 "INSERT INTO dead_letter (outbox_id, line, reason, set_aside_at_ns, sink)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -309,15 +269,3 @@ def _like_prefix(measurement: str) -> str:
     """`measurement` as a LIKE pattern prefix in SQL quotes: wildcards and quotes escaped."""
     escaped = measurement.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped.replace("'", "''")
-
-
-@contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN ... COMMIT around a block, ROLLBACK if the block raises."""
-    db.execute("BEGIN")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
