@@ -16,7 +16,7 @@ from gateway.alarms import AlarmFeed, AlarmService, AlarmStore
 from gateway.config import Site
 from gateway.history import NEVER_DROP, HistoryHealth
 from gateway.hub import Hub
-from gateway.lineprotocol import LineProtocolError, encode
+from gateway.lineprotocol import LineProtocolError, encode_point, series_key
 from gateway.outbox import Outbox, OutboxWriter
 from gateway.sinks import OutboxSink
 from gateway.supervisor import supervise
@@ -30,15 +30,14 @@ class OutboxFeed:
 
     def __init__(self, site: Site, writer: OutboxWriter) -> None:
         self._writer = writer
-        self._series = {device.id: (device.kind.value, site.tags(device))
+        self._series = {device.id: series_key(device.kind.value, site.tags(device))
                         for device in site.config.devices}
         self.unencodable = 0
 
     async def __call__(self, readings: Sequence[Reading]) -> None:
         for reading in readings:
-            measurement, tags = self._series[reading.device]
             try:
-                line = encode(reading, measurement, tags)
+                line = encode_point(self._series[reading.device], reading)
             except LineProtocolError as error:
                 self.unencodable += 1
                 if self.unencodable == 1:

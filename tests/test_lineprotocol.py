@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.reading import Quality, Reading
-from gateway.lineprotocol import LineProtocolError, encode
+from gateway.lineprotocol import LineProtocolError, encode, encode_point, series_key
 
 T = 1_700_000_000_123_456_789
 SITE = {"site": "campus", "building": "inpatient-1", "zone": "ward-3"}
@@ -139,3 +139,18 @@ def test_unencodable(
     with pytest.raises(LineProtocolError) as caught:
         encode(given, measurement, tags)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [
+        Reading("SD 1", "status", "fire", observed_at=1),
+        Reading("HP-1", "pressure", None, Quality.OUT_OF_RANGE, detail="loop 2.1 mA",
+                observed_at=2),
+        Reading("CAM=1", "fps", float("nan"), observed_at=3),
+    ],
+)
+def test_a_precomputed_series_key_gives_the_same_line(reading: Reading) -> None:
+    tags = {"site": "st lukes", "zone": "a,b", "building": "opd"}
+    series = series_key("smoke_detector", {**tags, "device": reading.device})
+    assert encode_point(series, reading) == encode(reading, "smoke_detector", tags)
