@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol, Self, TypeVar
 
 import pytest
 
@@ -28,49 +30,50 @@ def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]
         yield server.start()
 
 
-@pytest.fixture
-def mosquitto_factory(tmp_path: Path) -> Iterator[MosquittoFactory]:
-    """Start extra brokers a test may stop and restart; all are stopped after the test."""
-    servers: list[MosquittoServer] = []
+class _Started(Protocol):
+    def start(self) -> Self: ...
+    def stop(self) -> None: ...
 
-    def start() -> MosquittoServer:
-        server = MosquittoServer(tmp_path / f"mosquitto-{len(servers)}")
+
+S = TypeVar("S", bound=_Started)
+
+
+@contextmanager
+def _servers(kind: Callable[[Path], S], folder: Path) -> Iterator[Callable[[], S]]:
+    """A `start()` for extra servers of one kind, each in its own folder; all stopped at the end."""
+    servers: list[S] = []
+
+    def start() -> S:
+        server = kind(folder / f"{folder.name}-{len(servers)}")
         servers.append(server)
         return server.start()
 
-    yield start
-    for server in servers:
-        server.stop()
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def mosquitto_factory(tmp_path: Path) -> Iterator[MosquittoFactory]:
+    """Start extra brokers a test may stop and restart; all are stopped after the test."""
+    with _servers(MosquittoServer, tmp_path / "mosquitto") as start:
+        yield start
 
 
 @pytest.fixture
 def influxdb_factory(tmp_path: Path) -> Iterator[InfluxFactory]:
     """Start extra InfluxDB servers a test may stop and restart; all stop after the test."""
-    servers: list[InfluxServer] = []
-
-    def start() -> InfluxServer:
-        server = InfluxServer(tmp_path / f"influxdb-{len(servers)}")
-        servers.append(server)
-        return server.start()
-
-    yield start
-    for server in servers:
-        server.stop()
+    with _servers(InfluxServer, tmp_path / "influxdb") as start:
+        yield start
 
 
 @pytest.fixture
 def victoria_metrics_factory(tmp_path: Path) -> Iterator[VictoriaFactory]:
     """Start VictoriaMetrics servers (v2 write API peers) a test may stop and restart."""
-    servers: list[VictoriaMetricsServer] = []
-
-    def start() -> VictoriaMetricsServer:
-        server = VictoriaMetricsServer(tmp_path / f"victoria-metrics-{len(servers)}")
-        servers.append(server)
-        return server.start()
-
-    yield start
-    for server in servers:
-        server.stop()
+    with _servers(VictoriaMetricsServer, tmp_path / "victoria-metrics") as start:
+        yield start
 
 
 @pytest.fixture
