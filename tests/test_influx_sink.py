@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from aiohttp import web
@@ -42,6 +43,27 @@ def expected_keys(count: int) -> set[tuple[str, int]]:
 def stored_keys(server: InfluxServer, db: str) -> list[tuple[str, int]]:
     rows = server.query(db, "SELECT pressure, device FROM hydrant_pressure")
     return [(row["device"], row["time"]) for row in rows]
+
+
+class Stoppable(Protocol):
+    def start(self) -> object: ...
+    def stop(self) -> None: ...
+
+
+async def write_through_an_outage(
+    writer: OutboxWriter, lines: list[str], server: Stoppable, rounds: int = 30
+) -> None:
+    """Put `lines` in rounds; the server is down from a third of the way to two thirds."""
+    per_round = len(lines) // rounds
+    for r in range(rounds):
+        if r == rounds // 3:
+            await asyncio.to_thread(server.stop)
+        if r == 2 * rounds // 3:
+            await asyncio.to_thread(server.start)
+        for line in lines[r * per_round : (r + 1) * per_round]:
+            await writer.put(line)
+        await asyncio.sleep(0.02)
+    await writer.flush()
 
 
 async def drained(outbox: Outbox) -> None:
@@ -140,19 +162,11 @@ async def test_every_line_arrives_once_across_a_database_outage(
 ) -> None:
     caplog.set_level(logging.INFO, logger="gateway.sinks")
     server = influxdb_factory()
-    total, rounds = 3000, 30
+    total = 3000
     lines = hydrant_lines(total)
     sink = InfluxV1Sink(server.url, "outage", batch_size=200, retry_initial=0.05, retry_max=0.2)
     async with Outbox(tmp_path / "outbox.db") as outbox, sink, pipeline(outbox, sink) as writer:
-        for r in range(rounds):
-            if r == 10:
-                await asyncio.to_thread(server.stop)
-            if r == 20:
-                await asyncio.to_thread(server.start)
-            for line in lines[r * 100 : (r + 1) * 100]:
-                await writer.put(line)
-            await asyncio.sleep(0.02)
-        await writer.flush()
+        await write_through_an_outage(writer, lines, server)
         await drained(outbox)
     stored = stored_keys(server, "outage")
     assert len(stored) == total

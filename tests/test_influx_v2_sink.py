@@ -3,7 +3,6 @@ answers VictoriaMetrics never gives (400 with a reason, 429 with Retry-After).""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,7 +15,7 @@ from gateway.outbox import Outbox
 from gateway.sinks.influx_v2 import InfluxV2Sink
 from tests.conftest import VictoriaFactory
 from tests.servers import VictoriaMetricsServer
-from tests.test_influx_sink import T0, drained, hydrant_lines, pipeline
+from tests.test_influx_sink import T0, drained, hydrant_lines, pipeline, write_through_an_outage
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -59,19 +58,11 @@ async def test_every_line_arrives_once_across_an_outage(
     victoria_metrics_factory: VictoriaFactory, tmp_path: Path
 ) -> None:
     server = victoria_metrics_factory()
-    total, rounds = 3000, 30
+    total = 3000
     lines = hydrant_lines(total)
     sink = v2_sink(server.url, batch_size=200, retry_initial=0.05, retry_max=0.2)
     async with Outbox(tmp_path / "outbox.db") as outbox, sink, pipeline(outbox, sink) as writer:
-        for r in range(rounds):
-            if r == 10:
-                await asyncio.to_thread(server.stop)
-            if r == 20:
-                await asyncio.to_thread(server.start)
-            for line in lines[r * 100 : (r + 1) * 100]:
-                await writer.put(line)
-            await asyncio.sleep(0.02)
-        await writer.flush()
+        await write_through_an_outage(writer, lines, server)
         await drained(outbox)
         assert sink.last_error is None
     stored = stored_samples(server)
