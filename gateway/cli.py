@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--control-port", type=int, default=0,
                           help="port of the JSON-lines fault control interface (default: any)")
     simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--serial", type=_serial_port, action="append", default=[],
+                          metavar="ENDPOINT=PATH",
+                          help="serve the RTU endpoint ENDPOINT on the serial device PATH, the "
+                               "other end of the gateway's line; once per serial endpoint")
     simulate.set_defaults(command=_simulate)
 
     alarms = commands.add_parser("alarms", help="watch a site's alarms live, from its broker")
@@ -113,12 +117,25 @@ def _run(site: Site, args: argparse.Namespace) -> int:
     return _until_signal(gateway.run())
 
 
-def _simulate(site: Site, args: argparse.Namespace) -> int:
-    from simulators import load_scenario, run_simulators
+def _serial_port(text: str) -> tuple[str, str]:
+    """`--serial ENDPOINT=PATH` as (endpoint id, device path)."""
+    endpoint, _, path = text.partition("=")
+    if not endpoint or not path:
+        raise argparse.ArgumentTypeError(f"expected ENDPOINT=PATH, got {text!r}")
+    return endpoint, path
 
+
+def _simulate(site: Site, args: argparse.Namespace) -> int:
+    from simulators import load_scenario, run_simulators, serial_ports_for
+
+    try:
+        serial_ports = serial_ports_for(site, dict(args.serial))
+    except ValueError as error:
+        print(f"{args.config}: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     scenario = load_scenario(args.scenario, site) if args.scenario else None
     return _until_signal(run_simulators(site, scenario=scenario, control_port=args.control_port,
-                                        seed=args.seed))
+                                        seed=args.seed, serial_ports=serial_ports))
 
 
 def _demo(site: Site, args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from simulators.faults import FAULT_ARGS, Fault, FaultError, LinkFault
 from simulators.modbus_server import ModbusEndpointServer
 from simulators.registers import EncodeError, encode
 from simulators.scenario import Scenario, ScenarioError, Step, load_scenario, play
-from simulators.site import DEFAULT_CONTROL_PORT, SimulatedSite, run_simulators
+from simulators.site import DEFAULT_CONTROL_PORT, SimulatedSite, run_simulators, serial_ports_for
 
 __all__ = [
     "DEFAULT_CONTROL_PORT",
@@ -34,4 +34,5 @@ __all__ = [
     "play",
     "request_once",
     "run_simulators",
+    "serial_ports_for",
 ]

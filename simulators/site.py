@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Self, TextIO
 
-from gateway.config import MqttSource, Site
+from gateway.config import ModbusSource, MqttSource, Site
 from simulators.cameras import CameraFleet
 from simulators.control import ControlServer
 from simulators.devices import DeviceFleet
@@ -135,12 +135,44 @@ class SimulatedSite:
         return lines
 
 
+def serial_ports_for(site: Site, mapping: Mapping[str, str]) -> dict[str, str]:
+    """Check the serial device each RTU endpoint's simulator serves on; returns `mapping`.
+
+    The gateway opens the endpoint's `serial` path, so the simulator needs the other end of
+    the line. Raises ValueError naming the endpoint for one left without a port, and for an
+    entry that names no serial endpoint of the site.
+    """
+    endpoints = {endpoint.id: endpoint for endpoint in site.config.modbus.endpoints}
+    for endpoint_id in mapping:
+        endpoint = endpoints.get(endpoint_id)
+        if endpoint is None:
+            raise ValueError(f"--serial {endpoint_id}: the site has no Modbus endpoint "
+                             f"{endpoint_id!r}")
+        if endpoint.serial is None:
+            raise ValueError(f"--serial {endpoint_id}: endpoint {endpoint_id!r} is Modbus TCP "
+                             f"({endpoint.host}:{endpoint.port}), not a serial line")
+    used = {d.source.endpoint for d in site.config.devices if isinstance(d.source, ModbusSource)}
+    for endpoint in site.config.modbus.endpoints:
+        if endpoint.serial is not None and endpoint.id in used and endpoint.id not in mapping:
+            raise ValueError(
+                f"endpoint {endpoint.id!r} is on the serial line {endpoint.serial}, which the "
+                f"gateway opens: give the simulator the other end of the line with --serial "
+                f"{endpoint.id}=PATH (a second adapter, or a socat pty pair)")
+    return dict(mapping)
+
+
 async def run_simulators(site: Site, *, scenario: Scenario | None = None, seed: int = 0,
                          control_port: int = DEFAULT_CONTROL_PORT, mqtt_host: str | None = None,
-                         mqtt_port: int | None = None, out: TextIO | None = None) -> None:
-    """Run the site's simulators until cancelled, printing where they listen to `out`."""
+                         mqtt_port: int | None = None, out: TextIO | None = None,
+                         serial_ports: Mapping[str, str] | None = None) -> None:
+    """Run the site's simulators until cancelled, printing where they listen to `out`.
+
+    `serial_ports` maps each RTU endpoint's id to the serial device its simulator serves on
+    (see `serial_ports_for`).
+    """
     async with SimulatedSite(site, seed=seed, mqtt_host=mqtt_host, mqtt_port=mqtt_port,
-                             control_port=control_port, scenario=scenario) as simulated:
+                             control_port=control_port, scenario=scenario,
+                             serial_ports=serial_ports) as simulated:
         stream = out or sys.stdout
         for line in simulated.describe():
             print(line, file=stream, flush=True)

@@ -22,12 +22,14 @@ import yaml
 from drivers.modbus import ModbusDriver, ModbusProfile
 from drivers.mqtt import BrokerSpec, MqttDriver, MqttProfile, decode_payload
 from drivers.reading import Quality, Reading
-from gateway.config import DeviceKind, Site, load_site
+from gateway.alarms import device_infos
+from gateway.config import ConfigError, DeviceKind, Site, load_site
 from gateway.wiring import modbus_endpoints, mqtt_devices
+from rules import AlarmClass, AlarmEvent, EventKind, FakeClock, RuleEngine
 from rules.defaults import default_table
 from simulators import SimulatedSite
 from tests.servers import MosquittoServer, free_port
-from tests.sites import CONFIG
+from tests.sites import CONFIG, eventually
 
 PROFILES = CONFIG / "profiles"
 ALL_PROFILES = sorted(PROFILES.glob("*.yaml"))
@@ -101,12 +103,15 @@ def rule_points(kind: DeviceKind) -> set[str]:
 @pytest.mark.parametrize(
     ("profile", "kind"),
     [("iot-smoke-alarm", DeviceKind.SMOKE_DETECTOR), ("nvr-camera-health", DeviceKind.CAMERA),
-     ("analog-input-4-20ma", DeviceKind.HYDRANT_PRESSURE)],
+     ("analog-input-4-20ma", DeviceKind.HYDRANT_PRESSURE),
+     ("notifier-modbus-gw-point", DeviceKind.SMOKE_DETECTOR),
+     ("siemens-fc20-alarm-fault", DeviceKind.SMOKE_DETECTOR)],
 )
 def test_profiles_that_the_default_rules_serve_have_their_points(
     profile: str, kind: DeviceKind
 ) -> None:
-    names = {point["name"] for point in profile_header(PROFILES / f"{profile}.yaml")["points"]}
+    header = profile_header(PROFILES / f"{profile}.yaml")
+    names = {point["name"] for point in [*header["points"], *header.get("derived", [])]}
     assert rule_points(kind) <= names
 
 
@@ -202,6 +207,68 @@ async def test_siemens_fc20_element_tables(
         if fault is not None:
             await simulated.apply(fault, "DEV-1")
         await sink.until("DEV-1", showing(alarm=alarm, fault=trouble))
+
+
+DERIVED_STATUS = [
+    pytest.param("notifier-modbus-gw-point", None, "normal", id="notifier-normal"),
+    pytest.param("notifier-modbus-gw-point", "fire", "fire", id="notifier-fire"),
+    pytest.param("notifier-modbus-gw-point", "pre_alarm", "pre_alarm", id="notifier-pre-alarm"),
+    pytest.param("notifier-modbus-gw-point", "detector_fault", "fault", id="notifier-fault"),
+    pytest.param("notifier-modbus-gw-point", "isolate", "isolated", id="notifier-isolated"),
+    pytest.param("siemens-fc20-alarm-fault", None, "normal", id="siemens-normal"),
+    pytest.param("siemens-fc20-alarm-fault", "fire", "fire", id="siemens-fire"),
+    pytest.param("siemens-fc20-alarm-fault", "detector_fault", "fault", id="siemens-fault"),
+]
+
+
+@pytest.mark.parametrize(("profile", "fault", "status"), DERIVED_STATUS)
+async def test_vendor_profiles_derive_the_detector_status(
+    tmp_path: Path, profile: str, fault: str | None, status: str
+) -> None:
+    site = load_site(write_site(tmp_path, profile, modbus_at(0, 1), modbus_port=free_port()))
+    async with modbus_played(site) as (simulated, sink):
+        if fault is not None:
+            await simulated.apply(fault, "DEV-1")
+        points = await sink.until("DEV-1", showing(status=status))
+        await sink.until("DEV-2", showing(status="normal"))
+    assert len({reading.observed_at for reading in points.values()}) == 1  # one poll
+
+
+@pytest.mark.parametrize("profile", ["notifier-modbus-gw-point", "siemens-fc20-alarm-fault"])
+async def test_a_vendor_detector_in_fire_raises_a_fire_alarm(tmp_path: Path, profile: str) -> None:
+    site = load_site(write_site(tmp_path, profile, modbus_at(0, 1), modbus_port=free_port()))
+    engine, sink = RuleEngine(device_infos(site), clock=FakeClock()), Collector()
+    events: list[AlarmEvent] = []
+
+    async def rules(readings: Sequence[Reading]) -> None:
+        events.extend(engine.on_readings(readings))
+        await sink(readings)
+
+    def raised() -> list[AlarmEvent]:
+        return [event for event in events if event.kind is EventKind.RAISED]
+
+    driver = ModbusDriver(modbus_endpoints(site))
+    async with SimulatedSite(site) as simulated, running(driver, rules):
+        await sink.until("DEV-2", showing(status="normal"))
+        assert raised() == []
+        await simulated.apply("fire", "DEV-2")
+        await eventually(lambda: bool(raised()), what="a raised alarm")
+    [event] = raised()
+    assert (event.alarm_id, event.alarm.alarm_class, event.alarm.device) == (
+        "fire:DEV-2", AlarmClass.FIRE, "DEV-2")
+
+
+def test_a_derived_point_naming_an_unknown_state_is_a_config_error(tmp_path: Path) -> None:
+    text = (PROFILES / "siemens-fc20-alarm-fault.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "profiles" / "siemens-fc20-alarm-fault.yaml"
+    broken.parent.mkdir()
+    broken.write_text(text.replace("{state: fault, when: fault}", "{state: fault, when: faults}"))
+    site = write_site(tmp_path, "siemens-fc20-alarm-fault", modbus_at(0)).read_text()
+    (tmp_path / "site.yaml").write_text(site.replace(str(PROFILES / "siemens-fc20-alarm-fault"),
+                                                     str(broken.with_suffix(""))))
+    with pytest.raises(ConfigError, match="derived point 'status', state 'fault': "
+                                          "no register point 'faults'"):
+        load_site(tmp_path / "site.yaml")
 
 
 def test_two_siemens_fc20_elements_on_one_unit(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,9 @@ from drivers.reading import Quality
 from gateway.config import Site, load_site
 from gateway.wiring import modbus_endpoints
 from simulators import SimulatedSite
+from tests.modbus_helpers import Collector, all_good, polling
 from tests.servers import SerialPair, require_binary
 from tests.sites import panel_site
-from tests.test_modbus_poller import Collector, all_good, polling
 
 MBPOLL = "/usr/bin/mbpoll"
 UNITS = (1, 2, 3)
@@ -29,8 +31,10 @@ UNITS = (1, 2, 3)
 
 def bus(folder: Path, pair: SerialPair) -> Site:
     """Three units of two detectors each on one RS-485 line, 9600 baud 8N2, polled every 200 ms."""
-    line = (f"{{id: panel, serial: {pair.gateway}, baudrate: 9600, parity: N, stopbits: 2, "
-            "timeout: 300ms}")
+    line = (
+        f"{{id: panel, serial: {pair.gateway}, baudrate: 9600, parity: N, stopbits: 2, "
+        "timeout: 300ms}"
+    )
     return load_site(panel_site(folder, line, units=UNITS, detectors=2, poll_interval="200ms"))
 
 
@@ -101,3 +105,51 @@ async def test_a_silent_unit_times_out_while_the_others_answer(
     assert all(count >= 8 for count in answered.values()), answered  # 10 polls in 2 s
     assert poller.stats.connects == 1  # the line stayed open: silence is the unit's, not ours
     assert sink.count("SD-2-1", Quality.TIMEOUT) <= 3
+
+
+FIREGW = [sys.executable, "-m", "gateway"]
+
+
+async def test_firegw_simulate_serves_a_serial_endpoint_on_the_port_given(
+    tmp_path: Path, serial_pair: SerialPair
+) -> None:
+    site = bus(tmp_path, serial_pair)
+    process = await asyncio.create_subprocess_exec(
+        *FIREGW, "simulate", str(site.path), "--serial", f"panel={serial_pair.simulator}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)  # fmt: skip
+    assert process.stdout is not None
+    try:
+        first = await asyncio.wait_for(process.stdout.readline(), timeout=20)
+        code, output = await mbpoll(serial_pair.gateway, 3)
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=10)
+    assert first.decode().startswith(f"Modbus RTU panel: {serial_pair.simulator}, units [1, 2, 3]")
+    assert code == 0, output
+    assert re.search(r"^\[1\]:\s+0$", output, re.MULTILINE), output  # status normal
+
+
+@pytest.mark.parametrize(
+    ("serial", "message"),
+    [
+        pytest.param([], "site.yaml: endpoint 'panel' is on the serial line {gw}, which the "
+                     "gateway opens: give the simulator the other end of the line with --serial "
+                     "panel=PATH (a second adapter, or a socat pty pair)", id="missing"),
+        pytest.param(["--serial", "panel=/dev/null", "--serial", "plant=/dev/ttyS1"],
+                     "site.yaml: --serial plant: the site has no Modbus endpoint 'plant'",
+                     id="unknown"),
+        pytest.param(["--serial", "panel"], "argument --serial: expected ENDPOINT=PATH, "
+                     "got 'panel'", id="malformed"),
+    ],
+)
+def test_firegw_simulate_refuses_a_serial_endpoint_without_its_port(
+    tmp_path: Path, serial: list[str], message: str
+) -> None:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    line = "{id: panel, serial: /dev/ttyUSB7, baudrate: 9600, parity: N, stopbits: 2}"
+    site = panel_site(folder, line).rename(folder / "site.yaml")
+    result = subprocess.run([*FIREGW, "simulate", str(site), *serial], capture_output=True,
+                            text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert message.format(gw="/dev/ttyUSB7") in result.stderr

@@ -5,6 +5,7 @@ The gateway builds `ModbusEndpointSpec`s from its site config and runs a `Modbus
 """
 
 from drivers.modbus.decode import decode_point
+from drivers.modbus.derive import derive, derived_readings
 from drivers.modbus.link import EndpointStats, PollFailure
 from drivers.modbus.merge import ReadBlock, Request, plan_reads, plan_requests
 from drivers.modbus.poller import EndpointPoller, ModbusDriver
@@ -12,9 +13,11 @@ from drivers.modbus.profile import (
     ByteOrder,
     CurrentLoop,
     DataType,
+    DerivedPoint,
     Function,
     ModbusProfile,
     RegisterPoint,
+    StateCondition,
 )
 from drivers.modbus.spec import MERGE_GAP, ModbusDevice, ModbusEndpointSpec, Parity, SerialLine
 from drivers.sink import ReadingSink
@@ -24,6 +27,7 @@ __all__ = [
     "ByteOrder",
     "CurrentLoop",
     "DataType",
+    "DerivedPoint",
     "EndpointPoller",
     "EndpointStats",
     "Function",
@@ -38,7 +42,10 @@ __all__ = [
     "RegisterPoint",
     "Request",
     "SerialLine",
+    "StateCondition",
     "decode_point",
+    "derive",
+    "derived_readings",
     "plan_reads",
     "plan_requests",
 ]

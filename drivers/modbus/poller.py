@@ -18,11 +18,15 @@ from collections.abc import Sequence
 
 from drivers.backoff import Backoff
 from drivers.modbus.cycle import PollGroup
+from drivers.modbus.derive import with_derived
 from drivers.modbus.link import RECONNECT_CAP, RECONNECT_INITIAL, EndpointStats, Link
 from drivers.modbus.spec import ModbusDevice, ModbusEndpointSpec
 from drivers.sink import ReadingSink
 
 log = logging.getLogger(__name__)
+
+STABLE_RUN = 60.0
+"""Seconds a restarted poller must run before a later crash counts as a first one again."""
 
 
 class EndpointPoller:
@@ -53,12 +57,14 @@ class EndpointPoller:
         return self._link.connected
 
     async def run(self, sink: ReadingSink) -> None:
-        """Poll until cancelled, delivering each device's readings to `sink`; closes on exit."""
+        """Poll until cancelled, delivering each device's readings (its derived points after
+        them) to `sink`; closes the connection on exit."""
+        deliver = with_derived(sink, self.spec.devices)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._link.run(), name=f"{self.spec.id} connect")
             for group in self.groups:
                 name = f"poll {self.spec.id} every {group.interval:g} s"
-                tasks.create_task(group.run(sink), name=name)
+                tasks.create_task(group.run(deliver), name=name)
 
 
 class ModbusDriver:
@@ -86,11 +92,16 @@ class ModbusDriver:
 
 
 async def _supervise(poller: EndpointPoller, sink: ReadingSink) -> None:
-    """Restart a poller that ever ends, so one endpoint's bug never stops the others."""
+    """Restart a poller that ever ends, so one endpoint's bug never stops the others; the
+    backoff starts again from its first delay once a run has lasted `STABLE_RUN` seconds."""
     backoff = Backoff(RECONNECT_INITIAL, RECONNECT_CAP)
+    loop = asyncio.get_running_loop()
     while True:
+        started = loop.time()
         try:
             await poller.run(sink)
         except Exception:  # the supervisor boundary: log, wait, restart
             log.exception("modbus endpoint %s: poller crashed; restarting", poller.spec.id)
+        if loop.time() - started >= STABLE_RUN:
+            backoff.reset()
         await asyncio.sleep(backoff.next_delay())

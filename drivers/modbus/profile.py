@@ -124,8 +124,44 @@ class RegisterPoint(BaseModel):
         return 1 if self.function.is_bit else self.type.registers
 
 
+class StateCondition(BaseModel):
+    """One line of a derived point: its `state` holds when the point `when` is true (a bool
+    point) or, with `in`, when that enum point's state is one of those listed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    state: str
+    when: str
+    among: tuple[str, ...] | None = Field(default=None, alias="in", min_length=1)
+
+    def holds(self, value: object) -> bool:
+        """Whether the source point's good value makes this state hold."""
+        return value is True if self.among is None else value in self.among
+
+
+class DerivedPoint(BaseModel):
+    """A point computed from other points of the same poll, not read from registers: the
+    `state` of the first rule that holds, in the order written, else `otherwise`.
+
+    Panels send several flags that can be set at once (alarm, trouble, disabled); the rules
+    want one state, and the order says which one wins.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    first_of: Annotated[tuple[StateCondition, ...], Field(min_length=1)]
+    otherwise: str
+    unit: str | None = None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The points the rules read, in order, each once."""
+        return tuple(dict.fromkeys(rule.when for rule in self.first_of))
+
+
 class ModbusProfile(BaseModel):
-    """A device model's register map."""
+    """A device model's register map, and the points derived from its registers' points."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -134,15 +170,31 @@ class ModbusProfile(BaseModel):
     kind: str
     description: str | None = None
     points: Annotated[tuple[RegisterPoint, ...], Field(min_length=1)]
+    derived: tuple[DerivedPoint, ...] = ()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:
         seen: set[str] = set()
-        for point in self.points:
+        for point in (*self.points, *self.derived):
             if point.name in seen:
                 raise ValueError(f"point name {point.name!r} is used twice")
             seen.add(point.name)
         return self
+
+    @model_validator(mode="after")
+    def _derivable(self) -> Self:
+        """Each rule of a derived point names a register point it can test: a bool point, or
+        an enum point with states from its table (a typo would otherwise never match)."""
+        by_name = {point.name: point for point in self.points}
+        for derived in self.derived:
+            for rule in derived.first_of:
+                _check_rule(derived.name, rule, by_name.get(rule.when))
+        return self
+
+    @property
+    def point_names(self) -> tuple[str, ...]:
+        """Every point a poll delivers: the register points, then the derived ones."""
+        return tuple(point.name for point in (*self.points, *self.derived))
 
     def span(self, function: Function) -> tuple[int, int] | None:
         """The (first, last) offsets this profile reads in one table, or None."""
@@ -150,3 +202,19 @@ class ModbusProfile(BaseModel):
         if not used:
             return None
         return min(a for a, _ in used), max(b for _, b in used)
+
+
+def _check_rule(derived: str, rule: StateCondition, point: RegisterPoint | None) -> None:
+    where = f"derived point {derived!r}, state {rule.state!r}"
+    if point is None:
+        raise ValueError(f"{where}: no register point {rule.when!r}")
+    if rule.among is None:
+        if point.type is not DataType.BOOL:
+            raise ValueError(f"{where}: point {rule.when!r} is not a bool; give `in:` states")
+        return
+    states = set((point.enum or {}).values())
+    if not states:
+        raise ValueError(f"{where}: `in:` needs an enum point, and {rule.when!r} has no enum")
+    unknown = [name for name in rule.among if name not in states]
+    if unknown:
+        raise ValueError(f"{where}: {rule.when!r} has no state {unknown[0]!r}")
