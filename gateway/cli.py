@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import ConfigError, DeviceKind, Site, load_site
+from gateway.rejects_cli import add_rejected_command
 
 DEFAULT_SITE = Path(__file__).resolve().parent.parent / "config" / "hospital.yaml"
 DEFAULT_SCENARIO = DEFAULT_SITE.parent / "scenarios" / "demo.yaml"
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     alarms = commands.add_parser("alarms", help="watch a site's alarms live, from its broker")
     alarms.add_argument("config", type=Path)
     alarms.set_defaults(command=_alarms)
+    add_rejected_command(commands)
 
     for name, (action, help_text) in _ALARM_ACTIONS.items():
         command = commands.add_parser(name, help=help_text)

@@ -18,6 +18,7 @@ from gateway.history import NEVER_DROP, HistoryHealth
 from gateway.hub import Hub
 from gateway.lineprotocol import LineProtocolError, encode_point, series_key
 from gateway.outbox import Outbox, OutboxWriter
+from gateway.rejects import RejectedPayloads
 from gateway.sinks import OutboxSink
 from gateway.supervisor import supervise
 from gateway.wiring import broker, make_sink, modbus_endpoints, mqtt_devices
@@ -74,7 +75,10 @@ class Gateway:
         self.modbus_driver = ModbusDriver(modbus_endpoints(site))
         devices = mqtt_devices(site)
         client_id = f"firegw-{site.config.site.id}"
-        self.mqtt_driver = MqttDriver(broker(site, client_id), devices) if devices else None
+        # Payloads the MQTT driver rejects are kept for `firegw rejected` (opened in run()).
+        self.rejected_payloads = RejectedPayloads(site.rejected_payloads_path)
+        self.mqtt_driver = MqttDriver(broker(site, client_id), devices,
+                                      on_reject=self.rejected_payloads.add) if devices else None
 
     async def run(self) -> None:
         settings = self.site.config.outbox
@@ -82,6 +86,7 @@ class Gateway:
         async with (Outbox(self.site.outbox_path, sinks=names, max_rows=settings.max_rows,
                            never_drop=NEVER_DROP) as outbox,
                     AlarmStore(self.site.alarm_store_path) as store,
+                    self.rejected_payloads,
                     AsyncExitStack() as stack):
             self.outbox = outbox
             self.history = HistoryHealth(settings, outbox)

@@ -40,10 +40,14 @@ def _endpoint(endpoint: ModbusEndpoint, devices: list[ModbusDevice]) -> ModbusEn
 
 
 def mqtt_devices(site: Site) -> list[MqttDevice]:
-    return [
-        MqttDevice(id=device.id, topic=device.source.topic, profile=site.mqtt_profile(device))
-        for device in site.config.devices if isinstance(device.source, MqttSource)
-    ]
+    """Each MQTT device on its exact topic, or on its template with its key."""
+    devices = []
+    for device in site.config.devices:
+        if isinstance(device.source, MqttSource):
+            topic = site.mqtt_topic(device)
+            devices.append(MqttDevice(id=device.id, topic=topic.pattern, key=topic.key,
+                                      profile=site.mqtt_profile(device)))
+    return devices
 
 
 def broker(site: Site, client_id: str) -> BrokerSpec:

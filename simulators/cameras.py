@@ -66,6 +66,13 @@ def garbage_payloads(profile: MqttProfile) -> Iterator[bytes]:
     return itertools.cycle([b"{\"online\": tru", b"[1, 2, 3]", b"{\"fps\": NaN}", oversized])
 
 
+def publishable(topic: str) -> str:
+    """A topic to publish on for a device's topic, which is a filter when its template has
+    wildcard levels besides `{device}`: each `+` becomes `sim`, and a final `#` goes."""
+    levels = ["sim" if level == "+" else level for level in topic.split("/")]
+    return "/".join(levels[:-1] if levels[-1] == "#" and len(levels) > 1 else levels)
+
+
 async def _connect(client: aiomqtt.Client) -> None:
     """Connect within BROKER_TIMEOUT. Cancelled meanwhile, it still lets the attempt end and
     closes what it opened: aiomqtt connects in a worker thread that no cancel stops, and an
@@ -122,8 +129,8 @@ class CameraFleet:
         self.host = host or connection.host
         self.port = port or connection.port
         self.publishers = [
-            _Publisher(fleet[device.id], device.source.topic, site.mqtt_profile(device),
-                       site.poll_interval(device))
+            _Publisher(fleet[device.id], publishable(site.mqtt_topic(device).topic),
+                       site.mqtt_profile(device), site.poll_interval(device))
             for device in site.config.devices if isinstance(device.source, MqttSource)]
         self.identifier = f"firegw-sim-{site.config.site.id}-{secrets.token_hex(3)}"
         secret = connection.password

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from drivers.mqtt import TopicRouter
 from gateway.config import ConfigError, DeviceKind, load_site
+from gateway.wiring import mqtt_devices
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
 PANEL = "id: opd-panel, host: 127.0.0.1, port: 15020"
@@ -97,10 +99,6 @@ def test_an_rtu_endpoint_has_the_modbus_serial_defaults(hospital: Path) -> None:
          "devices[36].source.endpoint: unknown Modbus endpoint 'opd-i0'"),
         ("building: util, name: \"Central", "building: utl, name: \"Central", "building: utl",
          "zones[19].building: unknown building 'utl'"),
-        ("st-lukes/nvr/OPD-CAM-02/health", "st-lukes/nvr/OPD-CAM-01/health",
-         "id: OPD-CAM-02",
-         "devices[47].source.topic: topic 'st-lukes/nvr/OPD-CAM-01/health' is already used by "
-         "device 'OPD-CAM-01'"),
         (PANEL, "id: opd-panel, host: 127.0.0.1, serial: /dev/ttyUSB0, port: 15020", "ttyUSB0",
          "modbus.endpoints[0].serial: give host or serial, not both (host '127.0.0.1', serial "
          "'/dev/ttyUSB0')"),
@@ -121,6 +119,76 @@ def test_a_mistake_names_file_line_and_field(
 ) -> None:
     edit(hospital, old, new)
     assert errors_of(hospital) == [f"site.yaml:{line_of(hospital, needle)}: {expected}"]
+
+
+CAM1 = 'source: {topic: "st-lukes/nvr/{device}/health"}}'  # the first camera, OPD-CAM-01
+MQTT = "mqtt: {host: 127.0.0.1, port: 1883, topic_prefix: firegw}"
+TEMPLATE = "st-lukes/nvr/{device}/health"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "expected"),
+    [
+        (CAM1, f'source: {{topic: "{TEMPLATE}", key: OPD-CAM-02}}}}', "id: OPD-CAM-02",
+         "devices[47].source.topic: topic 'st-lukes/nvr/OPD-CAM-02/health' is already used by "
+         "device 'OPD-CAM-01'"),
+        (CAM1, "source: {topic: st-lukes/nvr/ch01/health}}", "id: OPD-CAM-02",
+         "devices[47].source.topic: topic 'st-lukes/nvr/{device}/health' overlaps "
+         "'st-lukes/nvr/ch01/health' of device 'OPD-CAM-01': a message could be meant for "
+         "either"),
+        (CAM1, 'source: {topic: "st-lukes/nvr/ch01/{device}"}}', "id: OPD-CAM-02",
+         "devices[47].source.topic: topic 'st-lukes/nvr/{device}/health' overlaps "
+         "'st-lukes/nvr/ch01/{device}' of device 'OPD-CAM-01': a message could be meant for "
+         "either"),
+        (CAM1, 'source: {topic: "st-lukes/{device}/{device}/health"}}', "{device}/{device}",
+         "devices[46].source.topic: {device} may appear only once in a topic (got "
+         "'st-lukes/{device}/{device}/health')"),
+        (CAM1, 'source: {topic: "st-lukes/nvr/+/health"}}', "nvr/+/health",
+         "devices[46].source.topic: a topic with + or # needs a {device} level to say which "
+         "device a message is for (got 'st-lukes/nvr/+/health')"),
+        (CAM1, 'source: {topic: "st-lukes/#/{device}"}}', "st-lukes/#",
+         "devices[46].source.topic: # may only be the last level of a topic (got "
+         "'st-lukes/#/{device}')"),
+        (CAM1, 'source: {topic: "st-lukes/nvr/cam-{device}"}}', "cam-{device}",
+         "devices[46].source.topic: {device} must be a whole topic level, between two '/' (got "
+         "'st-lukes/nvr/cam-{device}')"),
+        (CAM1, "source: {topic: st-lukes/cam01, key: ch01}}", "key: ch01",
+         "devices[46].source.topic: a key applies only to a topic template with {device}, not "
+         "'st-lukes/cam01'"),
+        (CAM1, f'source: {{topic: "{TEMPLATE}", key: ch/01}}}}', "key: ch/01",
+         "devices[46].source.key: a key is one topic level: it cannot contain '/' (got 'ch/01')"),
+        (CAM1, "source: mqtt}", "source: mqtt}",
+         "devices[46].source: an MQTT device needs a topic: give it one, or give mqtt: a "
+         "topic_template"),
+        (CAM1, "source: mqq}", "source: mqq}",
+         "devices[46].source: write `mqtt` (the site's topic_template) or a mapping such as "
+         "{topic: ...}, not 'mqq'"),
+        (MQTT, "mqtt: {host: 127.0.0.1, port: 1883, topic_template: st-lukes/nvr/health}",
+         "topic_template",
+         "mqtt.topic_template: a topic template needs a {device} level (got "
+         "'st-lukes/nvr/health')"),
+    ],
+)
+def test_an_mqtt_topic_mistake_names_file_line_and_field(
+    hospital: Path, old: str, new: str, needle: str, expected: str
+) -> None:
+    edit(hospital, old, new)
+    assert errors_of(hospital) == [f"site.yaml:{line_of(hospital, needle)}: {expected}"]
+
+
+def test_the_site_template_gives_devices_their_topics(hospital: Path) -> None:
+    """One template under mqtt:, cameras by id or by the NVR's channel: one subscription."""
+    edit(hospital, MQTT, MQTT.replace("}", f', topic_template: "{TEMPLATE}"}}'))
+    edit(hospital, CAM1, "source: {key: ch01}}")
+    edit(hospital, CAM1, "source: mqtt}")
+    site = load_site(hospital)
+    cameras = ("OPD-CAM-01", "OPD-CAM-02", "OPD-CAM-03")
+    topics = [site.mqtt_topic(site.devices[camera]).topic for camera in cameras]
+    assert topics == ["st-lukes/nvr/ch01/health", "st-lukes/nvr/OPD-CAM-02/health",
+                      "st-lukes/nvr/OPD-CAM-03/health"]
+    devices = mqtt_devices(site)
+    assert len(devices) == 40
+    assert TopicRouter(devices).subscriptions == ["st-lukes/nvr/+/health"]
 
 
 def test_every_problem_is_listed_in_file_order(hospital: Path) -> None:

@@ -245,8 +245,23 @@ async def test_reconnects_after_broker_restart(mosquitto_factory: MosquittoFacto
     [
         pytest.param(
             lambda: MqttDevice("cam-01", "nvr/+/health", CAMERA),
-            "device cam-01: topic 'nvr/+/health' must be an exact topic, not a filter",
+            "device cam-01: topic 'nvr/+/health': a topic with + or # needs a {device} level to "
+            "say which device a message is for",
             id="wildcard",
+        ),
+        pytest.param(
+            lambda: MqttDevice("cam-01", "nvr/cam-01/health", CAMERA, key="ch01"),
+            "device cam-01: a key applies only to a topic with {device}",
+            id="key-without-template",
+        ),
+        pytest.param(
+            lambda: MqttDriver(
+                BrokerSpec("localhost", 1883),
+                [MqttDevice("a", "nvr/{device}/+", CAMERA, key="ch1"),
+                 MqttDevice("b", "nvr/{device}/+", CAMERA, key="ch1")],
+            ),
+            "devices a and b share topic 'nvr/ch1/+'",
+            id="shared-key",
         ),
         pytest.param(
             lambda: MqttDriver(

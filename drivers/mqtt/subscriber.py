@@ -1,9 +1,12 @@
-"""Receiving device status over MQTT: subscribe to each device's topic, decode, deliver.
+"""Receiving device status over MQTT: subscribe to the devices' topics, decode, deliver.
 
-Cameras and NVRs (and some wireless detectors) publish a JSON document per device. The driver
-holds one connection to the broker, subscribes QoS 1 to every device's exact topic, and turns
-each message into that device's readings. It reconnects forever with backoff when the broker
-goes away. A payload it cannot use is counted and logged, never allowed to end the driver.
+Cameras and NVRs (and some wireless detectors) publish a JSON document per device, each on its
+own exact topic or on a topic template shared by many devices (see `drivers.mqtt.topics`). The
+driver holds one connection to the broker, subscribes QoS 1 to every exact topic and once to
+every template, and turns each message into its device's readings. It reconnects forever with
+backoff when the broker goes away. A payload it cannot use is counted, logged and handed to an
+optional `on_reject` callback (the gateway keeps them for inspection), never allowed to end the
+driver.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from drivers.backoff import Backoff
 from drivers.mqtt.decode import PayloadError, decode_payload
-from drivers.mqtt.profile import MqttProfile
+from drivers.mqtt.rejects import RejectedPayload, RejectHandler, field_error_reason
+from drivers.mqtt.routing import MqttDevice, TopicRouter
 from drivers.reading import Reading, now_ns
 from drivers.sink import ReadingSink
 
@@ -31,22 +35,6 @@ RECONNECT_INITIAL = 1.0
 RECONNECT_CAP = 30.0
 REJECTION_LOG_EVERY = 60.0
 QOS = 1
-
-
-@dataclass(frozen=True)
-class MqttDevice:
-    """One device and the exact topic its JSON status document is published on."""
-
-    id: str
-    topic: str
-    profile: MqttProfile
-
-    def __post_init__(self) -> None:
-        if not self.topic or any(c in self.topic for c in "+#\0"):
-            raise ValueError(
-                f"device {self.id}: topic {self.topic!r} must be an exact topic, not a filter"
-            )
-
 
 @dataclass(frozen=True)
 class BrokerSpec:
@@ -74,7 +62,12 @@ class BrokerSpec:
 
 @dataclass
 class MqttStats:
-    """Counters of the MQTT driver, for the gateway's status page."""
+    """Counters of the MQTT driver, for the gateway's status page.
+
+    `rejected` (unusable payloads) and `field_errors` (documents with undecodable fields) are by
+    device id; `unknown_topics` by topic; `unknown_devices` by the template whose `{device}`
+    level named no configured device (bounded by the number of templates, whatever is sent).
+    """
 
     received: int = 0
     delivered: int = 0
@@ -82,8 +75,11 @@ class MqttStats:
     reconnects: int = 0
     connect_failures: int = 0
     sink_failures: int = 0
+    reject_handler_failures: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    field_errors: Counter[str] = field(default_factory=Counter)
     unknown_topics: Counter[str] = field(default_factory=Counter)
+    unknown_devices: Counter[str] = field(default_factory=Counter)
 
 
 class MqttDriver:
@@ -92,7 +88,10 @@ class MqttDriver:
     Every usable message ends in one call of the sink with the device's readings, all with the
     time the message was received as `observed_at`. A payload that is not a usable JSON
     document is counted in `stats.rejected` by device and logged at most once a minute per
-    device; a message on a topic no device uses is counted in `stats.unknown_topics`.
+    device; it and any document with undecodable fields go to `on_reject`, which must not
+    block (an exception it raises is counted and logged, never stops the driver). A message on
+    a topic no device uses is counted in `stats.unknown_topics`; one on a template whose
+    `{device}` level names no device in `stats.unknown_devices`, logged once a minute.
     """
 
     def __init__(
@@ -101,16 +100,13 @@ class MqttDriver:
         devices: Sequence[MqttDevice],
         *,
         rng: random.Random | None = None,
+        on_reject: RejectHandler | None = None,
     ) -> None:
         self.broker = broker
-        self.devices: dict[str, MqttDevice] = {}
-        for device in devices:
-            if device.topic in self.devices:
-                other = self.devices[device.topic].id
-                raise ValueError(f"devices {other} and {device.id} share topic {device.topic!r}")
-            self.devices[device.topic] = device
+        self.router = TopicRouter(devices)
         self.stats = MqttStats()
         self.connected = False
+        self.on_reject = on_reject
         self._rng = rng or random.Random()
         self._units = {d.id: {p.name: p.unit for p in d.profile.points} for d in devices}
         self._last_logged: dict[str, float] = {}
@@ -123,7 +119,7 @@ class MqttDriver:
 
     async def run(self, sink: ReadingSink) -> None:
         """Receive and deliver until cancelled, reconnecting with backoff whenever needed."""
-        if not self.devices:
+        if not len(self.router):
             await asyncio.Event().wait()
         backoff = Backoff(RECONNECT_INITIAL, RECONNECT_CAP, rng=self._rng)
         try:
@@ -146,8 +142,9 @@ class MqttDriver:
     async def _session(self, sink: ReadingSink, backoff: Backoff) -> None:
         """One connection: subscribe, then handle messages until the broker goes away."""
         async with self._client() as client:
-            granted = await client.subscribe([(topic, QOS) for topic in self.devices])
-            self._note_up(granted)
+            filters = self.router.subscriptions
+            granted = await client.subscribe([(topic, QOS) for topic in filters])
+            self._note_up(filters, granted)
             backoff.reset()
             async for message in client.messages:
                 await self._guarded(message, sink)
@@ -177,37 +174,78 @@ class MqttDriver:
         observed_at = now_ns()
         self.stats.received += 1
         topic = message.topic.value
-        device = self.devices.get(topic)
+        device = self.router.device_for(topic)
         if device is None:
-            self.stats.unknown_topics[topic] += 1
-            if self.stats.unknown_topics[topic] == 1:
-                log.warning("MQTT message on %s, which no device uses; ignored", topic)
+            self._unknown(topic)
             return
-        readings = self._readings(device, message.payload, observed_at)
+        readings = self._readings(device, topic, _bytes(message.payload), observed_at)
         if readings:
             await sink(readings)
             self.stats.delivered += 1
 
-    def _readings(self, device: MqttDevice, payload: bytes, observed_at: int) -> list[Reading]:
+    def _unknown(self, topic: str) -> None:
+        """Count a message no device is for: by template when one matched, else by topic."""
+        template = self.router.template_of(topic)
+        if template is None:
+            self.stats.unknown_topics[topic] += 1
+            if self.stats.unknown_topics[topic] == 1:
+                log.warning("MQTT message on %s, which no device uses; ignored", topic)
+            return
+        self.stats.unknown_devices[template.text] += 1
+        if self._due(f"template {template.text}"):
+            log.warning(
+                "MQTT message on %s: %r is not the key of any device on %s; ignored "
+                "(%d so far)", topic, template.key_of(topic), template.text,
+                self.stats.unknown_devices[template.text],
+            )  # fmt: skip
+
+    def _readings(
+        self, device: MqttDevice, topic: str, payload: bytes, observed_at: int
+    ) -> list[Reading]:
         try:
             results = decode_payload(device.profile, payload)
         except PayloadError as error:
-            self._reject(device, error.reason)
+            self._reject(device, topic, error.reason)
+            self._hand_over(device, topic, payload, error.reason, observed_at)
             return []
         units = self._units[device.id]
-        return [
+        readings = [
             Reading(device.id, name, value, quality, units[name], observed_at, detail)
             for name, value, quality, detail in results
         ]
+        self._field_errors(device, topic, payload, readings)
+        return readings
 
-    def _reject(self, device: MqttDevice, reason: str) -> None:
+    def _reject(self, device: MqttDevice, topic: str, reason: str) -> None:
         """Count an unusable payload; log the reason at most once a minute per device."""
         self.stats.rejected[device.id] += 1
         if self._due(device.id):
             log.warning(
                 "device %s: unusable payload on %s: %s (%d rejected so far)",
-                device.id, device.topic, reason, self.stats.rejected[device.id],
+                device.id, topic, reason, self.stats.rejected[device.id],
             )  # fmt: skip
+
+    def _field_errors(
+        self, device: MqttDevice, topic: str, payload: bytes, readings: list[Reading]
+    ) -> None:
+        """Hand over a usable document whose fields did not all decode (the readings say why)."""
+        reason = field_error_reason(readings)
+        if reason is not None:
+            self.stats.field_errors[device.id] += 1
+            self._hand_over(device, topic, payload, reason, readings[0].observed_at)
+
+    def _hand_over(
+        self, device: MqttDevice, topic: str, payload: bytes, reason: str, received_at: int
+    ) -> None:
+        """Give a rejected payload to `on_reject`; whatever it raises stays here."""
+        if self.on_reject is None:
+            return
+        try:
+            self.on_reject(RejectedPayload(device.id, topic, payload, reason, received_at))
+        except Exception:  # a broken dead-letter store must not stop the readings
+            self.stats.reject_handler_failures += 1
+            if self._due("on_reject"):
+                log.exception("MQTT: keeping a rejected payload of %s failed", device.id)
 
     def _due(self, key: str) -> bool:
         """Whether a rate-limited log line for `key` may be written now (once a minute)."""
@@ -217,17 +255,17 @@ class MqttDriver:
         self._last_logged[key] = now
         return True
 
-    def _note_up(self, granted: Sequence[int | ReasonCode]) -> None:
+    def _note_up(self, filters: list[str], granted: Sequence[int | ReasonCode]) -> None:
         self.connected = True
         self.stats.connects += 1
         again = self.stats.connects > 1
         self.stats.reconnects += again
         self._down_logged = False
         log.info(
-            "MQTT: connected to %s%s, subscribed to %d device topics",
-            self.broker.where, " again" * again, len(self.devices),
+            "MQTT: connected to %s%s, subscribed to %d topics for %d devices",
+            self.broker.where, " again" * again, len(filters), len(self.router),
         )  # fmt: skip
-        for topic, code in zip(self.devices, granted, strict=False):
+        for topic, code in zip(filters, granted, strict=False):
             if code.is_failure if isinstance(code, ReasonCode) else code >= 0x80:
                 log.warning("MQTT: broker %s refused subscription to %s", self.broker.where, topic)
 
@@ -239,3 +277,10 @@ class MqttDriver:
                 self.broker.where, reason, RECONNECT_CAP,
             )  # fmt: skip
             self._down_logged = True
+
+
+def _bytes(payload: aiomqtt.types.PayloadType) -> bytes:
+    """A received payload as bytes (aiomqtt types it broadly; received ones are bytes)."""
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    return b"" if payload is None else str(payload).encode()

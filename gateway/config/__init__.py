@@ -17,7 +17,7 @@ from gateway.config.models import (
     SiteConfig,
     Zone,
 )
-from gateway.config.site import SUPERVISION_CAP, Site
+from gateway.config.site import SUPERVISION_CAP, MqttTopic, Site
 from gateway.config.values import SecretRef
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "ModbusSource",
     "MqttConnection",
     "MqttSource",
+    "MqttTopic",
     "RiskLevel",
     "SecretRef",
     "Site",

@@ -7,7 +7,9 @@ from typing import Any
 
 from drivers.modbus.profile import Function, ModbusProfile
 from drivers.mqtt.profile import MqttProfile
+from drivers.mqtt.topics import fill_template, overlap
 from gateway.config.models import ModbusSource, MqttSource, SiteConfig
+from gateway.config.site import MqttTopic, mqtt_topic_of
 from gateway.config.yamlsource import Path_
 
 Problem = tuple[Path_, str]
@@ -25,7 +27,7 @@ def check_site(config: SiteConfig, profiles: Profiles) -> list[Problem]:
         *_zone_buildings(config),
         *_device_references(config, profiles),
         *_modbus_overlaps(config, profiles),
-        *_shared_topics(config),
+        *_mqtt_topics(config),
         *_rule_overrides(config),
         *_sink_names(config),
     ]
@@ -66,7 +68,7 @@ def _device_references(config: SiteConfig, profiles: Profiles) -> Iterator[Probl
             endpoint = device.source.endpoint
             yield (*here, "source", "endpoint"), f"unknown Modbus endpoint {endpoint!r}"
         if isinstance(device.source, MqttSource) and config.mqtt is None:
-            yield (*here, "source", "topic"), "an MQTT device needs an mqtt: connection"
+            yield _topic_field(here, device.source), "an MQTT device needs an mqtt: connection"
 
 
 def _modbus_overlaps(config: SiteConfig, profiles: Profiles) -> Iterator[Problem]:
@@ -110,15 +112,52 @@ def _first_overlap(ranges: list[Range], blocks: list[tuple[int, int, str]]) -> s
     return None
 
 
-def _shared_topics(config: SiteConfig) -> Iterator[Problem]:
-    first: dict[str, str] = {}
+def _mqtt_topics(config: SiteConfig) -> Iterator[Problem]:
+    """Every MQTT device needs a topic, and no message may be meant for two devices: no two
+    devices on one topic, and no template that also matches another device's topic."""
+    taken: dict[str, str] = {}  # resolved topic -> device
+    patterns: dict[str, tuple[str, str]] = {}  # pattern -> (its subscription, first device)
     for index, device in enumerate(config.devices):
-        if isinstance(device.source, MqttSource):
-            topic = device.source.topic
-            if topic in first:
-                yield ("devices", index, "source", "topic"), (
-                    f"topic {topic!r} is already used by device {first[topic]!r}")
-            first.setdefault(topic, device.id)
+        if not isinstance(device.source, MqttSource):
+            continue
+        topic = mqtt_topic_of(config, device)
+        if topic is None and config.mqtt is None:
+            continue  # reported by _device_references
+        problem = _topic_problem(topic, device.source, taken, patterns)
+        if problem is not None:
+            yield _topic_field(("devices", index), device.source), problem
+        if topic is not None:  # an overlap is reported once, for the first device of a pattern
+            taken.setdefault(topic.topic, device.id)
+            patterns.setdefault(topic.pattern, (fill_template(topic.pattern, "+"), device.id))
+
+
+def _topic_field(device: Path_, source: MqttSource) -> Path_:
+    """Where a device's topic problem is reported: its `topic:`, else its `key:`, else `source`."""
+    if source.topic is not None:
+        return (*device, "source", "topic")
+    return (*device, "source", "key") if source.key is not None else (*device, "source")
+
+
+def _topic_problem(
+    topic: MqttTopic | None,
+    source: MqttSource,
+    taken: dict[str, str],
+    patterns: dict[str, tuple[str, str]],
+) -> str | None:
+    if topic is None:
+        return "an MQTT device needs a topic: give it one, or give mqtt: a topic_template"
+    if source.key is not None and not topic.is_template:
+        return f"a key applies only to a topic template with {{device}}, not {topic.pattern!r}"
+    if topic.topic in taken:
+        return f"topic {topic.topic!r} is already used by device {taken[topic.topic]!r}"
+    if topic.pattern in patterns:
+        return None
+    subscription = fill_template(topic.pattern, "+")
+    for other, (other_subscription, device) in patterns.items():
+        if overlap(subscription, other_subscription):
+            return (f"topic {topic.pattern!r} overlaps {other!r} of device {device!r}: a "
+                    "message could be meant for either")
+    return None
 
 
 def _rule_overrides(config: SiteConfig) -> Iterator[Problem]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,9 +15,11 @@ from pydantic import (
     Tag,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from drivers.modbus.spec import MERGE_GAP, Parity
+from drivers.mqtt.topics import PLACEHOLDER, key_problem, topic_problem
 from gateway.config.values import Duration, Secret
 from rules import RuleSet
 
@@ -105,15 +108,49 @@ class ModbusSource(_Model):
 
 
 class MqttSource(_Model):
-    """The topic a device (or its NVR) publishes its JSON status on."""
+    """Where a device (or its NVR) publishes its JSON status.
 
-    topic: Annotated[str, Field(min_length=1, pattern=r"^[^#+]+$")]
+    `topic` is an exact topic, or a template whose `{device}` level carries the device's key
+    (`st-lukes/nvr/{device}/health`); without it the site's `mqtt.topic_template` applies.
+    `key` is what that level says for this device when it is not the device's id (`ch07`).
+    Written `source: mqtt`, a device takes the site's template with its id as the key.
+    """
+
+    topic: str | None = None
+    key: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value != "mqtt":
+                raise ValueError(f"write `mqtt` (the site's topic_template) or a mapping such as "
+                                 f"{{topic: ...}}, not {value!r}")
+            return {}
+        return value
+
+    @field_validator("topic")
+    @classmethod
+    def _valid_topic(cls, topic: str | None) -> str | None:
+        return _checked(topic, topic_problem)
+
+    @field_validator("key")
+    @classmethod
+    def _valid_key(cls, key: str | None) -> str | None:
+        return _checked(key, key_problem)
+
+
+def _checked(text: str | None, problem_of: Callable[[str], str | None]) -> str | None:
+    problem = None if text is None else problem_of(text)
+    if problem is not None:
+        raise ValueError(f"{problem} (got {text!r})")
+    return text
 
 
 def _source_tag(value: Any) -> str | None:
     if isinstance(value, dict):
-        return "mqtt-source" if "topic" in value else "modbus-source"
-    return "mqtt-source" if isinstance(value, MqttSource) else "modbus-source"
+        return "mqtt-source" if "topic" in value or "key" in value else "modbus-source"
+    return "mqtt-source" if isinstance(value, MqttSource | str) else "modbus-source"
 
 
 Source = Annotated[
@@ -148,6 +185,16 @@ class MqttConnection(_Model):
     client_id: str | None = None
     topic_prefix: str = "firegw"
     keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
+    topic_template: str | None = Field(
+        default=None, description="topic of MQTT devices without their own: a template with a "
+        "{device} level, e.g. st-lukes/nvr/{device}/health")
+
+    @field_validator("topic_template")
+    @classmethod
+    def _a_template(cls, template: str | None) -> str | None:
+        if template is not None and PLACEHOLDER not in template and not topic_problem(template):
+            raise ValueError(f"a topic template needs a {{device}} level (got {template!r})")
+        return _checked(template, topic_problem)
 
 
 class InfluxV1Connection(_Model):

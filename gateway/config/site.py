@@ -12,12 +12,14 @@ from pydantic import Field
 
 from drivers.modbus.profile import ModbusProfile
 from drivers.mqtt.profile import MqttProfile
+from drivers.mqtt.topics import PLACEHOLDER, fill_template
 from gateway.config.models import (
     Building,
     Device,
     DeviceKind,
     InfluxV1Connection,
     InfluxV2Connection,
+    MqttSource,
     SiteConfig,
     Zone,
 )
@@ -26,6 +28,41 @@ Profile = Annotated[ModbusProfile | MqttProfile, Field(discriminator="protocol")
 
 SUPERVISION_CAP = 100.0
 """Seconds: GB 50166 wants a fault shown within 100 s, so no supervision window is longer."""
+
+
+@dataclass(frozen=True)
+class MqttTopic:
+    """Where an MQTT device's documents arrive: an exact topic, or a template and the key its
+    `{device}` level carries for this device."""
+
+    pattern: str
+    key: str | None
+
+    @property
+    def is_template(self) -> bool:
+        return PLACEHOLDER in self.pattern
+
+    @property
+    def topic(self) -> str:
+        """The device's own topic: the template filled in with the key (a filter if the
+        template has other wildcard levels)."""
+        return fill_template(self.pattern, self.key) if self.key is not None else self.pattern
+
+
+def mqtt_topic_of(config: SiteConfig, device: Device) -> MqttTopic | None:
+    """The one place a device's topic is worked out, for the gateway and the simulators alike.
+
+    The pattern is the device's own `topic:`, else the site's `mqtt.topic_template`; on a
+    template the key is the device's `key:`, else its id. None when neither gives a topic.
+    """
+    source = device.source
+    if not isinstance(source, MqttSource):
+        raise TypeError(f"device {device.id} is not an MQTT device")
+    pattern = source.topic or (config.mqtt.topic_template if config.mqtt else None)
+    if pattern is None:
+        return None
+    key = source.key or device.id if PLACEHOLDER in pattern else source.key
+    return MqttTopic(pattern, key)
 
 
 @dataclass(frozen=True)
@@ -79,6 +116,13 @@ class Site:
             raise TypeError(f"device {device.id} does not use an MQTT profile")
         return profile
 
+    def mqtt_topic(self, device: Device) -> MqttTopic:
+        """Where an MQTT device's documents arrive (see `mqtt_topic_of`)."""
+        topic = mqtt_topic_of(self.config, device)
+        if topic is None:
+            raise LookupError(f"device {device.id} has no MQTT topic")
+        return topic
+
     def resolve(self, path: Path) -> Path:
         """A path from the config, relative to the config file's folder unless absolute."""
         return path if path.is_absolute() else self.path.parent / path
@@ -100,6 +144,13 @@ class Site:
         """Alarms and their history, beside the outbox: `<outbox>-alarms.sqlite`."""
         outbox = self.outbox_path
         return outbox.with_name(f"{outbox.stem}-alarms{outbox.suffix}")
+
+    @property
+    def rejected_payloads_path(self) -> Path:
+        """Rejected MQTT payloads kept for inspection, beside the outbox:
+        `<outbox>-rejected.sqlite`."""
+        outbox = self.outbox_path
+        return outbox.with_name(f"{outbox.stem}-rejected{outbox.suffix}")
 
     def count_by_kind(self) -> Counter[DeviceKind]:
         return Counter(device.kind for device in self.config.devices)
