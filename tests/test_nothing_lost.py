@@ -42,7 +42,7 @@ Key = tuple[str, str, int]
 _UNESCAPED_SPACE = re.compile(r"(?<!\\) ")
 _UNESCAPED_EQUALS = re.compile(r"(?<!\\)=")
 _DROPPED = re.compile(r"outbox \S+ is full \(cap (\d+) lines\): dropped the (\d+) oldest "
-                      r"readings, (\d+) since start")  # fmt: skip
+                      r"readings, (\d+) in all")  # fmt: skip
 _WRITTEN = re.compile(r"outbox flushed: (\d+) readings written this run")
 
 

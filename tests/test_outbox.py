@@ -241,10 +241,65 @@ async def test_at_the_cap_the_oldest_readings_go_in_batches_and_alarm_events_sta
     [record] = [r for r in caplog.records if r.name == "gateway.outbox.store"
                 and r.levelname == "WARNING"]  # fmt: skip
     assert record.getMessage() == (
-        f"outbox {path} is full (cap 1000 lines): dropped the 12 oldest readings, 12 since start")
+        f"outbox {path} is full (cap 1000 lines): dropped the 12 oldest readings, 12 in all")
 
 
 async def test_a_full_outbox_of_alarm_events_keeps_them_all(tmp_path: Path) -> None:
     async with Outbox(tmp_path / "outbox.db", max_rows=1000, never_drop=["alarm_event"]) as box:
         await box.append([alarm_line(i) for i in range(1005)])
         assert (await box.backlog(), box.dropped) == (1005, 0)
+
+
+async def test_the_drop_count_survives_closing_and_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, max_rows=1000) as outbox:
+        await outbox.append(lines(1002))
+        assert outbox.dropped == 12
+    async with Outbox(path, max_rows=1000) as outbox:
+        assert outbox.dropped == 12
+        await outbox.append(lines(20, start=1002))  # 1010 lines: 10 over + 1% of the cap
+        assert outbox.dropped == 32
+    async with Outbox(path) as outbox:  # no cap now: nothing more dropped, the count stays
+        await outbox.append(lines(5, start=1022))
+        assert outbox.dropped == 32
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name, value FROM outbox_counter").fetchall() == [
+            ("dropped", 32)]
+
+
+async def test_the_drop_count_equals_the_rows_deleted(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    appended = 0
+    async with Outbox(path, max_rows=1000, never_drop=["alarm_event"]) as outbox:
+        for start in range(0, 5000, 333):
+            batch = [alarm_line(start), *lines(332, start=start + 1)]
+            await outbox.append(batch)
+            appended += len(batch)
+        kept = len(await outbox.peek(10_000))
+        assert outbox.dropped == appended - kept
+        assert outbox.dropped > 3000
+    async with Outbox(path) as outbox:
+        assert outbox.dropped == appended - kept
+
+
+async def test_an_outbox_file_from_before_the_drop_count_opens_and_counts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.db"
+    with sqlite3.connect(path) as db:  # the schema of the first outbox files
+        db.executescript("""
+            CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL);
+            CREATE TABLE dead_letter (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                outbox_id INTEGER NOT NULL, line TEXT NOT NULL, reason TEXT NOT NULL,
+                set_aside_at_ns INTEGER NOT NULL);
+            CREATE TABLE sink_position (sink TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+        """)
+        db.executemany("INSERT INTO outbox (line) VALUES (?)", ((line,) for line in lines(999)))
+    db.close()
+    async with Outbox(path, max_rows=1000) as outbox:
+        assert (await outbox.backlog(), outbox.dropped) == (999, 0)
+        await outbox.append(lines(2, start=999))
+        assert (await outbox.backlog(), outbox.dropped) == (990, 11)
+    async with Outbox(path) as outbox:
+        assert outbox.dropped == 11
+        assert [line for _, line in await outbox.peek(1)] == lines(1, start=11)

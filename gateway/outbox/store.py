@@ -33,8 +33,15 @@ CREATE TABLE IF NOT EXISTS sink_position (
     sink TEXT PRIMARY KEY,
     last_id INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox_counter (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 """
 _DEAD_LETTER_SINK = "ALTER TABLE dead_letter ADD COLUMN sink TEXT"  # files made before sinks
+_DROPPED = "dropped"  # the `outbox_counter` row of the size cap's drops
+_ADD_TO_COUNTER = ("INSERT INTO outbox_counter (name, value) VALUES (?, ?)"
+                   " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value")
 
 DEFAULT_SINK = "influxdb"
 """The sink name of a site with one `influxdb:` connection and no name for it."""
@@ -55,7 +62,9 @@ class Outbox(SqliteFile):
     Size cap: with `max_rows`, a commit that takes the outbox over the cap deletes the oldest
     rows, in batches of 1% of the cap, except lines of the `never_drop` measurements (alarm
     events). Every dropped row is counted (`dropped`) and each batch is logged. The newest
-    readings matter most for an incident in progress, so the oldest go first.
+    readings matter most for an incident in progress, so the oldest go first. The count is
+    kept in the file (table ``outbox_counter``), updated in the transaction that deletes the
+    rows, so it survives restarts and a crash can never leave count and deletions apart.
 
     Durability: the database runs in WAL mode with ``synchronous=NORMAL``. A committed
     `append` survives a crash or kill of the gateway process at any moment. After a power
@@ -85,7 +94,7 @@ class Outbox(SqliteFile):
         self.sinks = tuple(sinks)
         self.max_rows = max_rows
         self.dropped = 0
-        """Rows dropped by the size cap since the outbox was opened."""
+        """Rows dropped by the size cap over the life of the file (loaded on opening)."""
         self._drop_query = _drop_query(never_drop)
         self._backlog = 0
         self._positions: dict[str, int] = {}
@@ -129,6 +138,13 @@ class Outbox(SqliteFile):
             db.execute(_DEAD_LETTER_SINK)
         self._load_positions()
         self._backlog = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        self.dropped = self._counter(_DROPPED)
+
+    def _counter(self, name: str) -> int:
+        """A counter of the `outbox_counter` table; 0 if it was never counted (older files)."""
+        query = "SELECT value FROM outbox_counter WHERE name = ?"
+        row = self._connection().execute(query, (name,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def _load_positions(self) -> None:
         """Positions of this run's sinks (0 for a new one); forget the others, then collect."""
@@ -155,10 +171,11 @@ class Outbox(SqliteFile):
         wanted = self._backlog - cap + max(1, cap // 100)
         with transaction(db):
             removed = db.execute(self._drop_query, (wanted,)).rowcount
+            db.execute(_ADD_TO_COUNTER, (_DROPPED, removed))
         self._backlog -= removed
         self.dropped += removed
         logger.warning(
-            "outbox %s is full (cap %d lines): dropped the %d oldest readings, %d since start%s",
+            "outbox %s is full (cap %d lines): dropped the %d oldest readings, %d in all%s",
             self.path, cap, removed, self.dropped,
             "" if removed else "; only alarm events are left, which are never dropped",
         )  # fmt: skip
