@@ -7,11 +7,11 @@ periodic log can say "36 of 36 detectors reporting, lowest hydrant pressure 0.38
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from drivers import Reading, Value
+from drivers import Quality, Reading, Value
 from gateway.config import DeviceKind, Site
 
 
@@ -28,11 +28,21 @@ class Change:
 
 @dataclass
 class DeviceActivity:
+    """One device: its latest values, when it last read well, and what went wrong.
+
+    Times are on the monotonic clock. `errors` counts failed polls or messages by the kind of
+    failure (a reading quality such as ``timeout`` or ``exception``): one per batch of
+    readings however many points it had, so a timeout of a four-point device counts once.
+    """
+
     last_good: float | None = None
     readings: int = 0
     bad: int = 0
     values: dict[str, Value | None] = field(default_factory=dict)
     states: dict[str, str] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+    last_error: str | None = None
+    last_error_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +67,25 @@ class SiteActivity:
 
     async def __call__(self, readings: Sequence[Reading]) -> None:
         now = time.monotonic()
+        failed: set[tuple[str, Quality]] | None = None
         for reading in readings:
             self._record(reading, now)
+            if reading.quality is not Quality.GOOD:
+                failed = failed or set()
+                failed.add((reading.device, reading.quality))
+        if failed:
+            self._count_failures(readings, failed, now)
+
+    def _count_failures(
+        self, readings: Sequence[Reading], failed: set[tuple[str, Quality]], now: float
+    ) -> None:
+        details = {(r.device, r.quality): r.detail for r in readings if not r.good}
+        for device, quality in failed:
+            activity = self.devices.get(device)
+            if activity is not None:
+                activity.errors[quality.value] += 1
+                activity.last_error = details[device, quality] or quality.value
+                activity.last_error_at = now
 
     def _record(self, reading: Reading, now: float) -> None:
         activity = self.devices.get(reading.device)

@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     alarms.set_defaults(command=_alarms)
     add_rejected_command(commands)
 
+    status = commands.add_parser(
+        "status", help="the running gateway's health: devices, alarms, outbox, databases")
+    status.add_argument("config", type=Path)
+    status.add_argument("--all", action="store_true", dest="every_device",
+                        help="list every device, not only those that are not ok")
+    status.set_defaults(command=_status, log_level="warning")
+
     for name, (action, help_text) in _ALARM_ACTIONS.items():
         command = commands.add_parser(name, help=help_text)
         command.add_argument("config", type=Path)
@@ -158,6 +165,22 @@ def _alarms(site: Site, args: argparse.Namespace) -> int:
     except (LookupError, aiomqtt.MqttError) as error:
         print(f"{args.config}: {error}", file=sys.stderr)
         return 1
+
+
+def _status(site: Site, args: argparse.Namespace) -> int:
+    """Print the status the gateway last published (exit 1 if it is offline or unknown)."""
+    import aiomqtt
+
+    from gateway.alarms import fetch_status
+    from gateway.statusview import format_status
+
+    try:
+        document = asyncio.run(fetch_status(site))
+    except (LookupError, aiomqtt.MqttError) as error:
+        print(f"{args.config}: {error}", file=sys.stderr)
+        return 1
+    print(format_status(document, every_device=args.every_device))
+    return 0 if document.get("state") == "online" else 1
 
 
 def _alarm_command(site: Site, args: argparse.Namespace) -> int:

@@ -12,14 +12,16 @@ from drivers import Reading
 from drivers.modbus import ModbusDriver
 from drivers.mqtt import MqttDriver
 from gateway.activity import SiteActivity
-from gateway.alarms import AlarmFeed, AlarmService, AlarmStore
+from gateway.alarms import AlarmFeed, AlarmService, AlarmStore, gateway_id
 from gateway.config import Site
+from gateway.devicehealth import HealthBook
 from gateway.history import NEVER_DROP, HistoryHealth
 from gateway.hub import Hub
 from gateway.lineprotocol import LineProtocolError, encode_point, series_key
 from gateway.outbox import Outbox, OutboxWriter
 from gateway.rejects import RejectedPayloads
 from gateway.sinks import OutboxSink
+from gateway.status import StatusReporter
 from gateway.supervisor import supervise
 from gateway.wiring import broker, make_sink, modbus_endpoints, mqtt_devices
 
@@ -33,6 +35,9 @@ class OutboxFeed:
         self._writer = writer
         self._series = {device.id: series_key(device.kind.value, site.tags(device))
                         for device in site.config.devices}
+        itself = gateway_id(site)  # the gateway's own health readings (gateway/history.py)
+        self._series[itself] = series_key("gateway", {"site": site.config.site.id,
+                                                      "device": itself})
         self.unencodable = 0
 
     async def __call__(self, readings: Sequence[Reading]) -> None:
@@ -60,12 +65,16 @@ class Gateway:
     which is then the store: that is how the demo runs on a bare machine.
     """
 
-    def __init__(self, site: Site, *, store_only: bool = False, report_every: float = 60.0) -> None:
+    def __init__(
+        self, site: Site, *, store_only: bool = False, status_every: float | None = None,
+        history_every: float | None = None,
+    ) -> None:  # fmt: skip
         self.site = site
         self.hub = Hub()
         self.activity = SiteActivity(site)
         self.store_only = store_only or site.config.influxdb is None
-        self.report_every = report_every
+        self.status_every = status_every
+        self.history_every = history_every
         self.started = asyncio.Event()
         self.outbox: Outbox | None = None
         self.sinks: dict[str, OutboxSink] = {} if self.store_only else {
@@ -89,7 +98,9 @@ class Gateway:
                     self.rejected_payloads,
                     AsyncExitStack() as stack):
             self.outbox = outbox
-            self.history = HistoryHealth(settings, outbox)
+            self.history = HistoryHealth(
+                settings, outbox, self.sinks, device=gateway_id(self.site),
+                publish=self.hub.publish, **_every(self.history_every))
             writer = OutboxWriter(outbox, on_commit=self._committed)
             feed = (await stack.enter_async_context(AlarmFeed.for_site(self.site))
                     if self.site.config.mqtt is not None else None)
@@ -98,14 +109,28 @@ class Gateway:
             self.hub.subscribe("alarms", self.alarms)
             self.hub.subscribe("activity", self.activity)
             self.hub.subscribe("outbox", OutboxFeed(self.site, writer))
+            status = self._status_reporter(feed)
             _freeze_start_up_objects()
             try:
-                await self._run_tasks(writer)
+                await self._run_tasks(writer, status)
             finally:
                 await writer.close()
                 log.info("outbox flushed: %d readings written this run", writer.written)
 
-    async def _run_tasks(self, writer: OutboxWriter) -> None:
+    def _status_reporter(self, feed: AlarmFeed | None) -> StatusReporter:
+        mqtt = self.mqtt_driver
+        health = HealthBook(
+            self.site, self.activity, round_trips=self._round_trips,
+            rejected=(lambda: mqtt.stats.rejected) if mqtt is not None else dict)  # fmt: skip
+        options = {"publish_every": self.status_every} if self.status_every else {}
+        return StatusReporter(self.hub, health, self.history, self.alarms, feed,
+                              self.modbus_driver, mqtt, **options)
+
+    def _round_trips(self) -> dict[str, float]:
+        return {device: seconds for stats in self.modbus_driver.stats.values()
+                for device, seconds in stats.round_trip.items()}
+
+    async def _run_tasks(self, writer: OutboxWriter, status: StatusReporter) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(supervise("outbox-writer", writer.run))
             if self.alarms is not None:
@@ -117,9 +142,9 @@ class Gateway:
                 tasks.create_task(supervise("mqtt", lambda: mqtt.run(self.hub.publish)))
             for name, sink in self.sinks.items():
                 tasks.create_task(supervise(f"sink {name}", lambda s=sink: self._run_sink(s)))
-            if self.history is not None and not self.store_only:
+            if self.history is not None:
                 tasks.create_task(supervise("history-health", self.history.run))
-            tasks.create_task(self._report())
+            tasks.create_task(supervise("status", status.run))
             self.started.set()
             log.info("gateway for %s running: %d devices", self.site.config.site.name,
                      len(self.site.devices))
@@ -127,6 +152,8 @@ class Gateway:
     def _committed(self) -> None:
         for sink in self.sinks.values():
             sink.wake()
+        if self.history is not None:
+            self.history.committed()
 
     async def _run_sink(self, sink: OutboxSink) -> None:
         """Deliver the outbox to one database (a supervised task: a crash restarts it)."""
@@ -135,11 +162,9 @@ class Gateway:
         async with sink:
             await sink.run(self.outbox)
 
-    async def _report(self) -> None:
-        while True:
-            await asyncio.sleep(self.report_every)
-            backlog = await self.outbox.backlog() if self.outbox else 0
-            log.info("readings: %d published, outbox backlog %d", self.hub.published, backlog)
+
+def _every(seconds: float | None) -> dict[str, float]:
+    return {"interval": seconds} if seconds else {}
 
 
 def _freeze_start_up_objects() -> None:

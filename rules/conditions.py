@@ -56,7 +56,7 @@ class DeviceMonitor(Monitor):
         return self.text
 
     def message(self) -> str:
-        return f"{self.device.subject} {self.describe()} (zone {self.device.zone})"
+        return f"{self.device.subject} {self.describe()}{self.device.place}"
 
 
 class StateMonitor(DeviceMonitor):

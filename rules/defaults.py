@@ -7,7 +7,10 @@ Numbers and their sources (see reference/domain-facts.md):
 - hydrant 0.10 MPa static minimum: GB 50974-2014 5.2.2 for class-I high-rise public buildings,
   with a 0.02 MPa deadband (about 2 % of a 0-1.6 MPa span) and a 30 s on-delay;
 - NAMUR NE 43: a loop current outside 3.6-21 mA is a sensor or wiring fault, not a pressure;
-- camera retention 90 days (the customer's requirement for key sites), frame rate 25 fps.
+- camera retention 90 days (the customer's requirement for key sites), frame rate 25 fps;
+- the gateway's own troubles (DESIGN section 7): its history not reaching the database, and
+  its outbox nearly full. Their limits are the site's `outbox:` settings; the gateway reports
+  each condition as a flag (see gateway/history.py), so the rules only raise and clear.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ _CAMERA = DeviceKind.CAMERA
 @cache
 def default_table() -> tuple[AnyRule, ...]:
     """Every default rule, detectors first; the same objects on every call (they are frozen)."""
-    return _detector_rules() + _hydrant_rules() + _camera_rules()
+    return _detector_rules() + _hydrant_rules() + _camera_rules() + _gateway_rules()
 
 
 def _detector_rules() -> tuple[AnyRule, ...]:
@@ -117,4 +120,17 @@ def _camera_rules() -> tuple[AnyRule, ...]:
                       causes=("comms_lost", "camera_offline", "camera_not_recording",
                               "camera_video_loss"),
                       alarm_class=AlarmClass.SECURITY, priority=high),
+    )
+
+
+def _gateway_rules() -> tuple[AnyRule, ...]:
+    trouble, high, gateway = AlarmClass.TROUBLE, Priority.HIGH, DeviceKind.GATEWAY
+    return (
+        StateRule(name="history_not_stored", kind=gateway, point="history_stored",
+                  states=(False,), text="history not reaching the database",
+                  alarm_class=trouble, priority=high),
+        StateRule(name="outbox_nearly_full", kind=gateway, point="outbox_nearly_full",
+                  states=(True,),
+                  text="outbox nearly full: at its cap the oldest readings are dropped",
+                  alarm_class=trouble, priority=high),
     )

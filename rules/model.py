@@ -17,6 +17,8 @@ class DeviceKind(StrEnum):
     SMOKE_DETECTOR = "smoke_detector"
     HYDRANT_PRESSURE = "hydrant_pressure"
     CAMERA = "camera"
+    GATEWAY = "gateway"
+    """The gateway itself: its history and outbox are watched like a device (never configured)."""
 
     @property
     def label(self) -> str:
@@ -28,6 +30,7 @@ _KIND_LABELS = {
     DeviceKind.SMOKE_DETECTOR: "Smoke detector",
     DeviceKind.HYDRANT_PRESSURE: "Hydrant pressure transmitter",
     DeviceKind.CAMERA: "Camera",
+    DeviceKind.GATEWAY: "Gateway",
 }
 
 
@@ -140,3 +143,8 @@ class DeviceInfo:
     def subject(self) -> str:
         """The device as a message names it: "Smoke detector OPD-SD-003"."""
         return f"{self.kind.label} {self.id}"
+
+    @property
+    def place(self) -> str:
+        """Where a message says the device is: " (zone opd-1f-er)", or nothing (the gateway)."""
+        return f" (zone {self.zone})" if self.zone else ""

@@ -39,7 +39,7 @@ class CommsMonitor(Monitor):
         return self.timer.update(True, now)
 
     def message(self) -> str:
-        return f"{self.device.subject} {self.text} (zone {self.device.zone})"
+        return f"{self.device.subject} {self.text}{self.device.place}"
 
     def raise_cause(self) -> str:
         return f"no good reading for {self.window:g} s (supervision window)"

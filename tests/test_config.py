@@ -112,6 +112,9 @@ def test_an_rtu_endpoint_has_the_modbus_serial_defaults(hospital: Path) -> None:
          "modbus.endpoints[0].parity: Input should be 'N', 'E' or 'O' (got 'X')"),
         (PANEL, "id: opd-panel, serial: /dev/ttyUSB0, stopbits: 3", "ttyUSB0",
          "modbus.endpoints[0].stopbits: Input should be 1 or 2 (got 3)"),
+        ("id: OPD-SD-003,", "id: firegw-st-lukes,", "firegw-st-lukes",
+         "devices[2].id: 'firegw-st-lukes' is the gateway's own id (for its trouble alarms); "
+         "choose another"),
     ],
 )
 def test_a_mistake_names_file_line_and_field(

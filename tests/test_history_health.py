@@ -3,15 +3,19 @@ old backlog, logged once, cleared and logged when the sinks catch up."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from drivers import Reading
 from gateway.config.models import OutboxSettings
 from gateway.history import HistoryHealth
 from gateway.outbox import Outbox
+from tests.sites import eventually
 
 
 def readings(count: int, at: int) -> list[str]:
@@ -58,3 +62,54 @@ async def test_raised_when_the_oldest_waiting_line_is_too_old(tmp_path: Path) ->
         # local's first waiting line is new; central's is the one observed 30 s ago
         health.settings = OutboxSettings(max_rows=1000, alarm_fill=0.5, alarm_age=20)
         assert await health.check() == "sink central is 30 s behind"
+
+
+async def test_a_commit_that_fills_the_outbox_is_reported_at_once(tmp_path: Path) -> None:
+    """The interval may be long; the fill alarm must still come before the cap drops lines."""
+    settings = OutboxSettings(max_rows=1000, alarm_fill=0.5, alarm_age=3600)
+    published: list[Reading] = []
+
+    async def publish(readings: Sequence[Reading]) -> None:
+        published.extend(readings)
+
+    async with Outbox(tmp_path / "outbox.db", sinks=["central"], max_rows=1000) as outbox:
+        health = HistoryHealth(settings, outbox, device="firegw-test", publish=publish,
+                               interval=3600)
+        task = asyncio.create_task(health.run())
+        await eventually(lambda: len(published) > 0, within=5, what="the first report")
+        assert flags(published) == {"history_stored": True, "outbox_nearly_full": False}
+        await outbox.append(readings(400, time.time_ns()))
+        health.committed()  # under the fill share: no report before the interval
+        await asyncio.sleep(0.3)
+        assert len(published) == 7
+        await outbox.append(readings(200, time.time_ns()))
+        health.committed()
+        await eventually(lambda: len(published) > 7, within=5, what="a report on filling")
+        task.cancel()
+    assert flags(published[7:]) == {"history_stored": True, "outbox_nearly_full": True}
+    assert {r.device for r in published} == {"firegw-test"}
+    backlog = [r.value for r in published[7:] if r.point == "outbox_backlog"]
+    assert backlog == [600]
+
+
+async def test_the_report_names_each_sinks_backlog_and_delay(tmp_path: Path) -> None:
+    settings = OutboxSettings(max_rows=1000, alarm_fill=0.5, alarm_age=60)
+    async with Outbox(tmp_path / "outbox.db", sinks=["local", "central"]) as outbox:
+        health = HistoryHealth(settings, outbox)
+        await outbox.append(readings(3, time.time_ns() - 90 * 10**9))
+        [first, *_] = await outbox.peek(3)
+        await outbox.reader("local").advance(first[0])
+        assert await health.check() == "sink local is 90 s behind"  # the first of two
+    report = health.report
+    assert report is not None
+    by_name = {sink.name: sink for sink in report.sinks}
+    assert (by_name["local"].backlog, by_name["central"].backlog) == (2, 3)
+    assert by_name["central"].behind == pytest.approx(90, abs=2)
+    document = report.as_dict()
+    assert document["late"] == "sink local is 90 s behind"
+    assert document["fill"] == 0.003
+
+
+def flags(published: Sequence[Reading]) -> dict[str, object]:
+    return {r.point: r.value for r in published
+            if r.point in ("history_stored", "outbox_nearly_full")}

@@ -25,14 +25,16 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from gateway.alarms import FeedTopics, gateway_id
 from gateway.config import load_site
 from simulators import SimulatedSite
 from tests.conftest import InfluxFactory
+from tests.mqtt_watch import retained
 from tests.servers import InfluxServer, MosquittoServer, free_port
 from tests.sites import clinic_site, eventually
 
 FIREGW = [sys.executable, "-m", "gateway", "run"]
-MEASUREMENTS = ("smoke_detector", "hydrant_pressure", "camera", "alarm_event")
+MEASUREMENTS = ("smoke_detector", "hydrant_pressure", "camera", "gateway", "alarm_event")
 TAGS = frozenset({"time", "site", "building", "zone", "device", "rule", "class", "priority"})
 ALARM_EVENT = "alarm_event"
 
@@ -344,14 +346,20 @@ async def test_a_full_outbox_drops_the_oldest_readings_loudly_and_never_an_alarm
         newest_alarm = max(row_id for row_id, _ in early_alarms)
         await eventually(lambda: dropped_so_far(gateway.log_text()) > newest_alarm, within=20,
                          what="every reading older than the alarm events dropped")  # fmt: skip
-        # The trouble condition, checked every 10 s from the start, has seen the outbox fill.
-        trouble = "trouble: history not reaching the database: outbox holds"
-        await eventually(lambda: trouble in gateway.log_text(), within=15,
-                         what="the trouble condition in the log")  # fmt: skip
+        # An alarm first: "outbox nearly full" is on the feed, for the security office.
+        topics = FeedTopics.for_site(site)
+        nearly_full = topics.alarm(f"outbox_nearly_full:{gateway_id(site)}")
+        feed = await retained(mosquitto, topics)
+        assert feed[nearly_full]["class"] == "trouble"
+        message = feed[nearly_full]["message"]
+        assert message.startswith(f"Gateway {gateway_id(site)} outbox nearly full")
         await gateway.terminate()
 
     rows = outbox_rows(site.outbox_path)
     log = gateway.log_text()
+    # ... raised before the cap dropped the first reading (the log keeps the order).
+    trouble = log.index("trouble: history not reaching the database: outbox holds")
+    assert trouble < _DROPPED.search(log).start()  # type: ignore[union-attr]
     drops = [tuple(map(int, match)) for match in _DROPPED.findall(log)]
     written = sum(int(n) for n in _WRITTEN.findall(log))
     # Counted and logged: each batch with the running total, and nothing else went missing.

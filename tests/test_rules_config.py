@@ -52,6 +52,11 @@ DEFAULT_TABLE = [
     (CAMERA, "fps_low", "threshold", AlarmClass.TROUBLE, Priority.MEDIUM, False, 60),
     (CAMERA, "comms_lost", "supervision", AlarmClass.TROUBLE, Priority.MEDIUM, False, 0),
     (CAMERA, "blind_spot", "blind_spot", AlarmClass.SECURITY, Priority.HIGH, False, 0),
+    # DESIGN section 7: the gateway's own history and outbox
+    (DeviceKind.GATEWAY, "history_not_stored", "state", AlarmClass.TROUBLE, Priority.HIGH,
+     False, 0),
+    (DeviceKind.GATEWAY, "outbox_nearly_full", "state", AlarmClass.TROUBLE, Priority.HIGH,
+     False, 0),
 ]
 
 

@@ -148,6 +148,7 @@ class PollGroup:
         else:
             for read in request.reads:
                 polls[read.device.id].raw[read.point.name] = request.values_of(read, values)
+            self._note_round_trip(request.devices)
         for device in request.devices:
             poll = polls[device.id]
             poll.waiting -= 1
@@ -177,9 +178,15 @@ class PollGroup:
         except PollFailure as failure:
             poll.failure = failure
             return False
+        self._note_round_trip((poll.device,))
         for read in reads:
             poll.raw[read.point.name] = part.values_of(read, values)
         return True
+
+    def _note_round_trip(self, devices: Sequence[ModbusDevice]) -> None:
+        """Remember the round trip of the request just answered for each device it read."""
+        for device in devices:
+            self._stats.round_trip[device.id] = self._stats.last_round_trip
 
     async def _deliver(self, poll: _Poll, sink: ReadingSink) -> None:
         """Hand one device's readings to the sink, and update its health and backoff."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -66,11 +67,16 @@ class EndpointStats:
     reconnects: int = 0
     connect_failures: int = 0
     last_error: dict[str, str] = field(default_factory=dict)
+    round_trip: dict[str, float] = field(default_factory=dict)
+    """Seconds from sending the latest answered request that read a device to its answer."""
+    last_round_trip: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         """The counters as a plain dict (the last errors per device as a copy)."""
-        counters: dict[str, object] = {k: v for k, v in vars(self).items() if k != "last_error"}
-        return {**counters, "last_error": dict(self.last_error)}
+        per_device = ("last_error", "round_trip")
+        counters: dict[str, object] = {k: v for k, v in vars(self).items() if k not in per_device}
+        return {**counters, "last_error": dict(self.last_error),
+                "round_trip": dict(self.round_trip)}
 
 
 class PollFailure(Exception):
@@ -203,7 +209,9 @@ class Link:
             if client is None or not client.connected:
                 self.stats.disconnected += 1
                 raise PollFailure(Quality.DISCONNECTED, f"not connected to {self.spec.where}")
+            sent = time.monotonic()
             response = await self._exchange(client, request)
+            self.stats.last_round_trip = time.monotonic() - sent
         self.stats.responses += 1
         self._answered, self._unanswered = True, 0
         return self._values(response, request)

@@ -8,9 +8,15 @@
 - `watch_alarms`, `send_command`: the CLI's view of the feed.
 """
 
-from gateway.alarms.cli import format_event, format_table, send_command, watch_alarms
+from gateway.alarms.cli import (
+    fetch_status,
+    format_event,
+    format_table,
+    send_command,
+    watch_alarms,
+)
 from gateway.alarms.commands import Command, CommandError, parse_command
-from gateway.alarms.devices import device_infos
+from gateway.alarms.devices import device_infos, gateway_device, gateway_id
 from gateway.alarms.feed import AlarmFeed, FeedStats
 from gateway.alarms.lines import MEASUREMENT, EventLines, event_line
 from gateway.alarms.payloads import alarm_document, event_document, is_gone
@@ -33,8 +39,11 @@ __all__ = [
     "device_infos",
     "event_document",
     "event_line",
+    "fetch_status",
     "format_event",
     "format_table",
+    "gateway_device",
+    "gateway_id",
     "is_gone",
     "parse_command",
     "send_command",

@@ -73,6 +73,30 @@ async def send_command(site: Site, action: str, alarm_id: str, by: str,
             ) from None
 
 
+async def fetch_status(site: Site, *, wait: float = COMMAND_TIMEOUT) -> dict[str, Any]:
+    """The gateway's latest status document, as retained on the broker.
+
+    Raises `LookupError` when the broker holds no status for the site within `wait` seconds
+    (the gateway never ran against this broker), `aiomqtt.MqttError` when the broker cannot
+    be reached.
+    """
+    timeout = wait
+    topics = FeedTopics.for_site(site)
+    spec = _broker(site)
+    async with _client(spec) as client:
+        await client.subscribe(topics.status, qos=1)
+        try:
+            async with asyncio.timeout(timeout):
+                async for message in client.messages:
+                    document = _json(message.payload)
+                    if isinstance(document, dict):
+                        return document
+        except TimeoutError:
+            pass
+    raise LookupError(f"no gateway status on {topics.status} at {spec.where} within "
+                      f"{timeout:g} s: has the gateway of site {topics.site} ever run there?")
+
+
 def format_table(alarms: Iterable[dict[str, Any]]) -> str:
     """The alarms present, most urgent first, as a fixed-width table."""
     rows = sorted(alarms, key=lambda a: (_rank(a.get("priority")), a.get("raised_at") or 0))

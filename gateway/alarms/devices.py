@@ -6,8 +6,22 @@ from gateway.config import Site
 from rules import DeviceInfo, DeviceKind
 
 
+def gateway_id(site: Site) -> str:
+    """The gateway's own device id, under which its trouble alarms are raised: ``firegw-<site>``.
+
+    `firegw check` refuses a configured device with this id.
+    """
+    return site.config.site.gateway_id
+
+
+def gateway_device(site: Site) -> DeviceInfo:
+    """The gateway itself as the rules see it: kind `gateway`, in no zone or building."""
+    return DeviceInfo(id=gateway_id(site), kind=DeviceKind.GATEWAY, zone="", building="")
+
+
 def device_infos(site: Site) -> list[DeviceInfo]:
-    """One `DeviceInfo` per configured device: kind, zone, building and supervision window.
+    """One `DeviceInfo` per configured device: kind, zone, building and supervision window;
+    then the gateway itself (`gateway_device`).
 
     The supervision window is the site's (`Site.supervision`: a number of poll intervals,
     capped at 100 s after GB 50166), so the rules and the config never disagree about it.
@@ -21,4 +35,4 @@ def device_infos(site: Site) -> list[DeviceInfo]:
             supervision=site.supervision(device),
         )
         for device in site.config.devices
-    ]
+    ] + [gateway_device(site)]

@@ -108,6 +108,8 @@ class AlarmFeed:
         self._closing = asyncio.Event()
         self._drain_until = 0.0
         self._down_logged = False
+        self._status: dict[str, Any] = {}
+        self._status_due = False
         self._tasks: asyncio.TaskGroup | None = None
         self._runner: asyncio.Task[None] | None = None
 
@@ -176,6 +178,17 @@ class AlarmFeed:
         self._queue.add_reply(document, order)
         self.stats.refused += not result.ok
 
+    def update_status(self, details: dict[str, Any]) -> None:
+        """Publish the gateway's status again with these details (health, backlog, counters).
+
+        It goes out when no alarm, event or reply is waiting, so it never delays one; a
+        newer update replaces one not yet sent. On every (re)connect the latest details go
+        out with the `online` status.
+        """
+        self._status = details
+        self._status_due = True
+        self._queue.wake()
+
     @property
     def commands(self) -> AsyncIterator[Command]:
         """Parsed commands from the command topic, in arrival order; serve them with `reply`."""
@@ -233,7 +246,8 @@ class AlarmFeed:
 
     async def _announce(self, client: aiomqtt.Client) -> None:
         """Status `online`, then every alarm's retained state, most urgent first."""
-        await self._publish_status(client, "online")
+        self._status_due = False
+        await self._publish_status(client, "online", **self._status)
         states = []
         for alarm_id in self._queue.resync():
             out_of_date, alarm = self._queue.take_state(alarm_id)
@@ -247,6 +261,10 @@ class AlarmFeed:
         while not self._closing.is_set() or (
             not self._queue.empty and loop.time() < self._drain_until
         ):
+            if self._queue.empty and self._status_due:  # alarms first, then the status
+                self._status_due = False
+                await self._publish_status(client, "online", **self._status)
+                continue
             if self._queue.empty:
                 await self._queue.wait()
                 continue

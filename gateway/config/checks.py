@@ -23,6 +23,7 @@ def check_site(config: SiteConfig, profiles: Profiles) -> list[Problem]:
         *_duplicates("buildings", config.buildings),
         *_duplicates("zones", config.zones),
         *_duplicates("devices", config.devices),
+        *_reserved_ids(config),
         *_duplicates(("modbus", "endpoints"), config.modbus.endpoints),
         *_zone_buildings(config),
         *_device_references(config, profiles),
@@ -40,6 +41,15 @@ def _duplicates(where: str | Path_, items: Sequence[Any]) -> Iterator[Problem]:
         if item.id in first:
             yield (*base, index, "id"), f"duplicate id {item.id!r} (also at index {first[item.id]})"
         first.setdefault(item.id, index)
+
+
+def _reserved_ids(config: SiteConfig) -> Iterator[Problem]:
+    """The gateway raises its own trouble alarms under `site.gateway_id`: no device may."""
+    for index, device in enumerate(config.devices):
+        if device.id == config.site.gateway_id:
+            yield ("devices", index, "id"), (
+                f"{device.id!r} is the gateway's own id (for its trouble alarms); "
+                "choose another")
 
 
 def _zone_buildings(config: SiteConfig) -> Iterator[Problem]:

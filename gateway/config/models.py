@@ -46,6 +46,11 @@ class SiteInfo(_Model):
     id: Id
     name: str
 
+    @property
+    def gateway_id(self) -> str:
+        """The gateway's own device id (its trouble alarms): ``firegw-<site id>``."""
+        return f"firegw-{self.id}"
+
 
 class Building(_Model):
     id: Id
@@ -257,10 +262,11 @@ class OutboxSettings(_Model):
     path: Path = Path("var/outbox.sqlite")
     max_rows: Annotated[int, Field(ge=1000)] = 50_000_000
     alarm_fill: Annotated[float, Field(gt=0, le=1)] = Field(
-        default=0.5, description="share of max_rows waiting that raises 'history not reaching "
-        "the database'")
+        default=0.5, description="share of max_rows waiting that raises the trouble alarm "
+        "'outbox nearly full'")
     alarm_age: Duration = Field(
-        default=900.0, description="age of the oldest waiting line that raises the same")
+        default=900.0, description="age of the oldest line a database still waits for that "
+        "raises the trouble alarm 'history not reaching the database'")
 
 
 class Defaults(_Model):

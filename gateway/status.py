@@ -1,0 +1,137 @@
+"""The gateway's status: one document with everything an operator needs to trust the box.
+
+Published retained on `<prefix>/<site>/gateway/status` (the same topic whose last will says
+`offline`) every `publish_every` seconds, and summarised in the log every `log_every` seconds.
+The document is described in gateway/alarms/README.md; `firegw status CONFIG` prints it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from drivers.modbus import ModbusDriver
+from drivers.mqtt import MqttDriver
+from gateway import supervisor
+from gateway.alarms import AlarmFeed, AlarmService
+from gateway.devicehealth import HealthBook, count_states
+from gateway.history import HistoryHealth
+from gateway.hub import Hub
+from rules import AlarmState
+
+__all__ = ["LOG_EVERY", "PUBLISH_EVERY", "StatusReporter"]
+
+log = logging.getLogger(__name__)
+
+PUBLISH_EVERY = 15.0
+LOG_EVERY = 60.0
+
+
+@dataclass
+class StatusReporter:
+    """Builds the status document from the running gateway's parts and sends it out."""
+
+    hub: Hub
+    health: HealthBook
+    history: HistoryHealth | None
+    alarms: AlarmService | None
+    feed: AlarmFeed | None
+    modbus: ModbusDriver
+    mqtt: MqttDriver | None
+    publish_every: float = PUBLISH_EVERY
+    log_every: float = LOG_EVERY
+
+    def __post_init__(self) -> None:
+        self.started_at = time.time_ns()
+        self._started = time.monotonic()
+
+    async def run(self) -> None:
+        """Publish (and now and then log) the status until cancelled."""
+        logged = time.monotonic()
+        while True:
+            document = self.document()
+            if self.feed is not None:
+                self.feed.update_status(document)
+            if time.monotonic() - logged >= self.log_every:
+                logged = time.monotonic()
+                log.info("status: %s", summary(document))
+            await asyncio.sleep(self.publish_every)
+
+    def document(self) -> dict[str, Any]:
+        """The status details (the feed adds `state`, `site` and `at`)."""
+        health = self.health.snapshot()
+        report = self.history.report if self.history is not None else None
+        return {
+            "started_at": self.started_at,
+            "uptime": round(time.monotonic() - self._started, 1),
+            "readings": self.hub.published,
+            "devices": count_states(health),
+            "device_health": {device.device: device.as_dict() for device in health},
+            "history": report.as_dict() if report is not None else None,
+            "alarms": self._alarms(),
+            "modbus": {endpoint: _endpoint(stats.as_dict())
+                       for endpoint, stats in self.modbus.stats.items()},
+            "mqtt": self._mqtt(),
+            "feed": self._feed(),
+            "restarts": dict(supervisor.restarts),
+        }  # fmt: skip
+
+    def _alarms(self) -> dict[str, Any]:
+        if self.alarms is None:
+            return {}
+        alarms = list(self.alarms.engine.alarms.values())
+        unacknowledged = (AlarmState.UNACKNOWLEDGED, AlarmState.RETURNED_UNACKNOWLEDGED)
+        return {
+            "total": len(alarms),
+            "active": sum(alarm.active for alarm in alarms),
+            "unacknowledged": sum(alarm.state in unacknowledged for alarm in alarms),
+            "by_class": dict(Counter(str(alarm.alarm_class) for alarm in alarms)),
+        }
+
+    def _mqtt(self) -> dict[str, Any] | None:
+        if self.mqtt is None:
+            return None
+        stats = self.mqtt.stats
+        return {"connected": self.mqtt.connected, "received": stats.received,
+                "rejected": sum(stats.rejected.values()),
+                "field_errors": sum(stats.field_errors.values()),
+                "unknown_topics": sum(stats.unknown_topics.values()),
+                "unknown_devices": sum(stats.unknown_devices.values()),
+                "reconnects": stats.reconnects}  # fmt: skip
+
+    def _feed(self) -> dict[str, Any] | None:
+        if self.feed is None:
+            return None
+        stats = self.feed.stats
+        return {"events": stats.events, "commands": stats.commands, "refused": stats.refused,
+                "reconnects": stats.reconnects, "dropped": self.feed.dropped}
+
+
+def _endpoint(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """An endpoint's counters without the per-device tables (those are in `device_health`)."""
+    return {key: value for key, value in stats.items()
+            if key not in ("last_error", "round_trip", "last_round_trip")}
+
+
+def summary(document: Mapping[str, Any]) -> str:
+    """One line for the log: devices by state, alarms, and where the history stands."""
+    devices = document["devices"]
+    parts = [f"{sum(devices.values())} devices ("
+             + ", ".join(f"{n} {state}" for state, n in devices.items() if n) + ")"]
+    alarms = document.get("alarms") or {}
+    if alarms:
+        parts.append(f"{alarms['total']} alarms ({alarms['unacknowledged']} unacknowledged)")
+    parts.append(f"{document['readings']} readings")
+    history = document.get("history")
+    if history:
+        parts.append(f"outbox backlog {history['backlog']}")
+        parts.extend(f"sink {sink['name']} {sink['rate']:g} lines/s, "
+                     f"{sink['behind'] or 0:.0f} s behind"
+                     + (f", last error: {sink['last_error']}" if sink["last_error"] else "")
+                     for sink in history["sinks"])  # fmt: skip
+    return "; ".join(parts)

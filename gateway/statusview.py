@@ -1,0 +1,104 @@
+"""`firegw status CONFIG`: the gateway's status document as a person reads it.
+
+The document comes from the broker (the gateway publishes it retained, see gateway/status.py),
+so the command works from any machine that reaches the broker, and says `offline` with the
+reason when the gateway is gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+_ROW = "{device:<16} {state:<9} {last_good:<19} {rtt:>7}  {errors:<30} {last_error}"
+
+
+def format_status(document: Mapping[str, Any], *, every_device: bool = False) -> str:
+    """The status as text: the gateway, devices by state, alarms, history, then the devices
+    that are not ok (every device with `every_device`)."""
+    if document.get("state") != "online" or "devices" not in document:
+        reason = f" ({document['reason']})" if document.get("reason") else ""
+        return (f"gateway of site {document.get('site', '?')}: "
+                f"{document.get('state', 'unknown')}{reason} since {_clock(document.get('at'))}")
+    lines = [_headline(document), _devices_line(document["devices"])]
+    lines += _alarm_lines(document.get("alarms") or {})
+    lines += _history_lines(document.get("history"), document.get("readings", 0))
+    lines += ["", *_device_table(document.get("device_health") or {}, every_device)]
+    return "\n".join(lines)
+
+
+def _headline(document: Mapping[str, Any]) -> str:
+    uptime = float(document.get("uptime") or 0)
+    return (f"gateway of site {document.get('site', '?')}: online since "
+            f"{_clock(document.get('started_at'))} (up {_duration(uptime)}); "
+            f"status of {_clock(document.get('at'))}")
+
+
+def _devices_line(counts: Mapping[str, int]) -> str:
+    states = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    return f"devices: {sum(counts.values())} ({states})"
+
+
+def _alarm_lines(alarms: Mapping[str, Any]) -> list[str]:
+    if not alarms:
+        return []
+    by_class = ", ".join(f"{name} {n}" for name, n in sorted(alarms.get("by_class", {}).items()))
+    return [f"alarms: {alarms.get('total', 0)} ({alarms.get('unacknowledged', 0)} "
+            f"unacknowledged){': ' + by_class if by_class else ''}"]
+
+
+def _history_lines(history: Mapping[str, Any] | None, readings: int) -> list[str]:
+    if not history:
+        return [f"readings: {readings}"]
+    lines = [f"readings: {readings}; outbox backlog {history['backlog']} of at most "
+             f"{history['max_rows']} lines ({history['fill']:.1%}), dropped at the cap "
+             f"{history['dropped']}, dead letters {history['dead_letters']}"]
+    for sink in history.get("sinks", []):
+        error = f"last error: {sink['last_error']}" if sink.get("last_error") else "no error"
+        lines.append(f"sink {sink['name']} {sink.get('url') or ''}: {sink['rate']:g} lines/s, "
+                     f"backlog {sink['backlog']}, {sink.get('behind') or 0:.0f} s behind, "
+                     f"last write {_clock(sink.get('last_success'), seconds=True)}, {error}")
+    for trouble in (history.get("filling"), history.get("late")):
+        if trouble:
+            lines.append(f"TROUBLE: {trouble}")
+    return lines
+
+
+def _device_table(health: Mapping[str, Mapping[str, Any]], every_device: bool) -> list[str]:
+    shown = {device: h for device, h in health.items() if every_device or h["state"] != "ok"}
+    hidden = len(health) - len(shown)
+    note = [f"({hidden} devices ok; --all lists every device)"] if hidden else []
+    if not shown:
+        return note
+    header = _ROW.format(device="DEVICE", state="STATE", last_good="LAST GOOD READING",
+                         rtt="RTT ms", errors="ERRORS", last_error="LAST ERROR")
+    rows = [_ROW.format(
+        device=device, state=h["state"], last_good=_clock(h.get("last_good")),
+        rtt="-" if h.get("round_trip_ms") is None else f"{h['round_trip_ms']:.1f}",
+        errors=", ".join(f"{kind} {n}" for kind, n in h.get("errors", {}).items()) or "-",
+        last_error=h.get("last_error") or "-",
+    ) for device, h in sorted(shown.items(), key=_worst_first)]
+    return [header, *rows, *note]
+
+
+_ORDER = {"lost": 0, "degraded": 1, "waiting": 2, "ok": 3}
+
+
+def _worst_first(item: tuple[str, Mapping[str, Any]]) -> tuple[int, str]:
+    return _ORDER.get(item[1]["state"], 4), item[0]
+
+
+def _clock(at: object, *, seconds: bool = False) -> str:
+    """A wall-clock time given in ns (or in s with `seconds`), as local time."""
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at if seconds else at / 1e9))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
