@@ -112,6 +112,10 @@ def test_an_rtu_endpoint_has_the_modbus_serial_defaults(hospital: Path) -> None:
          "modbus.endpoints[0].parity: Input should be 'N', 'E' or 'O' (got 'X')"),
         (PANEL, "id: opd-panel, serial: /dev/ttyUSB0, stopbits: 3", "ttyUSB0",
          "modbus.endpoints[0].stopbits: Input should be 1 or 2 (got 3)"),
+        ("id: opd-panel, host: 127.0.0.1, port: 15020, timeout: 1s",
+         "id: opd-panel, serial: /dev/ttyUSB0, timeout: 300ms", "ttyUSB0",
+         "modbus.endpoints[0].timeout: 0.3 s is less than the 305 ms a read of 123 input "
+         "registers of unit 1 takes on the wire at 9600 baud; every such read would time out"),
         ("id: OPD-SD-003,", "id: firegw-st-lukes,", "firegw-st-lukes",
          "devices[2].id: 'firegw-st-lukes' is the gateway's own id (for its trouble alarms); "
          "choose another"),

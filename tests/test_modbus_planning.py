@@ -15,6 +15,10 @@ from drivers.modbus import (
     ModbusDevice,
     ModbusEndpointSpec,
     ModbusProfile,
+    Parity,
+    SerialLine,
+    exchange_time,
+    longest_exchange,
     plan_reads,
     plan_requests,
 )
@@ -207,3 +211,21 @@ async def test_a_panel_of_36_detectors_costs_two_requests_per_cycle(tmp_path: Pa
         await eventually(lambda: len(cost.notes) >= 6, what="six cycles")
     assert cost.per_cycle() == {2}
     assert poller.stats.polls >= 36 * 5
+
+
+def test_a_reads_time_on_the_wire_counts_every_character_and_silence() -> None:
+    """Modbus over Serial Line 2.5.1.1: 11-bit characters, 3.5 characters of silence a frame."""
+    points = [{"name": f"r{i}", "function": "holding_register", "address": i} for i in range(125)]
+    points.append({"name": "flags", "function": "coil", "address": 0, "type": "bool"})
+    profile = ModbusProfile.model_validate(
+        {"id": "full", "protocol": "modbus", "kind": "smoke_detector", "points": points})
+    device = ModbusDevice(id="f", unit=1, address=0, profile=profile, poll_interval=1)
+    registers, coils = sorted(plan_requests([device]), key=lambda r: r.function.is_bit)
+    even = SerialLine("/dev/ttyUSB0", baudrate=9600, parity=Parity.EVEN, stopbits=1)
+    # request 8 bytes + response 5 + 250 bytes + two silences of 3.5 characters, 11 bits each
+    assert exchange_time(even, registers) == pytest.approx((8 + 5 + 250 + 7) * 11 / 9600)
+    assert exchange_time(even, coils) == pytest.approx((8 + 5 + 1 + 7) * 11 / 9600)
+    none = SerialLine("/dev/ttyUSB0", baudrate=19200, parity=Parity.NONE, stopbits=2)
+    assert exchange_time(none, registers) == pytest.approx(270 * 11 / 19200)
+    assert longest_exchange(even, [device]) == (exchange_time(even, registers), registers)
+    assert longest_exchange(even, []) == (0.0, None)

@@ -20,6 +20,7 @@ from drivers.modbus.profile import (
     StateCondition,
 )
 from drivers.modbus.spec import MERGE_GAP, ModbusDevice, ModbusEndpointSpec, Parity, SerialLine
+from drivers.modbus.wire import exchange_time, longest_exchange
 from drivers.sink import ReadingSink
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "decode_point",
     "derive",
     "derived_readings",
+    "exchange_time",
+    "longest_exchange",
     "plan_reads",
     "plan_requests",
 ]

@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from drivers.modbus.profile import Function, ModbusProfile
+from drivers.modbus.spec import ModbusDevice, SerialLine
+from drivers.modbus.wire import longest_exchange
 from drivers.mqtt.profile import MqttProfile
 from drivers.mqtt.topics import fill_template, overlap
 from gateway.config.models import ModbusSource, MqttSource, SiteConfig
@@ -28,6 +30,7 @@ def check_site(config: SiteConfig, profiles: Profiles) -> list[Problem]:
         *_zone_buildings(config),
         *_device_references(config, profiles),
         *_modbus_overlaps(config, profiles),
+        *_serial_timeouts(config, profiles),
         *_mqtt_topics(config),
         *_rule_overrides(config),
         *_sink_names(config),
@@ -103,6 +106,35 @@ def _modbus_overlaps(config: SiteConfig, profiles: Profiles) -> Iterator[Problem
                     f"{function} {first}-{last} of unit {device.source.unit} on "
                     f"{device.source.endpoint!r} overlap device {other!r}")
             blocks.extend((a, b, device.id) for a, b in ranges)
+
+
+def _serial_timeouts(config: SiteConfig, profiles: Profiles) -> Iterator[Problem]:
+    """An RTU endpoint's timeout must leave time for its slowest read to cross the line:
+    a shorter one would time out on every poll, and raising it quietly would hide that."""
+    for index, endpoint in enumerate(config.modbus.endpoints):
+        if endpoint.serial is None:
+            continue
+        line = SerialLine(endpoint.serial, baudrate=endpoint.baudrate, parity=endpoint.parity,
+                          stopbits=endpoint.stopbits, bytesize=endpoint.bytesize)
+        seconds, slowest = longest_exchange(line, _devices_on(config, profiles, endpoint.id),
+                                            endpoint.merge_gap)
+        if slowest is not None and endpoint.timeout <= seconds:
+            values = f"{slowest.count} {slowest.function.value.replace('_', ' ')}s"
+            yield ("modbus", "endpoints", index, "timeout"), (
+                f"{endpoint.timeout:g} s is less than the {seconds * 1e3:.0f} ms a read of "
+                f"{values} of unit {slowest.unit} takes on the wire at {endpoint.baudrate} "
+                "baud; every such read would time out")
+
+
+def _devices_on(config: SiteConfig, profiles: Profiles, endpoint: str) -> list[ModbusDevice]:
+    """The endpoint's devices as the poller sees them (those with a Modbus profile)."""
+    return [
+        ModbusDevice(device.id, device.source.unit, device.source.address, profile,
+                     device.poll_interval or config.defaults.poll_interval)
+        for device in config.devices
+        if isinstance(device.source, ModbusSource) and device.source.endpoint == endpoint
+        and isinstance(profile := profiles.get(device.profile), ModbusProfile)
+    ]  # fmt: skip
 
 
 def _point_ranges(source: ModbusSource, profile: ModbusProfile) -> dict[Function, list[Range]]:
