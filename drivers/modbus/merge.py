@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from drivers.modbus.profile import Function, RegisterPoint
 from drivers.modbus.spec import MAX_BITS, MAX_REGISTERS, MERGE_GAP, ModbusDevice
@@ -45,9 +46,10 @@ class Request:
     count: int
     reads: tuple[PointRead, ...]
 
-    @property
+    @cached_property
     def devices(self) -> tuple[ModbusDevice, ...]:
-        """The devices with points in this request, each once, in address order."""
+        """The devices with points in this request, each once, in address order (kept: the
+        poll cycle asks for them on every read of a plan it reuses)."""
         return tuple({read.device.id: read.device for read in self.reads}.values())
 
     def values_of(self, read: PointRead, values: Sequence[int]) -> Sequence[int]:
