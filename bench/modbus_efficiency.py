@@ -40,7 +40,7 @@ from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
 
-from bench.alarm_latency import machine
+from bench.machine import machine
 from drivers.modbus import ModbusDriver
 from drivers.modbus.merge import plan_requests
 from drivers.modbus.spec import ModbusEndpointSpec

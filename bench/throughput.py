@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.alarm_latency import machine
+from bench.machine import machine
 from drivers.reading import Reading
 from gateway.alarms import AlarmService, AlarmStore
 from gateway.config import Site, load_site
