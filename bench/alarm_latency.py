@@ -41,8 +41,9 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.entry import run_in_folder, write_results
-from bench.feed import FeedWatcher, LoopLag
+from bench.entry import run_part
+from bench.feed import FeedWatcher
+from bench.looplag import LoopLag
 from bench.machine import machine, source_digest
 from bench.processes import (
     cancel,
@@ -227,15 +228,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    document = run_in_folder("alarm_latency", lambda folder: run_benchmark(args, folder))
-    if isinstance(document, int):
-        return document
-    write_results(args.out, document)
-    print_table(document)
-    print(f"results: {args.out}")
-    ok = (document["figures"]["end_to_end"]["pass"] and document["figures"]["in_gateway"]["pass"]
-          and not document["trials"]["alarm_missing"])
-    return 0 if ok else 1
+    return run_part("alarm_latency", args.out, lambda folder: run_benchmark(args, folder),
+                    print_table, passed=_passed)
+
+
+def _passed(document: dict[str, Any]) -> bool:
+    figures = document["figures"]
+    return bool(figures["end_to_end"]["pass"] and figures["in_gateway"]["pass"]
+                and not document["trials"]["alarm_missing"])
 
 
 if __name__ == "__main__":

@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.campus_step import Building, step_figures
-from bench.entry import run_in_folder, write_results
-from bench.feed import FeedWatcher, LoopLag
+from bench.entry import run_part
+from bench.feed import FeedWatcher
+from bench.looplag import LoopLag
 from bench.machine import describe, machine
 from bench.outboxfile import progress
 from bench.processes import (
@@ -201,13 +202,8 @@ def _doubling(largest: int) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    document = run_in_folder("campus", lambda folder: run_benchmark(args, folder))
-    if isinstance(document, int):
-        return document
-    write_results(args.out, document)
-    print_table(document)
-    print(f"results: {args.out}")
-    return 0
+    return run_part("campus", args.out, lambda folder: run_benchmark(args, folder),
+                    print_table, passed=lambda _: True)
 
 
 if __name__ == "__main__":

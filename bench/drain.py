@@ -47,7 +47,7 @@ import yaml
 
 from bench import outboxfile
 from bench.backlog import Backlog, build_backlog, device_series
-from bench.entry import run_in_folder, write_results
+from bench.entry import run_part
 from bench.machine import describe, machine
 from bench.processes import (
     gateway_process,
@@ -339,13 +339,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    document = run_in_folder("drain", lambda folder: run_benchmark(args, folder))
-    if isinstance(document, int):
-        return document
-    write_results(args.out, document)
-    print_table(document)
-    print(f"results: {args.out}")
-    return 0 if document["pass"] else 1
+    return run_part("drain", args.out, lambda folder: run_benchmark(args, folder),
+                    print_table)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,21 @@ def run_in_folder(name: str, work: Work) -> dict[str, Any] | int:
         kill_leftovers()
 
 
+def run_part(
+    name: str, out: Path, work: Work, print_table: Callable[[dict[str, Any]], None],
+    passed: Callable[[dict[str, Any]], bool] = lambda document: bool(document.get("pass", True)),
+) -> int:
+    """A benchmark's `main`: run `work` in a fresh folder, write its results to `out`, print
+    its table; exit status 0 when `passed`, 1 when not, or `run_in_folder`'s on failure."""
+    document = run_in_folder(name, work)
+    if isinstance(document, int):
+        return document
+    write_results(out, document)
+    print_table(document)
+    print(f"results: {out}")
+    return 0 if passed(document) else 1
+
+
 def write_results(path: Path, document: dict[str, Any]) -> None:
     """The JSON results, whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,8 @@
 
 `FeedWatcher` is an MQTT client of its own on a gateway's events, command replies and status; it
 stamps each arrival with this process's monotonic and wall clocks and sends commands (`reset`)
-as the security office would. `LoopLag` tells how late this process's event loop ran, which is
-how late an arrival may have been stamped.
+as the security office would. `bench.looplag.LoopLag` tells how late this process's event
+loop ran, which is how late an arrival may have been stamped.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import os
 import socket
 import time
-from collections import deque
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Self
@@ -132,27 +131,3 @@ class FeedWatcher:
 def _resolve(future: asyncio.Future[Arrival] | None, arrival: Arrival) -> None:
     if future is not None and not future.done():
         future.set_result(arrival)
-
-
-class LoopLag:
-    """How late this process's event loop wakes up: it stamps the subscriber's arrivals."""
-
-    PERIOD = 0.005
-
-    def __init__(self) -> None:
-        self.late: deque[tuple[float, float]] = deque(maxlen=100_000)
-        """(monotonic time, seconds late) of every wake-up more than 5 ms late."""
-        self.worst = 0.0
-
-    async def run(self) -> None:
-        while True:
-            before = time.monotonic()
-            await asyncio.sleep(self.PERIOD)
-            now = time.monotonic()
-            lag = now - before - self.PERIOD
-            self.worst = max(self.worst, lag)
-            if lag > 0.005:
-                self.late.append((now, lag))
-
-    def worst_between(self, start: float, end: float) -> float:
-        return max((lag for at, lag in self.late if start <= at <= end + lag), default=0.0)

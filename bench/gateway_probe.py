@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.looplag import LoopLag
 from gateway.config import load_site
 from gateway.runtime import Gateway
 
@@ -54,27 +55,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     gateway = Gateway(load_site(args.config))
     asyncio.run(_run(gateway, args.report))
     return 0
-
-
-class LoopLag:
-    """How late the event loop runs a timer: time the loop spent on something else."""
-
-    PERIOD = 0.010
-    KEPT = 20_000
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self.late: list[tuple[float, float]] = []
-
-    async def run(self) -> None:
-        while True:
-            before = time.monotonic()
-            await asyncio.sleep(self.PERIOD)
-            now = time.monotonic()
-            lag = now - before - self.PERIOD
-            self.worst = max(self.worst, lag)
-            if lag > 0.005 and len(self.late) < self.KEPT:
-                self.late.append((round(now, 6), round(lag, 6)))
 
 
 class GcPauses:
@@ -102,7 +82,7 @@ class GcPauses:
 async def _run(gateway: Gateway, report: Path) -> None:
     started = time.monotonic()
     stopping: list[float] = []
-    lag = LoopLag()
+    lag = LoopLag(period=0.010, kept=20_000)
     watching = asyncio.ensure_future(lag.run())
     collections = GcPauses()
     gc.callbacks.append(collections)
@@ -124,7 +104,8 @@ async def _run(gateway: Gateway, report: Path) -> None:
         watching.cancel()
         document = _report(gateway, started, stopping[0] if stopping else None, ended)
         gc.callbacks.remove(collections)
-        _write(report, {**document, "loop_lag_worst_s": lag.worst, "loop_lags": lag.late,
+        lags = [(round(at, 6), round(late, 6)) for at, late in lag.late]
+        _write(report, {**document, "loop_lag_worst_s": lag.worst, "loop_lags": lags,
                         "gc_collections": collections.collections,
                         "gc_tracked_objects": len(gc.get_objects()),
                         "gc_frozen_objects": gc.get_freeze_count(),

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.entry import run_in_folder, write_results
+from bench.entry import run_part
 from bench.machine import describe, machine
 from bench.outboxfile import progress
 from bench.processes import (
@@ -183,13 +183,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    document = run_in_folder("startup", lambda folder: run_benchmark(args, folder))
-    if isinstance(document, int):
-        return document
-    write_results(args.out, document)
-    print_table(document)
-    print(f"results: {args.out}")
-    return 0 if document["pass"] else 1
+    return run_part("startup", args.out, lambda folder: run_benchmark(args, folder),
+                    print_table)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.feed import Arrival, FeedWatcher, LoopLag
+from bench.feed import Arrival, FeedWatcher
+from bench.looplag import LoopLag
 from bench.processes import cancel, log_tail
 from bench.stats import ms
 from gateway.config import DeviceKind, Site
