@@ -263,8 +263,8 @@ async def test_the_drop_count_survives_closing_and_reopening(tmp_path: Path) -> 
         await outbox.append(lines(5, start=1022))
         assert outbox.dropped == 32
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT name, value FROM outbox_counter").fetchall() == [
-            ("dropped", 32)]
+        assert dict(db.execute("SELECT name, value FROM outbox_counter")) == {
+            "dropped": 32, "rows": 995}
 
 
 async def test_the_drop_count_equals_the_rows_deleted(tmp_path: Path) -> None:
@@ -303,3 +303,30 @@ async def test_an_outbox_file_from_before_the_drop_count_opens_and_counts(
     async with Outbox(path) as outbox:
         assert outbox.dropped == 11
         assert [line for _, line in await outbox.peek(1)] == lines(1, start=11)
+
+
+async def test_the_line_count_is_kept_not_counted_on_opening(tmp_path: Path) -> None:
+    """Counting a day's backlog on opening would read the whole file; the count is kept in it,
+    in step with every append, delivery and drop, across reopening."""
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, sinks=["local", "central"], max_rows=1000) as outbox:
+        await outbox.append(lines(1200))
+        rows = await outbox.peek(300)
+        await outbox.reader("local").advance(rows[-1][0])
+        await outbox.reader("central").advance(rows[99][0])
+        assert await outbox.backlog() == counted(path)
+    async with Outbox(path, sinks=["local"]) as outbox:  # central is gone: its rows go too
+        assert await outbox.backlog() == counted(path) == 990 - 300
+    with sqlite3.connect(path) as db:  # a wrong count shows: it is trusted on opening
+        db.execute("UPDATE outbox_counter SET value = 7 WHERE name = 'rows'")
+    db.close()
+    async with Outbox(path, sinks=["local"]) as outbox:
+        assert await outbox.backlog() == 7
+
+
+def counted(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        kept = db.execute("SELECT value FROM outbox_counter WHERE name = 'rows'").fetchone()[0]
+        assert kept == db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    db.close()
+    return int(kept)
