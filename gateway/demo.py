@@ -11,6 +11,7 @@ from typing import TextIO
 
 from gateway.broker import EmbeddedBroker, free_port
 from gateway.config import Site
+from gateway.devicehealth import count_states
 from gateway.runtime import Gateway
 from gateway.screen import render
 from simulators import SimulatedSite, load_scenario
@@ -76,7 +77,8 @@ class Screen:
         stored = await self.gateway.outbox.backlog() if self.gateway.outbox else 0
         uptime = time.strftime("%M:%S", time.gmtime(time.monotonic() - self.started))
         alarms = list(self.gateway.alarms.engine.alarms.values()) if self.gateway.alarms else []
+        health = count_states(self.gateway.health.snapshot())
         frame = render(self.gateway.activity, alarms, header=f"{self.header}; up {uptime}",
-                       stored=stored, color=self.live)
+                       stored=stored, health=health, color=self.live)
         self.out.write(("\033[H\033[2J" if self.live else "\n") + frame + "\n")
         self.out.flush()

@@ -88,6 +88,10 @@ class Gateway:
         self.rejected_payloads = RejectedPayloads(site.rejected_payloads_path)
         self.mqtt_driver = MqttDriver(broker(site, client_id), devices,
                                       on_reject=self.rejected_payloads.add) if devices else None
+        mqtt = self.mqtt_driver
+        self.health = HealthBook(
+            site, self.activity, round_trips=self._round_trips,
+            rejected=(lambda: mqtt.stats.rejected) if mqtt is not None else dict)  # fmt: skip
 
     async def run(self) -> None:
         settings = self.site.config.outbox
@@ -118,13 +122,9 @@ class Gateway:
                 log.info("outbox flushed: %d readings written this run", writer.written)
 
     def _status_reporter(self, feed: AlarmFeed | None) -> StatusReporter:
-        mqtt = self.mqtt_driver
-        health = HealthBook(
-            self.site, self.activity, round_trips=self._round_trips,
-            rejected=(lambda: mqtt.stats.rejected) if mqtt is not None else dict)  # fmt: skip
         options = {"publish_every": self.status_every} if self.status_every else {}
-        return StatusReporter(self.hub, health, self.history, self.alarms, feed,
-                              self.modbus_driver, mqtt, **options)
+        return StatusReporter(self.hub, self.health, self.history, self.alarms, feed,
+                              self.modbus_driver, self.mqtt_driver, **options)
 
     def _round_trips(self) -> dict[str, float]:
         return {device: seconds for stats in self.modbus_driver.stats.values()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from gateway.activity import GroupSummary, SiteActivity, is_normal
 from gateway.config import DeviceKind
@@ -22,10 +22,16 @@ _MAX_ALARMS = 14
 
 
 def render(
-    activity: SiteActivity, alarms: Sequence[Alarm], *, header: str, stored: int, color: bool
-) -> str:
-    """One screenful: a header, buildings by device kind, the alarms, and recent changes."""
-    lines = [header, f"{activity.total:,} readings received, {stored:,} stored in the outbox", ""]
+    activity: SiteActivity, alarms: Sequence[Alarm], *, header: str, stored: int,
+    health: Mapping[str, int], color: bool,
+) -> str:  # fmt: skip
+    """One screenful: a header, buildings by device kind, the alarms, and recent changes.
+
+    `health` counts the devices by health state (`gateway.devicehealth.count_states`).
+    """
+    states = ", ".join(f"{n} {state}" for state, n in health.items() if n) or "none yet"
+    lines = [header, f"{activity.total:,} readings received, {stored:,} stored in the outbox; "
+                     f"device health: {states}", ""]
     lines.append("BUILDING".ljust(_BUILDING_WIDTH)
                  + "".join(title.ljust(_CELL_WIDTH) for _, title in _COLUMNS))
     for building in activity.site.config.buildings:
