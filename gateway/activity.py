@@ -67,30 +67,21 @@ class SiteActivity:
 
     async def __call__(self, readings: Sequence[Reading]) -> None:
         now = time.monotonic()
-        failed: set[tuple[str, Quality]] | None = None
+        failed: dict[tuple[str, Quality], str | None] = {}
         for reading in readings:
-            self._record(reading, now)
-            if reading.quality is not Quality.GOOD:
-                failed = failed or set()
-                failed.add((reading.device, reading.quality))
-        if failed:
-            self._count_failures(readings, failed, now)
+            if not self._record(reading, now):
+                failed.setdefault((reading.device, reading.quality), reading.detail)
+        for (device, quality), detail in failed.items():
+            activity = self.devices[device]
+            activity.errors[quality.value] += 1
+            activity.last_error = detail or quality.value
+            activity.last_error_at = now
 
-    def _count_failures(
-        self, readings: Sequence[Reading], failed: set[tuple[str, Quality]], now: float
-    ) -> None:
-        details = {(r.device, r.quality): r.detail for r in readings if not r.good}
-        for device, quality in failed:
-            activity = self.devices.get(device)
-            if activity is not None:
-                activity.errors[quality.value] += 1
-                activity.last_error = details[device, quality] or quality.value
-                activity.last_error_at = now
-
-    def _record(self, reading: Reading, now: float) -> None:
+    def _record(self, reading: Reading, now: float) -> bool:
+        """Record one reading; False if it is a bad reading of one of the site's devices."""
         activity = self.devices.get(reading.device)
         if activity is None:
-            return
+            return True
         self.total += 1
         activity.readings += 1
         activity.values[reading.point] = reading.value
@@ -103,6 +94,7 @@ class SiteActivity:
         activity.states[reading.point] = state
         if before is not None and before != state:
             self.changes.append(Change(now, reading.device, reading.point, before, state))
+        return reading.good
 
     def summary(self, building: str, kind: DeviceKind) -> GroupSummary:
         now = time.monotonic()

@@ -10,7 +10,7 @@ how far behind it is, its write rate and its last error. Two trouble conditions 
   oldest readings will soon be dropped (the cap's policy, see the README).
 
 Each change is logged (a warning when raised, info when cleared). The report also goes to the
-hub as readings of the gateway itself (device `gateway_id(site)`, kind `gateway`): the rules
+hub as readings of the gateway itself (device `SiteInfo.gateway_id`, kind `gateway`): the rules
 engine raises and clears the two trouble alarms on the feed from its `history_stored` and
 `outbox_nearly_full` flags, and the numbers are stored in InfluxDB as the gateway's history.
 """

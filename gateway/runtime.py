@@ -12,7 +12,7 @@ from drivers import Reading
 from drivers.modbus import ModbusDriver
 from drivers.mqtt import MqttDriver
 from gateway.activity import SiteActivity
-from gateway.alarms import AlarmFeed, AlarmService, AlarmStore, gateway_id
+from gateway.alarms import AlarmFeed, AlarmService, AlarmStore
 from gateway.config import Site
 from gateway.devicehealth import HealthBook
 from gateway.history import NEVER_DROP, HistoryHealth
@@ -35,7 +35,7 @@ class OutboxFeed:
         self._writer = writer
         self._series = {device.id: series_key(device.kind.value, site.tags(device))
                         for device in site.config.devices}
-        itself = gateway_id(site)  # the gateway's own health readings (gateway/history.py)
+        itself = site.config.site.gateway_id  # its own health readings (gateway/history.py)
         self._series[itself] = series_key("gateway", {"site": site.config.site.id,
                                                       "device": itself})
         self.unencodable = 0
@@ -103,7 +103,7 @@ class Gateway:
                     AsyncExitStack() as stack):
             self.outbox = outbox
             self.history = HistoryHealth(
-                settings, outbox, self.sinks, device=gateway_id(self.site),
+                settings, outbox, self.sinks, device=self.site.config.site.gateway_id,
                 publish=self.hub.publish, **_every(self.history_every))
             writer = OutboxWriter(outbox, on_commit=self._committed)
             feed = (await stack.enter_async_context(AlarmFeed.for_site(self.site))

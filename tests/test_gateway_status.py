@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from gateway.alarms import FeedTopics, fetch_status, gateway_id
+from gateway.alarms import FeedTopics, fetch_status
 from gateway.config import Site, load_site
 from gateway.runtime import Gateway
 from simulators import SimulatedSite
@@ -124,7 +124,8 @@ async def test_a_database_outage_raises_history_not_stored_on_the_feed(
     site_file.write_text(site_file.read_text().replace("outbox.sqlite}",
                                                        "outbox.sqlite, alarm_age: 2s}"))
     site = load_site(site_file)
-    alarm_id = f"history_not_stored:{gateway_id(site)}"
+    itself = site.config.site.gateway_id
+    alarm_id = f"history_not_stored:{itself}"
     topics = FeedTopics.for_site(site)
     watcher = Watcher(mosquitto.host, mosquitto.port, topics)
     async with (SimulatedSite(site, seed=4), watcher,
@@ -134,7 +135,7 @@ async def test_a_database_outage_raises_history_not_stored_on_the_feed(
         server.stop()
         raised = await watcher.event(alarm_id, "raised")
         assert raised["alarm"]["class"] == "trouble"
-        assert raised["alarm"]["device"] == gateway_id(site)
+        assert raised["alarm"]["device"] == itself
         assert "history not reaching the database" in raised["alarm"]["message"]
         status = await status_where(
             site, lambda s: bool(s["history"] and s["history"]["late"]

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from gateway.alarms import FeedTopics, gateway_id
+from gateway.alarms import FeedTopics
 from gateway.config import load_site
 from simulators import SimulatedSite
 from tests.conftest import InfluxFactory
@@ -348,11 +348,11 @@ async def test_a_full_outbox_drops_the_oldest_readings_loudly_and_never_an_alarm
                          what="every reading older than the alarm events dropped")  # fmt: skip
         # An alarm first: "outbox nearly full" is on the feed, for the security office.
         topics = FeedTopics.for_site(site)
-        nearly_full = topics.alarm(f"outbox_nearly_full:{gateway_id(site)}")
+        nearly_full = topics.alarm(f"outbox_nearly_full:{site.config.site.gateway_id}")
         feed = await retained(mosquitto, topics)
         assert feed[nearly_full]["class"] == "trouble"
         message = feed[nearly_full]["message"]
-        assert message.startswith(f"Gateway {gateway_id(site)} outbox nearly full")
+        assert message.startswith(f"Gateway {site.config.site.gateway_id} outbox nearly full")
         await gateway.terminate()
 
     rows = outbox_rows(site.outbox_path)

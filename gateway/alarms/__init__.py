@@ -16,7 +16,7 @@ from gateway.alarms.cli import (
     watch_alarms,
 )
 from gateway.alarms.commands import Command, CommandError, parse_command
-from gateway.alarms.devices import device_infos, gateway_device, gateway_id
+from gateway.alarms.devices import device_infos, gateway_device
 from gateway.alarms.feed import AlarmFeed, FeedStats
 from gateway.alarms.lines import MEASUREMENT, EventLines, event_line
 from gateway.alarms.payloads import alarm_document, event_document, is_gone
@@ -43,7 +43,6 @@ __all__ = [
     "format_event",
     "format_table",
     "gateway_device",
-    "gateway_id",
     "is_gone",
     "parse_command",
     "send_command",

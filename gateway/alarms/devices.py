@@ -6,17 +6,10 @@ from gateway.config import Site
 from rules import DeviceInfo, DeviceKind
 
 
-def gateway_id(site: Site) -> str:
-    """The gateway's own device id, under which its trouble alarms are raised: ``firegw-<site>``.
-
-    `firegw check` refuses a configured device with this id.
-    """
-    return site.config.site.gateway_id
-
-
 def gateway_device(site: Site) -> DeviceInfo:
-    """The gateway itself as the rules see it: kind `gateway`, in no zone or building."""
-    return DeviceInfo(id=gateway_id(site), kind=DeviceKind.GATEWAY, zone="", building="")
+    """The gateway itself as the rules see it (`SiteInfo.gateway_id`, which no configured
+    device may take): kind `gateway`, in no zone or building."""
+    return DeviceInfo(id=site.config.site.gateway_id, kind=DeviceKind.GATEWAY, zone="", building="")
 
 
 def device_infos(site: Site) -> list[DeviceInfo]:
