@@ -43,12 +43,16 @@ def print_table(rows: list[Row], outcomes: list[Outcome]) -> None:
     for row in rows:
         spread = f"{_cell(row.low)}-{_cell(row.high)}" if row.runs > 1 else ""
         met = {True: "yes", False: "NO", None: ""}[row.met]
-        print(f"{row.figure:<46}{_cell(row.median):>12}{spread:>22}{row.runs:>5}  "
-              f"{row.target:<20}{met}")
+        print(
+            f"{row.figure:<46}{_cell(row.median):>12}{spread:>22}{row.runs:>5}  "
+            f"{row.target:<20}{met}"
+        )
     for outcome in outcomes:
         note = f"; {outcome.error}" if outcome.error else ""
-        print(f"  {outcome.name}: {outcome.seconds:.0f} s, exit statuses "
-              f"{outcome.statuses or '-'}{note}")
+        print(
+            f"  {outcome.name}: {outcome.seconds:.0f} s, exit statuses "
+            f"{outcome.statuses or '-'}{note}"
+        )
 
 
 def _cell(value: float | None) -> str:
@@ -57,16 +61,24 @@ def _cell(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
 
 
-def summary(options: Options, outcomes: list[Outcome], rows: dict[str, list[Row]],
-            seconds: float, load_at_start: tuple[float, ...]) -> dict[str, Any]:
+def summary(
+    options: Options,
+    outcomes: list[Outcome],
+    rows: dict[str, list[Row]],
+    seconds: float,
+    load_at_start: tuple[float, ...],
+) -> dict[str, Any]:
     """The summary JSON: machine, options, each part's rows and how long it took."""
     return {
         "benchmark": "summary",
         "command": shlex.join(sys.orig_argv),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": describe(),
-        "quick": options.quick, "runs": options.runs, "scales": list(options.scales),
-        "large_scale": options.large_scale, "gateways": options.gateways,
+        "quick": options.quick,
+        "runs": options.runs,
+        "scales": list(options.scales),
+        "large_scale": options.large_scale,
+        "gateways": options.gateways,
         "seconds": round(seconds, 1),
         "load_average_at_start": [round(value, 2) for value in load_at_start],
         "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
@@ -77,14 +89,18 @@ def summary(options: Options, outcomes: list[Outcome], rows: dict[str, list[Row]
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Options]:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="every part, once and short: "
-                        "under a minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="every part, once and short: under a minute"
+    )
     parser.add_argument("--scale", type=int, help="the large scale (10)")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (full run only)")
     parser.add_argument("--gateways", type=int, help="the campus's largest step (8; quick 2)")
     parser.add_argument("--only", help=f"some parts, comma-separated: {','.join(PARTS)}")
-    parser.add_argument("--no-report", action="store_true",
-                        help="leave docs/performance.md and its plot as they are")
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="leave docs/performance.md and its plot as they are",
+    )
     args = parser.parse_args(argv)
     only = args.only.split(",") if args.only else list(PARTS)
     unknown = [name for name in only if name not in PARTS]
@@ -96,8 +112,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Options]
         scales = (1,) if args.scale is None else tuple(sorted({1, large}))
     else:
         scales = tuple(sorted({s for s in (1, 2, 5, 10) if s <= large} | {large}))
-    return args, Options(quick=args.quick, runs=1 if args.quick else args.runs, scales=scales,
-                         large_scale=large, gateways=args.gateways or (2 if args.quick else 8))
+    return args, Options(
+        quick=args.quick,
+        runs=1 if args.quick else args.runs,
+        scales=scales,
+        large_scale=large,
+        gateways=args.gateways or (2 if args.quick else 8),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,8 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table([row for part in rows.values() for row in part], outcomes)
     print(f"\n{document['seconds']:.0f} s in all; results: {out}")
     if options.quick and (RESULTS / "summary.json").exists():
-        print("docs/performance.md keeps the full run's figures (python -m bench.report "
-              "--quick would write these instead)")
+        print(
+            "docs/performance.md keeps the full run's figures (python -m bench.report "
+            "--quick would write these instead)"
+        )
     elif not args.no_report:
         for path in report.write(quick=options.quick):
             print(f"wrote {path}")

@@ -60,18 +60,22 @@ class Backlog:
 
     def figures(self) -> dict[str, Any]:
         """What the results say about the backlog: its size, the append rate, the fields."""
-        return {"lines": self.lines, "last_id": self.last_id,
-                "from_ns": self.from_ns, "to_ns": self.to_ns,
-                "minutes": round((self.to_ns - self.from_ns) / 60e9, 2),
-                "file_bytes": self.path.stat().st_size,
-                "bytes_per_line": round(self.path.stat().st_size / max(1, self.lines), 1),
-                "append_batch": APPEND_BATCH,
-                "append_s": round(self.append_s, 3),
-                "append_lines_per_s": round(self.lines / self.append_s),
-                "encode_s": round(self.encode_s, 3),
-                "build_s": round(self.build_s, 3),
-                "build_lines_per_s": round(self.lines / self.build_s),
-                "fields": {f"{m}.{f}": n for (m, f), n in sorted(self.counts.items())}}
+        return {
+            "lines": self.lines,
+            "last_id": self.last_id,
+            "from_ns": self.from_ns,
+            "to_ns": self.to_ns,
+            "minutes": round((self.to_ns - self.from_ns) / 60e9, 2),
+            "file_bytes": self.path.stat().st_size,
+            "bytes_per_line": round(self.path.stat().st_size / max(1, self.lines), 1),
+            "append_batch": APPEND_BATCH,
+            "append_s": round(self.append_s, 3),
+            "append_lines_per_s": round(self.lines / self.append_s),
+            "encode_s": round(self.encode_s, 3),
+            "build_s": round(self.build_s, 3),
+            "build_lines_per_s": round(self.lines / self.build_s),
+            "fields": {f"{m}.{f}": n for (m, f), n in sorted(self.counts.items())},
+        }
 
 
 def device_series(site: Site) -> list[DeviceSeries]:
@@ -82,14 +86,26 @@ def device_series(site: Site) -> list[DeviceSeries]:
     result = []
     for number, device in enumerate(devices):
         interval = round(site.poll_interval(device) * 1e9)
-        result.append(DeviceSeries(
-            device.id, device.kind.value, series_key(device.kind.value, site.tags(device)),
-            interval, interval * number // len(devices), points[device.id]))
+        result.append(
+            DeviceSeries(
+                device.id,
+                device.kind.value,
+                series_key(device.kind.value, site.tags(device)),
+                interval,
+                interval * number // len(devices),
+                points[device.id],
+            )
+        )
     return result
 
 
-def window_lines(devices: Sequence[DeviceSeries], start: int, begin: int, end: int,
-                 counts: Counter[tuple[str, str]]) -> list[str]:
+def window_lines(
+    devices: Sequence[DeviceSeries],
+    start: int,
+    begin: int,
+    end: int,
+    counts: Counter[tuple[str, str]],
+) -> list[str]:
     """The lines of every poll observed in [begin, end); polls fall at start + phase + k *
     interval. Counts each value in `counts`."""
     lines = []
@@ -98,8 +114,7 @@ def window_lines(devices: Sequence[DeviceSeries], start: int, begin: int, end: i
         k = max(0, -(-(begin - first) // device.interval_ns))
         for observed_at in range(first + k * device.interval_ns, end, device.interval_ns):
             for point, value, unit in device.points:
-                reading = Reading(device.device, point, value, unit=unit,
-                                  observed_at=observed_at)
+                reading = Reading(device.device, point, value, unit=unit, observed_at=observed_at)
                 lines.append(encode_point(device.series, reading))
         polls = len(range(first + k * device.interval_ns, end, device.interval_ns))
         for point, _, _ in device.points:
@@ -111,8 +126,9 @@ def backlog_windows(devices: Sequence[DeviceSeries], backlog: Backlog) -> Iterat
     """The backlog's lines, window after window, oldest first."""
     step = WINDOW_S * 10**9
     for begin in range(backlog.from_ns, backlog.to_ns, step):
-        yield window_lines(devices, backlog.from_ns, begin, min(begin + step, backlog.to_ns),
-                           backlog.counts)
+        yield window_lines(
+            devices, backlog.from_ns, begin, min(begin + step, backlog.to_ns), backlog.counts
+        )
 
 
 async def build_backlog(site: Site, path: Path, minutes: float) -> Backlog:

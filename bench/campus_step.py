@@ -29,10 +29,15 @@ class Building:
     log: Path
 
 
-def step_figures(buildings: Sequence[Building], runs: Sequence[Run],
-                 reports: Sequence[dict[str, Any]], *, cpu: dict[str, dict[str, Any]],
-                 before: Sequence[OutboxProgress | None],
-                 after: Sequence[OutboxProgress | None]) -> dict[str, Any]:
+def step_figures(
+    buildings: Sequence[Building],
+    runs: Sequence[Run],
+    reports: Sequence[dict[str, Any]],
+    *,
+    cpu: dict[str, dict[str, Any]],
+    before: Sequence[OutboxProgress | None],
+    after: Sequence[OutboxProgress | None],
+) -> dict[str, Any]:
     """Latency pooled over the gateways, readings per second, backlog and CPU of each side."""
     window = cpu["mosquitto"]["window_s"]
     in_gateway = [float(v) for report in reports for v in report.get("latencies", [])]
@@ -56,9 +61,11 @@ def step_figures(buildings: Sequence[Building], runs: Sequence[Run],
             "gateway_max": round(max(gateways), 1),
             "mosquitto": cpu["mosquitto"]["cpu_percent_of_one_core"],
             "influxd": cpu["influxd"]["cpu_percent_of_one_core"],
-            "simulators": cpu["simulators"]["cpu_percent_of_one_core"]},
-        "peak_rss_mb": {name: round(figures["peak_rss_kb"] / 1024, 1)
-                        for name, figures in cpu.items()},
+            "simulators": cpu["simulators"]["cpu_percent_of_one_core"],
+        },
+        "peak_rss_mb": {
+            name: round(figures["peak_rss_kb"] / 1024, 1) for name, figures in cpu.items()
+        },
         "window_s": window,
     }
 

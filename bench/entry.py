@@ -47,7 +47,10 @@ def run_in_folder(name: str, work: Work) -> dict[str, Any] | int:
 
 
 def run_part(
-    name: str, out: Path, work: Work, print_table: Callable[[dict[str, Any]], None],
+    name: str,
+    out: Path,
+    work: Work,
+    print_table: Callable[[dict[str, Any]], None],
     passed: Callable[[dict[str, Any]], bool] = lambda document: bool(document.get("pass", True)),
 ) -> int:
     """A benchmark's `main`: run `work` in a fresh folder, write its results to `out`, print

@@ -53,12 +53,18 @@ class FeedWatcher:
 
     async def __aenter__(self) -> Self:
         async with AsyncExitStack() as stack:
-            self._client = await stack.enter_async_context(aiomqtt.Client(
-                self.host, self.port, identifier=f"bench-{os.getpid()}-{next(_CLIENTS)}",
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]))
+            self._client = await stack.enter_async_context(
+                aiomqtt.Client(
+                    self.host,
+                    self.port,
+                    identifier=f"bench-{os.getpid()}-{next(_CLIENTS)}",
+                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+                )
+            )
             topics = self.topics
-            await self._client.subscribe([(topics.events, 1), (topics.replies, 1),
-                                          (topics.status, 1)])
+            await self._client.subscribe(
+                [(topics.events, 1), (topics.replies, 1), (topics.status, 1)]
+            )
             group = await stack.enter_async_context(asyncio.TaskGroup())
             receiver = group.create_task(self._receive(self._client), name="bench watcher")
             stack.callback(receiver.cancel)  # runs first on exit, so the group can end
@@ -93,8 +99,10 @@ class FeedWatcher:
             async with asyncio.timeout(COMMAND_TIMEOUT):
                 return (await future).document
         except TimeoutError:
-            raise RuntimeError(f"no reply to {action} {alarm} within {COMMAND_TIMEOUT:g} s; "
-                               "is the gateway serving commands?") from None
+            raise RuntimeError(
+                f"no reply to {action} {alarm} within {COMMAND_TIMEOUT:g} s; "
+                "is the gateway serving commands?"
+            ) from None
         finally:
             self._replies.pop(request_id, None)
 

@@ -45,12 +45,20 @@ from rules import parse_duration
 CPU_TARGET = 5.0
 """Percent of one core."""
 RSS_TARGET_MB = 64.0
-FIGURES = ("cpu_percent_of_one_core", "peak_rss_mb", "rss_mb", "threads",
-           "accepted_per_s", "delivered_per_s", "stop_s")
+FIGURES = (
+    "cpu_percent_of_one_core",
+    "peak_rss_mb",
+    "rss_mb",
+    "threads",
+    "accepted_per_s",
+    "delivered_per_s",
+    "stop_s",
+)
 
 
-async def one_run(bed: Testbed, name: str, args: argparse.Namespace,
-                  profile_s: float = 0.0) -> dict[str, Any]:
+async def one_run(
+    bed: Testbed, name: str, args: argparse.Namespace, profile_s: float = 0.0
+) -> dict[str, Any]:
     """A fresh gateway: warm up, measure a steady window (or profile it), SIGTERM."""
     files = await bed.fresh(name)
     process = await start(gateway_command(files.site_file, None), files.log)
@@ -58,8 +66,14 @@ async def one_run(bed: Testbed, name: str, args: argparse.Namespace,
         await asyncio.sleep(args.warm_up)
         if process.returncode is not None:
             raise RuntimeError(f"the gateway exited during warm-up; {log_tail(files.log)}")
-        watch = Watch({"gateway": process.pid, "mosquitto": bed.broker.pid,
-                       "influxd": bed.influx.pid, "simulators": os.getpid()})
+        watch = Watch(
+            {
+                "gateway": process.pid,
+                "mosquitto": bed.broker.pid,
+                "influxd": bed.influx.pid,
+                "simulators": os.getpid(),
+            }
+        )
         before = progress(files.outbox)
         watch.start()
         if profile_s:
@@ -75,19 +89,29 @@ async def one_run(bed: Testbed, name: str, args: argparse.Namespace,
     return _figures(processes, before, after, stop_s, warnings_in(files.log))
 
 
-def _figures(processes: dict[str, dict[str, Any]], before: Any, after: Any,
-             stop_s: float | None, warnings: list[str]) -> dict[str, Any]:
+def _figures(
+    processes: dict[str, dict[str, Any]],
+    before: Any,
+    after: Any,
+    stop_s: float | None,
+    warnings: list[str],
+) -> dict[str, Any]:
     gateway = processes["gateway"]
     window = gateway["window_s"]
     accepted = (after.accepted - before.accepted) if before and after else None
     delivered = ((after.delivered or 0) - (before.delivered or 0)) if before and after else None
-    return {"cpu_percent_of_one_core": gateway["cpu_percent_of_one_core"],
-            "peak_rss_mb": round(gateway["peak_rss_kb"] / 1024, 1),
-            "rss_mb": round(gateway["rss_kb"] / 1024, 1), "threads": gateway["threads"],
-            "accepted_per_s": None if accepted is None else round(accepted / window, 1),
-            "delivered_per_s": None if delivered is None else round(delivered / window, 1),
-            "stop_s": None if stop_s is None else round(stop_s, 3),
-            "window_s": window, "processes": processes, "log_warnings": warnings}
+    return {
+        "cpu_percent_of_one_core": gateway["cpu_percent_of_one_core"],
+        "peak_rss_mb": round(gateway["peak_rss_kb"] / 1024, 1),
+        "rss_mb": round(gateway["rss_kb"] / 1024, 1),
+        "threads": gateway["threads"],
+        "accepted_per_s": None if accepted is None else round(accepted / window, 1),
+        "delivered_per_s": None if delivered is None else round(delivered / window, 1),
+        "stop_s": None if stop_s is None else round(stop_s, 3),
+        "window_s": window,
+        "processes": processes,
+        "log_warnings": warnings,
+    }
 
 
 async def run_benchmark(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
@@ -98,18 +122,25 @@ async def run_benchmark(args: argparse.Namespace, folder: Path) -> dict[str, Any
         for number in range(1, args.runs + 1):
             run = await one_run(bed, f"run{number}", args)
             runs.append(run)
-            print(f"  run {number}: {run['cpu_percent_of_one_core']}% of one core, peak RSS "
-                  f"{run['peak_rss_mb']} MB, {run['accepted_per_s']} readings/s accepted, "
-                  f"{run['delivered_per_s']} delivered, stopped in {run['stop_s']} s",
-                  flush=True)
-        profile = (await one_run(bed, "profiled", args, profile_s=args.profile)
-                   if args.profile else None)
+            print(
+                f"  run {number}: {run['cpu_percent_of_one_core']}% of one core, peak RSS "
+                f"{run['peak_rss_mb']} MB, {run['accepted_per_s']} readings/s accepted, "
+                f"{run['delivered_per_s']} delivered, stopped in {run['stop_s']} s",
+                flush=True,
+            )
+        profile = (
+            await one_run(bed, "profiled", args, profile_s=args.profile) if args.profile else None
+        )
         return results(args, bed, runs, profile)
     raise AssertionError("unreachable")  # for type checkers: the stack never swallows errors
 
 
-def results(args: argparse.Namespace, bed: Testbed, runs: list[dict[str, Any]],
-            profile: dict[str, Any] | None) -> dict[str, Any]:
+def results(
+    args: argparse.Namespace,
+    bed: Testbed,
+    runs: list[dict[str, Any]],
+    profile: dict[str, Any] | None,
+) -> dict[str, Any]:
     figures = {name: spread([run[name] for run in runs]) for name in FIGURES}
     cpu, rss = figures["cpu_percent_of_one_core"]["median"], figures["peak_rss_mb"]["median"]
     return {
@@ -117,13 +148,18 @@ def results(args: argparse.Namespace, bed: Testbed, runs: list[dict[str, Any]],
         "command": shlex.join(sys.orig_argv),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {**machine("mosquitto"), **describe()},
-        "site": {"file": str(args.site), "id": bed.site.config.site.id, "scale": args.scale,
-                 "devices": len(bed.site.devices), "poll_interval_s": args.poll},
-        "warm_up_s": args.warm_up, "window_s": args.seconds,
+        "site": {
+            "file": str(args.site),
+            "id": bed.site.config.site.id,
+            "scale": args.scale,
+            "devices": len(bed.site.devices),
+            "poll_interval_s": args.poll,
+        },
+        "warm_up_s": args.warm_up,
+        "window_s": args.seconds,
         "figures": figures,
         "targets": {"cpu_percent_of_one_core": CPU_TARGET, "peak_rss_mb": RSS_TARGET_MB},
-        "pass": cpu is not None and rss is not None and cpu < CPU_TARGET
-                and rss < RSS_TARGET_MB,
+        "pass": cpu is not None and rss is not None and cpu < CPU_TARGET and rss < RSS_TARGET_MB,
         "runs": runs,
         "profile": profile,
     }
@@ -132,13 +168,17 @@ def results(args: argparse.Namespace, bed: Testbed, runs: list[dict[str, Any]],
 def print_table(document: dict[str, Any]) -> None:
     figures, site = document["figures"], document["site"]
     print()
-    print(f"footprint: {site['id']} x{site['scale']}, {site['devices']} devices, poll "
-          f"{site['poll_interval_s']:g} s, {figures['cpu_percent_of_one_core']['runs']} runs "
-          f"of {document['window_s']:g} s (gateway process, from /proc)")
+    print(
+        f"footprint: {site['id']} x{site['scale']}, {site['devices']} devices, poll "
+        f"{site['poll_interval_s']:g} s, {figures['cpu_percent_of_one_core']['runs']} runs "
+        f"of {document['window_s']:g} s (gateway process, from /proc)"
+    )
     print(f"{'figure':<36}{'median':>10}{'min':>10}{'max':>10}  target")
     print("-" * 84)
-    targets = {"cpu_percent_of_one_core": f"< {CPU_TARGET:g}%",
-               "peak_rss_mb": f"< {RSS_TARGET_MB:g} MB"}
+    targets = {
+        "cpu_percent_of_one_core": f"< {CPU_TARGET:g}%",
+        "peak_rss_mb": f"< {RSS_TARGET_MB:g} MB",
+    }
     for name in FIGURES:
         figure = figures[name]
         cells = "".join(f"{_cell(figure[key]):>10}" for key in ("median", "min", "max"))
@@ -154,8 +194,10 @@ def print_profile(profile: dict[str, Any]) -> None:
         print(f"profile: {profile['error']}")
         return
     print(f"\nprofile (py-spy, {profile['samples']} samples at {profile['rate_hz']} Hz):")
-    for key, title in (("top_own", "own time, all code"),
-                       ("top_inclusive_project", "inclusive, project code")):
+    for key, title in (
+        ("top_own", "own time, all code"),
+        ("top_inclusive_project", "inclusive, project code"),
+    ):
         print(f"  {title}:")
         for row in profile[key]:
             print(f"    {row['percent']:>5.1f}%  {row['function']}")
@@ -166,19 +208,25 @@ def _cell(value: float | None) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.footprint",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.footprint", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--site", type=Path, default=DEFAULT_SITE, help="the site file")
     parser.add_argument("--scale", type=int, default=1, help="copies of the site's devices")
     parser.add_argument("--poll", type=parse_duration, default=1.0, help="poll interval")
     parser.add_argument("--runs", type=int, help="measured runs (3; 1 with --quick)")
     parser.add_argument("--warm-up", type=float, help="seconds before the window (10; 3)")
     parser.add_argument("--seconds", type=float, help="the steady window (30; 10 with --quick)")
-    parser.add_argument("--profile", type=float, default=0.0,
-                        help="seconds of one more run sampled by py-spy (0: none)")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0.0,
+        help="seconds of one more run sampled by py-spy (0: none)",
+    )
     parser.add_argument("--quick", action="store_true", help="one run, 3 s warm-up, 10 s window")
-    parser.add_argument("--out", type=Path, help="JSON results (default bench/results/"
-                        "footprint[-quick].json)")
+    parser.add_argument(
+        "--out", type=Path, help="JSON results (default bench/results/footprint[-quick].json)"
+    )
     args = parser.parse_args(argv)
     args.runs = args.runs or (1 if args.quick else 3)
     args.warm_up = args.warm_up if args.warm_up is not None else (3.0 if args.quick else 10.0)
@@ -192,8 +240,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    return run_part("footprint", args.out, lambda folder: run_benchmark(args, folder),
-                    print_table)
+    return run_part("footprint", args.out, lambda folder: run_benchmark(args, folder), print_table)
 
 
 if __name__ == "__main__":

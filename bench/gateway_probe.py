@@ -43,14 +43,18 @@ from gateway.runtime import Gateway
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.gateway_probe", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.gateway_probe",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("config", type=Path, help="the site file")
     parser.add_argument("--report", type=Path, required=True, help="where to write the JSON")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # as `firegw run` does
     gateway = Gateway(load_site(args.config))
     asyncio.run(_run(gateway, args.report))
@@ -105,15 +109,23 @@ async def _run(gateway: Gateway, report: Path) -> None:
         document = _report(gateway, started, stopping[0] if stopping else None, ended)
         gc.callbacks.remove(collections)
         lags = [(round(at, 6), round(late, 6)) for at, late in lag.late]
-        _write(report, {**document, "loop_lag_worst_s": lag.worst, "loop_lags": lags,
-                        "gc_collections": collections.collections,
-                        "gc_tracked_objects": len(gc.get_objects()),
-                        "gc_frozen_objects": gc.get_freeze_count(),
-                        "gc_pauses": collections.pauses})
+        _write(
+            report,
+            {
+                **document,
+                "loop_lag_worst_s": lag.worst,
+                "loop_lags": lags,
+                "gc_collections": collections.collections,
+                "gc_tracked_objects": len(gc.get_objects()),
+                "gc_frozen_objects": gc.get_freeze_count(),
+                "gc_pauses": collections.pauses,
+            },
+        )
 
 
-def _report(gateway: Gateway, started: float, stopping: float | None,
-            ended: float) -> dict[str, Any]:
+def _report(
+    gateway: Gateway, started: float, stopping: float | None, ended: float
+) -> dict[str, Any]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     service = gateway.alarms
     feed = service.feed if service is not None else None

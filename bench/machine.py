@@ -23,23 +23,31 @@ def machine(broker: str) -> dict[str, Any]:
     mosquitto = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
     if broker == "mosquitto" and mosquitto:  # `mosquitto -h` prints its version first
         broker = f"{broker} ({output(mosquitto, '-h').splitlines()[0]})"
-    return {"uname": output("uname", "-a"), "nproc": os.cpu_count(),
-            "usable_cpus": len(os.sched_getaffinity(0)), "python": sys.version,
-            "broker": broker,
-            "git_commit": output("git", "-C", str(REPO), "rev-parse", "HEAD"),
-            "git_changes": output("git", "-C", str(REPO), "status", "--porcelain").splitlines()}
+    return {
+        "uname": output("uname", "-a"),
+        "nproc": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)),
+        "python": sys.version,
+        "broker": broker,
+        "git_commit": output("git", "-C", str(REPO), "rev-parse", "HEAD"),
+        "git_changes": output("git", "-C", str(REPO), "status", "--porcelain").splitlines(),
+    }
 
 
 def describe() -> dict[str, Any]:
     """The machine as docs/performance.md names it: CPU model, cores, RAM, OS, versions."""
-    return {"cpu_model": _cpu_model(), "cores": os.cpu_count(),
-            "ram_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-            "os": _os_name(), "kernel": platform.release(),
-            "python": platform.python_version(),
-            "mosquitto": _first_line(MOSQUITTO, "-h"),
-            "influxd": _first_line(INFLUXD, "version"),
-            "pymodbus": _package_version("pymodbus"),
-            "git_commit": output("git", "-C", str(REPO), "rev-parse", "--short", "HEAD")}
+    return {
+        "cpu_model": _cpu_model(),
+        "cores": os.cpu_count(),
+        "ram_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "os": _os_name(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "mosquitto": _first_line(MOSQUITTO, "-h"),
+        "influxd": _first_line(INFLUXD, "version"),
+        "pymodbus": _package_version("pymodbus"),
+        "git_commit": output("git", "-C", str(REPO), "rev-parse", "--short", "HEAD"),
+    }
 
 
 def source_digest() -> str:

@@ -64,9 +64,18 @@ def modbus_only(site: Site, poll: float) -> Site:
     """`site` without its MQTT devices and broker, every Modbus device polled every `poll` s."""
     config = site.config
     devices = tuple(d for d in config.devices if isinstance(d.source, ModbusSource))
-    return Site(site.path, config.model_copy(update={
-        "devices": devices, "mqtt": None, "influxdb": None,
-        "defaults": config.defaults.model_copy(update={"poll_interval": poll})}), site.profiles)
+    return Site(
+        site.path,
+        config.model_copy(
+            update={
+                "devices": devices,
+                "mqtt": None,
+                "influxdb": None,
+                "defaults": config.defaults.model_copy(update={"poll_interval": poll}),
+            }
+        ),
+        site.profiles,
+    )
 
 
 def registers_per_cycle(spec: ModbusEndpointSpec) -> tuple[int, int]:
@@ -75,11 +84,15 @@ def registers_per_cycle(spec: ModbusEndpointSpec) -> tuple[int, int]:
     return len(requests), sum(request.count for request in requests)
 
 
-async def bare_loop(spec: ModbusEndpointSpec, seconds: float, *,
-                    merged: bool = False) -> dict[str, Any]:
+async def bare_loop(
+    spec: ModbusEndpointSpec, seconds: float, *, merged: bool = False
+) -> dict[str, Any]:
     """One request per device block (or the gateway's merged plan), back to back."""
-    blocks = (plan_requests(spec.devices, spec.merge_gap) if merged else
-              [request for device in spec.devices for request in plan_requests([device])])
+    blocks = (
+        plan_requests(spec.devices, spec.merge_gap)
+        if merged
+        else [request for device in spec.devices for request in plan_requests([device])]
+    )
     client = AsyncModbusTcpClient(spec.host or "127.0.0.1", port=spec.port, timeout=spec.timeout)
     await client.connect()
     if not client.connected:
@@ -90,8 +103,9 @@ async def bare_loop(spec: ModbusEndpointSpec, seconds: float, *,
         deadline = start + seconds
         while time.perf_counter() < deadline:
             for block in blocks:
-                response = await client.read_input_registers(block.address, count=block.count,
-                                                             device_id=block.unit)
+                response = await client.read_input_registers(
+                    block.address, count=block.count, device_id=block.unit
+                )
                 requests += 1
                 if response.isError() or len(response.registers) < block.count:
                     errors += 1
@@ -100,11 +114,16 @@ async def bare_loop(spec: ModbusEndpointSpec, seconds: float, *,
         elapsed = time.perf_counter() - start
     finally:
         client.close()
-    return {"devices": len(spec.devices),
-            "registers_per_request": round(sum(b.count for b in blocks) / len(blocks), 1),
-            "seconds": round(elapsed, 3), "requests": requests, "registers": registers,
-            "errors": errors, "requests_per_s": round(requests / elapsed, 1),
-            "registers_per_s": round(registers / elapsed, 1)}
+    return {
+        "devices": len(spec.devices),
+        "registers_per_request": round(sum(b.count for b in blocks) / len(blocks), 1),
+        "seconds": round(elapsed, 3),
+        "requests": requests,
+        "registers": registers,
+        "errors": errors,
+        "requests_per_s": round(requests / elapsed, 1),
+        "registers_per_s": round(registers / elapsed, 1),
+    }
 
 
 class Counting:
@@ -119,8 +138,9 @@ class Counting:
         self.good += sum(1 for reading in readings if reading.good)
 
 
-async def run_driver(specs: Sequence[ModbusEndpointSpec], seconds: float,
-                     warm_up: float = 10.0) -> tuple[float, dict[str, dict[str, int]], Counting]:
+async def run_driver(
+    specs: Sequence[ModbusEndpointSpec], seconds: float, warm_up: float = 10.0
+) -> tuple[float, dict[str, dict[str, int]], Counting]:
     """Run a driver; counters over `seconds` once every endpoint has answered once."""
     driver = ModbusDriver(specs)
     sink = Counting()
@@ -142,10 +162,18 @@ async def run_driver(specs: Sequence[ModbusEndpointSpec], seconds: float,
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    counters = ("cycles", "polls", "requests", "responses", "timeouts", "exceptions",
-                "disconnected")
-    deltas = {key: {name: after[key][name] - before[key][name] for name in counters}
-              for key in after}
+    counters = (
+        "cycles",
+        "polls",
+        "requests",
+        "responses",
+        "timeouts",
+        "exceptions",
+        "disconnected",
+    )
+    deltas = {
+        key: {name: after[key][name] - before[key][name] for name in counters} for key in after
+    }
     sink.readings = readings
     return elapsed, deltas, sink
 
@@ -155,15 +183,21 @@ async def gateway_loop(spec: ModbusEndpointSpec, seconds: float) -> dict[str, An
     stats = deltas[spec.id]
     plan_requests_, plan_registers = registers_per_cycle(spec)
     registers = stats["cycles"] * plan_registers
-    return {"poll_interval_s": FAST_POLL, "seconds": round(elapsed, 3),
-            "cycles": stats["cycles"], "requests": stats["requests"],
-            "requests_per_cycle": round(stats["requests"] / max(stats["cycles"], 1), 2),
-            "planned_requests_per_cycle": plan_requests_,
-            "registers_per_cycle": plan_registers, "registers": registers,
-            "readings": sink.readings, "stats": stats,
-            "requests_per_s": round(stats["requests"] / elapsed, 1),
-            "registers_per_s": round(registers / elapsed, 1),
-            "readings_per_s": round(sink.readings / elapsed, 1)}
+    return {
+        "poll_interval_s": FAST_POLL,
+        "seconds": round(elapsed, 3),
+        "cycles": stats["cycles"],
+        "requests": stats["requests"],
+        "requests_per_cycle": round(stats["requests"] / max(stats["cycles"], 1), 2),
+        "planned_requests_per_cycle": plan_requests_,
+        "registers_per_cycle": plan_registers,
+        "registers": registers,
+        "readings": sink.readings,
+        "stats": stats,
+        "requests_per_s": round(stats["requests"] / elapsed, 1),
+        "registers_per_s": round(registers / elapsed, 1),
+        "readings_per_s": round(sink.readings / elapsed, 1),
+    }
 
 
 async def whole_site(site: Site, seconds: float) -> dict[str, Any]:
@@ -174,22 +208,28 @@ async def whole_site(site: Site, seconds: float) -> dict[str, Any]:
         stats = deltas[spec.id]
         plan_requests_, plan_registers = registers_per_cycle(spec)
         endpoints[spec.id] = {
-            "devices": len(spec.devices), "cycles": stats["cycles"],
+            "devices": len(spec.devices),
+            "cycles": stats["cycles"],
             "requests": stats["requests"],
             "requests_per_cycle": round(stats["requests"] / max(stats["cycles"], 1), 2),
             "planned_requests_per_cycle": plan_requests_,
             "registers_per_cycle": plan_registers,
-            "timeouts": stats["timeouts"], "exceptions": stats["exceptions"]}
+            "timeouts": stats["timeouts"],
+            "exceptions": stats["exceptions"],
+        }
     needed = sum(endpoint["requests_per_cycle"] for endpoint in endpoints.values())
     registers = sum(endpoint["registers_per_cycle"] for endpoint in endpoints.values())
-    return {"poll_interval_s": 1.0, "seconds": round(elapsed, 3),
-            "devices": sum(len(spec.devices) for spec in specs), "endpoints": endpoints,
-            "requests_per_s_needed": round(needed, 2),
-            "registers_per_s_read": registers,
-            "requests_per_s_measured": round(sum(s["requests"] for s in deltas.values())
-                                             / elapsed, 1),
-            "readings_per_s_measured": round(sink.readings / elapsed, 1),
-            "one_register_per_request_gateway": ONE_REGISTER_PER_REQUEST}
+    return {
+        "poll_interval_s": 1.0,
+        "seconds": round(elapsed, 3),
+        "devices": sum(len(spec.devices) for spec in specs),
+        "endpoints": endpoints,
+        "requests_per_s_needed": round(needed, 2),
+        "registers_per_s_read": registers,
+        "requests_per_s_measured": round(sum(s["requests"] for s in deltas.values()) / elapsed, 1),
+        "readings_per_s_measured": round(sink.readings / elapsed, 1),
+        "one_register_per_request_gateway": ONE_REGISTER_PER_REQUEST,
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -198,14 +238,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     fast = modbus_only(site, FAST_POLL)
     panel = next(spec for spec in modbus_endpoints(fast) if spec.id == args.endpoint)
     async with SimulatedSite(site, control_port=None):
-        print(f"(a) bare pymodbus loop on {panel.id} ({len(panel.devices)} devices), "
-              f"{args.seconds:g} s", flush=True)
+        print(
+            f"(a) bare pymodbus loop on {panel.id} ({len(panel.devices)} devices), "
+            f"{args.seconds:g} s",
+            flush=True,
+        )
         bare = await bare_loop(panel, args.seconds)
-        print(f"(a') bare pymodbus loop on {panel.id}, the gateway's merged requests, "
-              f"{args.seconds:g} s", flush=True)
+        print(
+            f"(a') bare pymodbus loop on {panel.id}, the gateway's merged requests, "
+            f"{args.seconds:g} s",
+            flush=True,
+        )
         bare_merged = await bare_loop(panel, args.seconds, merged=True)
-        print(f"(b) gateway ModbusDriver on {panel.id}, poll {FAST_POLL * 1000:g} ms, "
-              f"{args.seconds:g} s", flush=True)
+        print(
+            f"(b) gateway ModbusDriver on {panel.id}, poll {FAST_POLL * 1000:g} ms, "
+            f"{args.seconds:g} s",
+            flush=True,
+        )
         gateway = await gateway_loop(panel, args.seconds)
         print(f"(c) whole site, poll 1 s, {args.site_seconds:g} s", flush=True)
         total = await whole_site(site, args.site_seconds)
@@ -215,9 +264,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "command": shlex.join(sys.orig_argv),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine("none"),
-        "site": {"file": str(args.site), "id": loaded.config.site.id,
-                 "modbus_devices": len(site.config.devices),
-                 "modbus_endpoints": len(site.config.modbus.endpoints)},
+        "site": {
+            "file": str(args.site),
+            "id": loaded.config.site.id,
+            "modbus_devices": len(site.config.devices),
+            "modbus_endpoints": len(site.config.modbus.endpoints),
+        },
         "endpoint": panel.id,
         "bare_loop": bare,
         "bare_loop_merged_requests": bare_merged,
@@ -225,51 +277,68 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "ratio_registers_per_s": round(ratio, 3),
         "ratio_requests_per_s": round(gateway["requests_per_s"] / bare["requests_per_s"], 3),
         "ratio_requests_per_s_same_requests": round(
-            gateway["requests_per_s"] / bare_merged["requests_per_s"], 3),
+            gateway["requests_per_s"] / bare_merged["requests_per_s"], 3
+        ),
         "ratio_target": RATIO_TARGET,
         "whole_site": total,
-        "pass": ratio >= RATIO_TARGET and total["requests_per_s_needed"] < 100
-                and bare["errors"] == 0
-                and bare_merged["errors"] == 0,
+        "pass": ratio >= RATIO_TARGET
+        and total["requests_per_s_needed"] < 100
+        and bare["errors"] == 0
+        and bare_merged["errors"] == 0,
     }
 
 
 def print_table(document: dict[str, Any]) -> None:
     bare, gateway, total = document["bare_loop"], document["gateway"], document["whole_site"]
     print()
-    print(f"modbus efficiency: {document['site']['id']}, endpoint {document['endpoint']} "
-          f"({bare['devices']} devices)")
+    print(
+        f"modbus efficiency: {document['site']['id']}, endpoint {document['endpoint']} "
+        f"({bare['devices']} devices)"
+    )
     print(f"{'':<36}{'requests/s':>12}{'registers/s':>13}{'regs/request':>14}")
     print("-" * 75)
-    print(f"{'(a) bare pymodbus loop':<36}{bare['requests_per_s']:>12,.0f}"
-          f"{bare['registers_per_s']:>13,.0f}{bare['registers_per_request']:>14}")
+    print(
+        f"{'(a) bare pymodbus loop':<36}{bare['requests_per_s']:>12,.0f}"
+        f"{bare['registers_per_s']:>13,.0f}{bare['registers_per_request']:>14}"
+    )
     merged = document["bare_loop_merged_requests"]
     label = "(a') bare loop, gateway's requests"
-    print(f"{label:<36}{merged['requests_per_s']:>12,.0f}"
-          f"{merged['registers_per_s']:>13,.0f}{merged['registers_per_request']:>14}")
+    print(
+        f"{label:<36}{merged['requests_per_s']:>12,.0f}"
+        f"{merged['registers_per_s']:>13,.0f}{merged['registers_per_request']:>14}"
+    )
     per_request = gateway["registers_per_cycle"] / max(gateway["planned_requests_per_cycle"], 1)
-    print(f"{'(b) gateway ModbusDriver, 1 ms poll':<36}{gateway['requests_per_s']:>12,.0f}"
-          f"{gateway['registers_per_s']:>13,.0f}{per_request:>14.1f}")
+    print(
+        f"{'(b) gateway ModbusDriver, 1 ms poll':<36}{gateway['requests_per_s']:>12,.0f}"
+        f"{gateway['registers_per_s']:>13,.0f}{per_request:>14.1f}"
+    )
     verdict = "PASS" if document["ratio_registers_per_s"] >= RATIO_TARGET else "FAIL"
-    print(f"gateway / bare loop: registers/s {document['ratio_registers_per_s']:.2f} "
-          f"(target >= {RATIO_TARGET:.2f}: {verdict}), requests/s "
-          f"{document['ratio_requests_per_s']:.2f} (same requests as (a'): "
-          f"{document['ratio_requests_per_s_same_requests']:.2f}); gateway delivered "
-          f"{gateway['readings_per_s']:,.0f} readings/s")
+    print(
+        f"gateway / bare loop: registers/s {document['ratio_registers_per_s']:.2f} "
+        f"(target >= {RATIO_TARGET:.2f}: {verdict}), requests/s "
+        f"{document['ratio_requests_per_s']:.2f} (same requests as (a'): "
+        f"{document['ratio_requests_per_s_same_requests']:.2f}); gateway delivered "
+        f"{gateway['readings_per_s']:,.0f} readings/s"
+    )
     print()
     print(f"(c) whole site at 1 s poll ({total['devices']} Modbus devices):")
     print(f"  {'endpoint':<12}{'devices':>8}{'requests/cycle':>16}{'registers/cycle':>17}")
     for name, endpoint in total["endpoints"].items():
-        print(f"  {name:<12}{endpoint['devices']:>8}{endpoint['requests_per_cycle']:>16g}"
-              f"{endpoint['registers_per_cycle']:>17}")
-    print(f"  requests per second the site needs: {total['requests_per_s_needed']:g} "
-          f"(measured {total['requests_per_s_measured']:g}/s), against "
-          f"{ONE_REGISTER_PER_REQUEST} for one request per register")
+        print(
+            f"  {name:<12}{endpoint['devices']:>8}{endpoint['requests_per_cycle']:>16g}"
+            f"{endpoint['registers_per_cycle']:>17}"
+        )
+    print(
+        f"  requests per second the site needs: {total['requests_per_s_needed']:g} "
+        f"(measured {total['requests_per_s_measured']:g}/s), against "
+        f"{ONE_REGISTER_PER_REQUEST} for one request per register"
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.modbus_efficiency",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.modbus_efficiency", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--site", type=Path, default=DEFAULT_SITE, help="the site file")
     parser.add_argument("--endpoint", default="opd-panel", help="the endpoint of (a) and (b)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of (a) and (b)")

@@ -28,8 +28,9 @@ def progress(path: Path) -> OutboxProgress | None:
     if not path.exists():
         return None
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True,
-                                                timeout=1.0)) as db:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+        ) as db:
             accepted = _scalar(db, "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")
             delivered = _scalar(db, "SELECT min(last_id) FROM sink_position")
     except sqlite3.OperationalError:  # being created, or its schema not yet there

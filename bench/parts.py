@@ -54,14 +54,21 @@ class Row:
     met: bool | None = None
 
     @classmethod
-    def of(cls, figure: str, unit: str, values: Sequence[float | None], target: str = "",
-           test: Callable[[float], bool] | None = None) -> Row:
+    def of(
+        cls,
+        figure: str,
+        unit: str,
+        values: Sequence[float | None],
+        target: str = "",
+        test: Callable[[float], bool] | None = None,
+    ) -> Row:
         """The row of `values` (one per run); `test` tells whether the median meets the target."""
         figures = spread(values)
         median = figures["median"]
         met = None if test is None or median is None else bool(test(median))
-        return cls(figure, unit, median, figures["min"], figures["max"], figures["runs"],
-                   target, met)
+        return cls(
+            figure, unit, median, figures["min"], figures["max"], figures["runs"], target, met
+        )
 
 
 def alarm_rows(documents: dict[str, list[Document]], options: Options) -> list[Row]:
@@ -72,49 +79,106 @@ def alarm_rows(documents: dict[str, list[Document]], options: Options) -> list[R
         if not runs:
             continue
         poll_ms = 1000 * runs[0]["site"]["poll_interval_s"]
-        for key, label, limit in (("in_gateway", "alarm in gateway", 100.0),
-                                  ("end_to_end", "alarm end to end", poll_ms + 100.0)):
+        for key, label, limit in (
+            ("in_gateway", "alarm in gateway", 100.0),
+            ("end_to_end", "alarm end to end", poll_ms + 100.0),
+        ):
             for q in ("p50", "p99"):
                 values = [run["figures"][key][f"{q}_ms"] for run in runs]
-                target, test = ((f"< {limit:g} ms", _below(limit)) if q == "p99" else ("", None))
+                target, test = (f"< {limit:g} ms", _below(limit)) if q == "p99" else ("", None)
                 rows.append(Row.of(f"{label} {q} at {scale}x", "ms", values, target, test))
     return rows
 
 
 def throughput_rows(documents: dict[str, list[Document]], options: Options) -> list[Row]:
     runs = [run for document in documents.get("throughput", []) for run in document["runs"]]
-    return [Row.of("throughput, one core", "readings/s",
-                   [run["readings_per_cpu_s"] for run in runs], ">= 20,000", _above(20_000))]
+    return [
+        Row.of(
+            "throughput, one core",
+            "readings/s",
+            [run["readings_per_cpu_s"] for run in runs],
+            ">= 20,000",
+            _above(20_000),
+        )
+    ]
 
 
 def modbus_rows(documents: dict[str, list[Document]], options: Options) -> list[Row]:
     runs = documents.get("modbus", [])
-    return [Row.of("Modbus registers/s vs bare pymodbus", "ratio",
-                   [run["ratio_registers_per_s"] for run in runs], ">= 0.80", _above(0.80)),
-            Row.of("Modbus requests/s the site needs", "requests/s",
-                   [run["whole_site"]["requests_per_s_needed"] for run in runs],
-                   "a few dozen (< 100)", _below(100))]
+    return [
+        Row.of(
+            "Modbus registers/s vs bare pymodbus",
+            "ratio",
+            [run["ratio_registers_per_s"] for run in runs],
+            ">= 0.80",
+            _above(0.80),
+        ),
+        Row.of(
+            "Modbus requests/s the site needs",
+            "requests/s",
+            [run["whole_site"]["requests_per_s_needed"] for run in runs],
+            "a few dozen (< 100)",
+            _below(100),
+        ),
+    ]
 
 
 def footprint_rows(documents: dict[str, list[Document]], options: Options) -> list[Row]:
     runs = [run for document in documents.get("footprint", []) for run in document["runs"]]
-    return [Row.of("footprint: CPU of one core, 1x, 1 s poll", "%",
-                   [run["cpu_percent_of_one_core"] for run in runs], "< 5%", _below(5.0)),
-            Row.of("footprint: peak RSS, 1x", "MB", [run["peak_rss_mb"] for run in runs],
-                   "< 64 MB", _below(64.0))]
+    return [
+        Row.of(
+            "footprint: CPU of one core, 1x, 1 s poll",
+            "%",
+            [run["cpu_percent_of_one_core"] for run in runs],
+            "< 5%",
+            _below(5.0),
+        ),
+        Row.of(
+            "footprint: peak RSS, 1x",
+            "MB",
+            [run["peak_rss_mb"] for run in runs],
+            "< 64 MB",
+            _below(64.0),
+        ),
+    ]
 
 
 def startup_rows(documents: dict[str, list[Document]], options: Options) -> list[Row]:
     runs = [run for document in documents.get("startup", []) for run in document["runs"]]
-    rows = [Row.of("start -> first reading in outbox", "s",
-                   [run["to_first_in_outbox_s"] for run in runs], "< 2 s", _below(2.0)),
-            Row.of("start -> first reading in InfluxDB", "s",
-                   [run["to_first_in_influxdb_s"] for run in runs], "< 2 s", _below(2.0))]
-    stop = Row.of("SIGTERM -> exit, outbox flushed", "s", [run["stop_s"] for run in runs],
-                  "< 5 s", _below(5.0))
+    rows = [
+        Row.of(
+            "start -> first reading in outbox",
+            "s",
+            [run["to_first_in_outbox_s"] for run in runs],
+            "< 2 s",
+            _below(2.0),
+        ),
+        Row.of(
+            "start -> first reading in InfluxDB",
+            "s",
+            [run["to_first_in_influxdb_s"] for run in runs],
+            "< 2 s",
+            _below(2.0),
+        ),
+    ]
+    stop = Row.of(
+        "SIGTERM -> exit, outbox flushed",
+        "s",
+        [run["stop_s"] for run in runs],
+        "< 5 s",
+        _below(5.0),
+    )
     if stop.met and not all(run["flushed"] for run in runs):
-        stop = Row(stop.figure, stop.unit, stop.median, stop.low, stop.high, stop.runs,
-                   stop.target + " (not flushed!)", False)
+        stop = Row(
+            stop.figure,
+            stop.unit,
+            stop.median,
+            stop.low,
+            stop.high,
+            stop.runs,
+            stop.target + " (not flushed!)",
+            False,
+        )
     return [*rows, stop]
 
 
@@ -123,13 +187,27 @@ def drain_rows(documents: dict[str, list[Document]], options: Options) -> list[R
     for document in documents.get("drain", []):
         scale = document["site"]["scale"]
         minutes = document["backlog"]["minutes"]
-        rows.append(Row.of(f"outbox append rate, {scale}x", "lines/s",
-                           [document["backlog"]["append_lines_per_s"]]))
+        rows.append(
+            Row.of(
+                f"outbox append rate, {scale}x",
+                "lines/s",
+                [document["backlog"]["append_lines_per_s"]],
+            )
+        )
         figure = document["figures"]["points_per_s"]
         met = document.get("pass")
-        rows.append(Row(f"drain after {minutes:g} min backlog at {scale}x", "points/s",
-                        figure["median"], figure["min"], figure["max"], figure["runs"],
-                        ">= 50,000", met))
+        rows.append(
+            Row(
+                f"drain after {minutes:g} min backlog at {scale}x",
+                "points/s",
+                figure["median"],
+                figure["min"],
+                figure["max"],
+                figure["runs"],
+                ">= 50,000",
+                met,
+            )
+        )
     return rows
 
 
@@ -138,12 +216,29 @@ def campus_rows(documents: dict[str, list[Document]], options: Options) -> list[
     for document in documents.get("campus", []):
         for step in document["steps"]:
             n = step["gateways"]
-            rows.append(Row.of(f"campus {n} gw: alarm p99 in gateway", "ms",
-                               [step["in_gateway"]["p99_ms"]], "< 100 ms", _below(100.0)))
-            rows.append(Row.of(f"campus {n} gw: delivered / accepted", "ratio",
-                               [_ratio(step["delivered_per_s"], step["accepted_per_s"])]))
-            rows.append(Row.of(f"campus {n} gw: influxd + broker CPU", "%",
-                               [_sum(step["cpu_percent_of_one_core"], "influxd", "mosquitto")]))
+            rows.append(
+                Row.of(
+                    f"campus {n} gw: alarm p99 in gateway",
+                    "ms",
+                    [step["in_gateway"]["p99_ms"]],
+                    "< 100 ms",
+                    _below(100.0),
+                )
+            )
+            rows.append(
+                Row.of(
+                    f"campus {n} gw: delivered / accepted",
+                    "ratio",
+                    [_ratio(step["delivered_per_s"], step["accepted_per_s"])],
+                )
+            )
+            rows.append(
+                Row.of(
+                    f"campus {n} gw: influxd + broker CPU",
+                    "%",
+                    [_sum(step["cpu_percent_of_one_core"], "influxd", "mosquitto")],
+                )
+            )
     return rows
 
 
@@ -169,5 +264,7 @@ def alarm_series(documents: dict[str, list[Document]]) -> dict[str, dict[str, An
     for key, runs in sorted(documents.items(), key=lambda item: int(item[0].split("-x")[1])):
         series[key.split("-x")[1]] = {
             f"{figure}_{q}_ms": spread([run["figures"][figure][f"{q}_ms"] for run in runs])
-            for figure in ("in_gateway", "end_to_end") for q in ("p50", "p95", "p99")}
+            for figure in ("in_gateway", "end_to_end")
+            for q in ("p50", "p95", "p99")
+        }
     return series

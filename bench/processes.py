@@ -37,14 +37,21 @@ STARTED: list[asyncio.subprocess.Process] = []
 def gateway_command(site_file: Path, report: Path | None) -> list[str]:
     """The probe with its report when `report` is given, else plain `firegw run`."""
     if report is not None:
-        return [sys.executable, "-m", "bench.gateway_probe", str(site_file),
-                "--report", str(report)]
+        return [
+            sys.executable,
+            "-m",
+            "bench.gateway_probe",
+            str(site_file),
+            "--report",
+            str(report),
+        ]
     return [sys.executable, "-m", "gateway", "run", str(site_file)]
 
 
 @contextlib.asynccontextmanager
-async def gateway_process(site_file: Path, log: Path, *,
-                          report: Path | None = None) -> AsyncIterator[asyncio.subprocess.Process]:
+async def gateway_process(
+    site_file: Path, log: Path, *, report: Path | None = None
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """The gateway in its own session, its output in `log`, stopped on exit."""
     process = await start(gateway_command(site_file, report), log)
     try:
@@ -57,8 +64,13 @@ async def start(command: list[str], log: Path) -> asyncio.subprocess.Process:
     """Start `command` in the repository, in a session of its own, output to `log`."""
     with log.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
-            *command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=output,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            *command,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     STARTED.append(process)
     return process
 
@@ -88,21 +100,26 @@ def kill_leftovers() -> None:
                 os.waitpid(process.pid, 0)
 
 
-async def wait_until_running(process: asyncio.subprocess.Process, watcher: FeedWatcher,
-                             log: Path) -> None:
+async def wait_until_running(
+    process: asyncio.subprocess.Process, watcher: FeedWatcher, log: Path
+) -> None:
     """Until the gateway's feed says `online`; fails with the log's tail if the process ends."""
     online = asyncio.ensure_future(watcher.online.wait())
     exited = asyncio.ensure_future(process.wait())
     try:
-        done, _ = await asyncio.wait({online, exited}, timeout=STARTUP_TIMEOUT,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {online, exited}, timeout=STARTUP_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         online.cancel()
         exited.cancel()
     if online in done and online.exception() is None:
         return
-    what = ("exited" if process.returncode is not None
-            else f"was not online after {STARTUP_TIMEOUT:g} s")
+    what = (
+        "exited"
+        if process.returncode is not None
+        else f"was not online after {STARTUP_TIMEOUT:g} s"
+    )
     raise RuntimeError(f"the gateway {what}; {log_tail(log)}")
 
 
@@ -132,8 +149,9 @@ async def cancel(task: asyncio.Future[Any]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def start_simulators(stack: AsyncExitStack, write: Callable[[], Path], *,
-                           control_port: int | None = 0) -> tuple[Path, Site, SimulatedSite]:
+async def start_simulators(
+    stack: AsyncExitStack, write: Callable[[], Path], *, control_port: int | None = 0
+) -> tuple[Path, Site, SimulatedSite]:
     """Write the site (`write()`) and start its simulators in this process, inside `stack`;
     a new site file on new ports if another process took one of them meanwhile."""
     for attempt in range(1, 4):
@@ -141,7 +159,8 @@ async def start_simulators(stack: AsyncExitStack, write: Callable[[], Path], *,
         site = load_site(site_file)
         try:
             simulated = await stack.enter_async_context(
-                SimulatedSite(site, control_port=control_port))
+                SimulatedSite(site, control_port=control_port)
+            )
         except OSError as error:
             if attempt == 3:
                 raise RuntimeError(f"the simulators cannot listen: {error}") from error

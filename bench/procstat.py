@@ -37,12 +37,16 @@ def sample(pid: int) -> Sample:
     except FileNotFoundError as error:
         raise ProcessLookupError(pid) from error
     at = time.monotonic()
-    fields = stat[stat.rindex(")") + 2:].split()  # the name in parentheses may hold spaces
+    fields = stat[stat.rindex(")") + 2 :].split()  # the name in parentheses may hold spaces
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
     values = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    return Sample(at=at, cpu_s=(utime + stime) / TICK, rss_kb=_kb(values.get("VmRSS")),
-                  peak_rss_kb=_kb(values.get("VmHWM")),
-                  threads=int(values.get("Threads", "0").strip() or 0))
+    return Sample(
+        at=at,
+        cpu_s=(utime + stime) / TICK,
+        rss_kb=_kb(values.get("VmRSS")),
+        peak_rss_kb=_kb(values.get("VmHWM")),
+        threads=int(values.get("Threads", "0").strip() or 0),
+    )
 
 
 def _kb(value: str | None) -> int:
@@ -53,9 +57,14 @@ def window(first: Sample, last: Sample) -> dict[str, Any]:
     """CPU share of one core between two samples of one process, and its memory at the end."""
     wall = last.at - first.at
     cpu = last.cpu_s - first.cpu_s
-    return {"window_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "cpu_percent_of_one_core": round(100 * cpu / wall, 2) if wall > 0 else None,
-            "rss_kb": last.rss_kb, "peak_rss_kb": last.peak_rss_kb, "threads": last.threads}
+    return {
+        "window_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "cpu_percent_of_one_core": round(100 * cpu / wall, 2) if wall > 0 else None,
+        "rss_kb": last.rss_kb,
+        "peak_rss_kb": last.peak_rss_kb,
+        "threads": last.threads,
+    }
 
 
 class Watch:

@@ -36,10 +36,23 @@ async def record(pid: int, seconds: float, out: Path) -> dict[str, Any]:
     if binary is None:
         return {"error": "py-spy is not installed (pip install py-spy)"}
     process = await asyncio.create_subprocess_exec(
-        binary, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
-        "--rate", str(RATE), "--format", "raw", "--function", "--nonblocking",
-        "--output", str(out), stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE)
+        binary,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(max(1, round(seconds))),
+        "--rate",
+        str(RATE),
+        "--format",
+        "raw",
+        "--function",
+        "--nonblocking",
+        "--output",
+        str(out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, errors = await process.communicate()
     collapsed = _read(out) if process.returncode == 0 else None
     if collapsed is None:
@@ -66,14 +79,22 @@ def top_functions(collapsed: str, top: int = 12) -> dict[str, Any]:
         own[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
+
     def rows(counter: Counter[str], keep: Any) -> list[dict[str, Any]]:
         chosen = [(name, n) for name, n in counter.most_common() if keep(name)][:top]
-        return [{"function": name, "samples": n, "percent": round(100 * n / total, 1)}
-                for name, n in chosen]
-    return {"samples": total, "rate_hz": RATE,
-            "top_own": rows(own, lambda name: True),
-            "top_inclusive_project": rows(inclusive, lambda name: bool(
-                OURS.search(name)) and not ENTRY.search(name))}
+        return [
+            {"function": name, "samples": n, "percent": round(100 * n / total, 1)}
+            for name, n in chosen
+        ]
+
+    return {
+        "samples": total,
+        "rate_hz": RATE,
+        "top_own": rows(own, lambda name: True),
+        "top_inclusive_project": rows(
+            inclusive, lambda name: bool(OURS.search(name)) and not ENTRY.search(name)
+        ),
+    }
 
 
 def _short(frame: str) -> str:

@@ -55,14 +55,19 @@ class Server:
         raise NotImplementedError
 
     async def __aenter__(self) -> Self:
-        found = self.binary if os.access(self.binary, os.X_OK) else shutil.which(
-            Path(self.binary).name)
+        found = (
+            self.binary if os.access(self.binary, os.X_OK) else shutil.which(Path(self.binary).name)
+        )
         if found is None:
             raise RuntimeError(f"{self.binary} is not installed; ./dev test installs it")
         with self.log.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
-                *self.command(found), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                *self.command(found),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT
         while not await self.ready():
             if self.process.returncode is not None or asyncio.get_running_loop().time() > deadline:
@@ -72,8 +77,12 @@ class Server:
             await asyncio.sleep(0.05)
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        traceback: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         process, self.process = self.process, None
         if process is not None and process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -94,8 +103,10 @@ class Mosquitto(Server):
 
     def command(self, binary: str) -> list[str]:
         config = self.folder / "mosquitto.conf"
-        config.write_text(f"listener {self.port} {self.host}\nallow_anonymous true\n"
-                          "persistence false\nlog_dest none\n")
+        config.write_text(
+            f"listener {self.port} {self.host}\nallow_anonymous true\n"
+            "persistence false\nlog_dest none\n"
+        )
         return [binary, "-c", str(config)]
 
     async def ready(self) -> bool:
@@ -125,10 +136,11 @@ class InfluxDB(Server):
             f'reporting-disabled = true\nbind-address = "{self.host}:{self.extra_port}"\n'
             f'[meta]\n  dir = "{root / "meta"}"\n  logging-enabled = false\n'
             f'[data]\n  dir = "{root / "data"}"\n  wal-dir = "{root / "wal"}"\n'
-            '  query-log-enabled = false\n'
+            "  query-log-enabled = false\n"
             f'[http]\n  bind-address = "{self.host}:{self.port}"\n  auth-enabled = false\n'
-            '  log-enabled = false\n[monitor]\n  store-enabled = false\n'
-            '[logging]\n  level = "warn"\n  suppress-logo = true\n')
+            "  log-enabled = false\n[monitor]\n  store-enabled = false\n"
+            '[logging]\n  level = "warn"\n  suppress-logo = true\n'
+        )
         return [binary, "-config", str(config)]
 
     async def ready(self) -> bool:
@@ -141,7 +153,8 @@ class InfluxDB(Server):
     async def count(self, database: str, measurement: str, field: str) -> int:
         """How many points of `measurement` have `field`, 0 when there are none yet."""
         body = await asyncio.to_thread(
-            self._query, {"db": database, "q": f'SELECT count("{field}") FROM "{measurement}"'})
+            self._query, {"db": database, "q": f'SELECT count("{field}") FROM "{measurement}"'}
+        )
         for result in body.get("results", []):
             for series in result.get("series", []):
                 return int(series["values"][0][1])
@@ -150,7 +163,8 @@ class InfluxDB(Server):
     async def has_points(self, database: str) -> bool:
         """Whether anything has been written to `database` (it has a measurement)."""
         body = await asyncio.to_thread(
-            self._query, {"db": database, "q": "SHOW MEASUREMENTS LIMIT 1"})
+            self._query, {"db": database, "q": "SHOW MEASUREMENTS LIMIT 1"}
+        )
         return any(result.get("series") for result in body.get("results", []))
 
     def _ping(self) -> bool:
@@ -162,8 +176,11 @@ class InfluxDB(Server):
 
     def _query(self, params: dict[str, str], *, post: bool = False) -> dict[str, Any]:
         query = urllib.parse.urlencode(params)
-        request = (urllib.request.Request(f"{self.url}/query", data=query.encode()) if post
-                   else urllib.request.Request(f"{self.url}/query?{query}"))
+        request = (
+            urllib.request.Request(f"{self.url}/query", data=query.encode())
+            if post
+            else urllib.request.Request(f"{self.url}/query?{query}")
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             parsed: dict[str, Any] = json.load(response)
         return parsed

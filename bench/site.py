@@ -41,9 +41,18 @@ class Part:
     copy: int = 0
 
 
-def write_site(source: Path, folder: Path, *, mqtt_port: int, poll: float, scale: int = 1,
-               influx: Influx | None = None, part: Part | None = None,
-               name: str = "site", outbox: str = "outbox.sqlite") -> Path:
+def write_site(
+    source: Path,
+    folder: Path,
+    *,
+    mqtt_port: int,
+    poll: float,
+    scale: int = 1,
+    influx: Influx | None = None,
+    part: Part | None = None,
+    name: str = "site",
+    outbox: str = "outbox.sqlite",
+) -> Path:
     """`source` with free loopback ports, `mqtt_port`, outbox in `folder`; returns the file.
 
     With `scale` > 1 every zone, Modbus endpoint and device is there `scale` times (copies
@@ -58,15 +67,21 @@ def write_site(source: Path, folder: Path, *, mqtt_port: int, poll: float, scale
     document.pop("influxdb", None)
     if influx is not None:
         document["influxdb"] = {"api": "v1", "url": influx.url, "database": influx.database}
-    mqtt = {key: value for key, value in (document.get("mqtt") or {}).items()
-            if key not in ("username", "password", "client_id")}
+    mqtt = {
+        key: value
+        for key, value in (document.get("mqtt") or {}).items()
+        if key not in ("username", "password", "client_id")
+    }
     document["mqtt"] = {**mqtt, "host": "127.0.0.1", "port": mqtt_port}
     document["defaults"] = {**(document.get("defaults") or {}), "poll_interval": poll}
     _scale(document, range(scale) if part is None else [part.copy])
     if part is not None:
         _keep_building(document, part)
-    for endpoint, port in zip(document["modbus"]["endpoints"],
-                              free_ports(len(document["modbus"]["endpoints"])), strict=True):
+    for endpoint, port in zip(
+        document["modbus"]["endpoints"],
+        free_ports(len(document["modbus"]["endpoints"])),
+        strict=True,
+    ):
         endpoint["port"] = port
     site_file = folder / f"{name}.yaml"
     site_file.write_text(yaml.safe_dump(document, sort_keys=False, width=200))
@@ -91,12 +106,18 @@ def free_ports(count: int) -> list[int]:
 def _scale(document: dict[str, Any], copies: range | list[int]) -> None:
     document["zones"] = [
         {**zone, "id": _copy(zone["id"], k), "name": zone["name"] + (f" ({k})" if k else "")}
-        for k in copies for zone in document["zones"]]
+        for k in copies
+        for zone in document["zones"]
+    ]
     modbus = document["modbus"]
-    modbus["endpoints"] = [{**endpoint, "id": _copy(endpoint["id"], k), "host": "127.0.0.1"}
-                           for k in copies for endpoint in modbus["endpoints"]]
-    document["devices"] = [_copy_device(device, k) for k in copies
-                           for device in document["devices"]]
+    modbus["endpoints"] = [
+        {**endpoint, "id": _copy(endpoint["id"], k), "host": "127.0.0.1"}
+        for k in copies
+        for endpoint in modbus["endpoints"]
+    ]
+    document["devices"] = [
+        _copy_device(device, k) for k in copies for device in document["devices"]
+    ]
 
 
 def _keep_building(document: dict[str, Any], part: Part) -> None:

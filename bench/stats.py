@@ -42,5 +42,9 @@ def spread(values: Sequence[float | None]) -> dict[str, Any]:
     present = [value for value in values if value is not None]
     if not present:
         return {"median": None, "min": None, "max": None, "runs": 0}
-    return {"median": round(statistics.median(present), 4), "min": round(min(present), 4),
-            "max": round(max(present), 4), "runs": len(present)}
+    return {
+        "median": round(statistics.median(present), 4),
+        "min": round(min(present), 4),
+        "max": round(max(present), 4),
+        "runs": len(present),
+    }

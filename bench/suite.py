@@ -42,30 +42,59 @@ def _alarm(options: Options, folder: Path) -> list[Invocation]:
         name = "alarm-latency" + (f"-x{scale}" if scale > 1 else "")
         for run in range(1, runs + 1):
             out = folder / f"{name}-{run}.json"
-            calls.append(Invocation("alarm_latency", ("--scale", str(scale), "--fires", fires,
-                                                      "--seed", str(run), "--out", str(out)),
-                                    out, f"alarm-x{scale}"))
+            calls.append(
+                Invocation(
+                    "alarm_latency",
+                    (
+                        "--scale",
+                        str(scale),
+                        "--fires",
+                        fires,
+                        "--seed",
+                        str(run),
+                        "--out",
+                        str(out),
+                    ),
+                    out,
+                    f"alarm-x{scale}",
+                )
+            )
     return calls
 
 
 def _throughput(options: Options, folder: Path) -> list[Invocation]:
-    length = ("--runs", "1", "--seconds", "1", "--profile-seconds", "1") if options.quick else (
-        "--runs", str(options.runs), "--seconds", "10", "--profile-seconds", "5")
+    length = (
+        ("--runs", "1", "--seconds", "1", "--profile-seconds", "1")
+        if options.quick
+        else ("--runs", str(options.runs), "--seconds", "10", "--profile-seconds", "5")
+    )
     out = folder / "throughput.json"
     return [Invocation("throughput", (*length, "--out", str(out)), out, "throughput")]
 
 
 def _modbus(options: Options, folder: Path) -> list[Invocation]:
-    length = ("--seconds", "1", "--site-seconds", "2") if options.quick else (
-        "--seconds", "5", "--site-seconds", "5")
-    return [Invocation("modbus_efficiency", (*length, "--out", str(folder / f"modbus-{run}.json")),
-                       folder / f"modbus-{run}.json", "modbus")
-            for run in range(1, (1 if options.quick else options.runs) + 1)]
+    length = (
+        ("--seconds", "1", "--site-seconds", "2")
+        if options.quick
+        else ("--seconds", "5", "--site-seconds", "5")
+    )
+    return [
+        Invocation(
+            "modbus_efficiency",
+            (*length, "--out", str(folder / f"modbus-{run}.json")),
+            folder / f"modbus-{run}.json",
+            "modbus",
+        )
+        for run in range(1, (1 if options.quick else options.runs) + 1)
+    ]
 
 
 def _footprint(options: Options, folder: Path) -> list[Invocation]:
-    length = ("--runs", "1", "--warm-up", "2", "--seconds", "5") if options.quick else (
-        "--runs", str(options.runs), "--warm-up", "10", "--seconds", "30")
+    length = (
+        ("--runs", "1", "--warm-up", "2", "--seconds", "5")
+        if options.quick
+        else ("--runs", str(options.runs), "--warm-up", "10", "--seconds", "30")
+    )
     out = folder / "footprint.json"
     return [Invocation("footprint", (*length, "--out", str(out)), out, "footprint")]
 
@@ -79,15 +108,20 @@ def _startup(options: Options, folder: Path) -> list[Invocation]:
 def _drain(options: Options, folder: Path) -> list[Invocation]:
     out = folder / "drain.json"
     length = ("--quick", "--minutes", "0.5") if options.quick else ("--runs", "1")
-    return [Invocation("drain", (*length, "--scale", str(options.large_scale), "--out", str(out)),
-                       out, "drain")]
+    return [
+        Invocation(
+            "drain", (*length, "--scale", str(options.large_scale), "--out", str(out)), out, "drain"
+        )
+    ]
 
 
 def _campus(options: Options, folder: Path) -> list[Invocation]:
     out = folder / "campus.json"
-    length = (("--steps", "1,2", "--fires", "1", "--seconds", "3", "--settle", "1")
-              if options.quick
-              else ("--gateways", str(options.gateways), "--fires", "3", "--seconds", "20"))
+    length = (
+        ("--steps", "1,2", "--fires", "1", "--seconds", "3", "--settle", "1")
+        if options.quick
+        else ("--gateways", str(options.gateways), "--fires", "3", "--seconds", "20")
+    )
     return [Invocation("campus", (*length, "--out", str(out)), out, "campus")]
 
 
@@ -111,15 +145,18 @@ def _alarm_results(call: Invocation, quick: bool) -> Path:
     return RESULTS / f"{name}{'-quick' if quick else ''}.json"
 
 
-PARTS = {part.name: part for part in (
-    Part("alarm", _alarm, parts.alarm_rows, _alarm_results),
-    Part("throughput", _throughput, parts.throughput_rows, _canonical("throughput")),
-    Part("modbus", _modbus, parts.modbus_rows, _canonical("modbus-efficiency")),
-    Part("footprint", _footprint, parts.footprint_rows, _canonical("footprint")),
-    Part("startup", _startup, parts.startup_rows, _canonical("startup")),
-    Part("drain", _drain, parts.drain_rows, lambda call, quick: None),  # its files are its own
-    Part("campus", _campus, parts.campus_rows, _canonical("campus")),
-)}
+PARTS = {
+    part.name: part
+    for part in (
+        Part("alarm", _alarm, parts.alarm_rows, _alarm_results),
+        Part("throughput", _throughput, parts.throughput_rows, _canonical("throughput")),
+        Part("modbus", _modbus, parts.modbus_rows, _canonical("modbus-efficiency")),
+        Part("footprint", _footprint, parts.footprint_rows, _canonical("footprint")),
+        Part("startup", _startup, parts.startup_rows, _canonical("startup")),
+        Part("drain", _drain, parts.drain_rows, lambda call, quick: None),  # its files are its own
+        Part("campus", _campus, parts.campus_rows, _canonical("campus")),
+    )
+}
 
 
 @dataclass
@@ -165,8 +202,12 @@ def part_rows(outcome: Outcome, options: Options) -> list[Row]:
 
 def to_json(outcome: Outcome, rows: list[Row]) -> dict[str, Any]:
     """A part's entry in the summary (the alarm part also gives its series by scale)."""
-    document = {"seconds": round(outcome.seconds, 1), "exit_statuses": outcome.statuses,
-                "error": outcome.error, "rows": [vars(row) for row in rows]}
+    document = {
+        "seconds": round(outcome.seconds, 1),
+        "exit_statuses": outcome.statuses,
+        "error": outcome.error,
+        "rows": [vars(row) for row in rows],
+    }
     if outcome.name == "alarm":
         document["series"] = parts.alarm_series(outcome.documents)
     return document

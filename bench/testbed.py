@@ -54,21 +54,33 @@ class Testbed:
 
     def describe(self) -> str:
         site = self.site
-        return (f"{site.config.site.id}: {len(site.devices)} devices, "
-                f"{len(site.config.modbus.endpoints)} Modbus endpoints, poll "
-                f"{site.config.defaults.poll_interval:g} s; mosquitto on port "
-                f"{self.broker.port}, influxd on port {self.influx.port}")
+        return (
+            f"{site.config.site.id}: {len(site.devices)} devices, "
+            f"{len(site.config.modbus.endpoints)} Modbus endpoints, poll "
+            f"{site.config.defaults.poll_interval:g} s; mosquitto on port "
+            f"{self.broker.port}, influxd on port {self.influx.port}"
+        )
 
 
 @contextlib.asynccontextmanager
-async def open_testbed(folder: Path, source: Path, *, scale: int = 1,
-                  poll: float = 1.0) -> AsyncIterator[Testbed]:
+async def open_testbed(
+    folder: Path, source: Path, *, scale: int = 1, poll: float = 1.0
+) -> AsyncIterator[Testbed]:
     """Broker, database and simulators of `source` (times `scale`), stopped on exit."""
     async with AsyncExitStack() as stack:
         broker = await stack.enter_async_context(Mosquitto())
         influx = await stack.enter_async_context(InfluxDB())
         await influx.create_database(DATABASE)
-        site_file, site, simulated = await start_simulators(stack, lambda: write_site(
-            source, folder, mqtt_port=broker.port, poll=poll, scale=scale,
-            influx=Influx(influx.url, DATABASE)), control_port=None)
+        site_file, site, simulated = await start_simulators(
+            stack,
+            lambda: write_site(
+                source,
+                folder,
+                mqtt_port=broker.port,
+                poll=poll,
+                scale=scale,
+                influx=Influx(influx.url, DATABASE),
+            ),
+            control_port=None,
+        )
         yield Testbed(folder, broker, influx, site_file, site, simulated)

@@ -93,8 +93,10 @@ async def one_run(site: Site, folder: Path, seconds: float) -> dict[str, Any]:
     """Publish readings for `seconds`; returns rows committed, CPU and wall seconds."""
     devices = device_points(site)
     outbox_path = folder / "outbox.sqlite"
-    async with (Outbox(outbox_path, sinks=()) as outbox,
-                AlarmStore(folder / "alarms.sqlite") as store):
+    async with (
+        Outbox(outbox_path, sinks=()) as outbox,
+        AlarmStore(folder / "alarms.sqlite") as store,
+    ):
         writer = OutboxWriter(outbox)
         service = AlarmService.for_site(site, store, None, writer, rules=site.config.rules)
         hub = Hub()
@@ -110,8 +112,10 @@ async def one_run(site: Site, folder: Path, seconds: float) -> dict[str, Any]:
             while time.perf_counter() < deadline:
                 for device, points in devices:
                     observed_at = time.time_ns()
-                    batch = [Reading(device, point, value, unit=unit, observed_at=observed_at)
-                             for point, value, unit in points]
+                    batch = [
+                        Reading(device, point, value, unit=unit, observed_at=observed_at)
+                        for point, value, unit in points
+                    ]
                     await hub.publish(batch)
                     published += len(batch)
             await writer.flush()
@@ -122,11 +126,17 @@ async def one_run(site: Site, folder: Path, seconds: float) -> dict[str, Any]:
         await writer.close()
     with contextlib.closing(sqlite3.connect(outbox_path)) as db:
         rows = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-    return {"published": published, "rows_committed": rows, "cpu_s": round(cpu, 3),
-            "wall_s": round(wall, 3), "readings_per_cpu_s": round(rows / cpu),
-            "readings_per_wall_s": round(rows / wall),
-            "cpu_share_of_wall": round(cpu / wall, 3), "alarms_raised": alarms_raised,
-            "store_failures": service.store_failures}
+    return {
+        "published": published,
+        "rows_committed": rows,
+        "cpu_s": round(cpu, 3),
+        "wall_s": round(wall, 3),
+        "readings_per_cpu_s": round(rows / cpu),
+        "readings_per_wall_s": round(rows / wall),
+        "cpu_share_of_wall": round(cpu / wall, 3),
+        "alarms_raised": alarms_raised,
+        "store_failures": service.store_failures,
+    }
 
 
 def run_in_folder(site: Site, seconds: float) -> dict[str, Any]:
@@ -145,13 +155,24 @@ def profile(site: Site, seconds: float, top: int = 10) -> dict[str, list[dict[st
     entries = stats.stats  # type: ignore[attr-defined]
     ours = re.compile(r"/(gateway|rules|drivers)/")
     rows: dict[str, list[dict[str, Any]]] = {}
-    for key, index, keep in (("top_cumulative", 3, lambda file: bool(ours.search(file))),
-                             ("top_own_time", 2, lambda file: True)):
-        chosen = sorted((item for item in entries.items() if keep(item[0][0])),
-                        key=lambda item: item[1][index], reverse=True)[:top]
-        rows[key] = [{"function": f"{_short(file)}:{line}({name})", "calls": calls,
-                      "tottime_s": round(tottime, 3), "cumtime_s": round(cumtime, 3)}
-                     for (file, line, name), (_, calls, tottime, cumtime, _) in chosen]
+    for key, index, keep in (
+        ("top_cumulative", 3, lambda file: bool(ours.search(file))),
+        ("top_own_time", 2, lambda file: True),
+    ):
+        chosen = sorted(
+            (item for item in entries.items() if keep(item[0][0])),
+            key=lambda item: item[1][index],
+            reverse=True,
+        )[:top]
+        rows[key] = [
+            {
+                "function": f"{_short(file)}:{line}({name})",
+                "calls": calls,
+                "tottime_s": round(tottime, 3),
+                "cumtime_s": round(cumtime, 3),
+            }
+            for (file, line, name), (_, calls, tottime, cumtime, _) in chosen
+        ]
     rows["total_s"] = round(stats.total_tt, 3)  # type: ignore[attr-defined,assignment]
     return rows
 
@@ -162,23 +183,29 @@ def _short(file: str) -> str:
 
 
 def print_profile(rows: dict[str, Any]) -> None:
-    for key, title in (("top_cumulative", "project functions by cumulative time"),
-                       ("top_own_time", "all functions by own time")):
+    for key, title in (
+        ("top_cumulative", "project functions by cumulative time"),
+        ("top_own_time", "all functions by own time"),
+    ):
         print(f"  top {len(rows[key])} {title} (of {rows['total_s']:.2f} s profiled):")
         print(f"    {'cumulative':>10} {'own':>7} {'calls':>9}  function")
         for row in rows[key]:
-            print(f"    {row['cumtime_s']:>10.3f} {row['tottime_s']:>7.3f} {row['calls']:>9}  "
-                  f"{row['function']}")
+            print(
+                f"    {row['cumtime_s']:>10.3f} {row['tottime_s']:>7.3f} {row['calls']:>9}  "
+                f"{row['function']}"
+            )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.throughput",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.throughput", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--site", type=Path, default=DEFAULT_SITE, help="the site file")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of a run")
     parser.add_argument("--runs", type=int, default=3, help="runs (the median is reported)")
-    parser.add_argument("--profile-seconds", type=float, default=5.0,
-                        help="length of the profiled run")
+    parser.add_argument(
+        "--profile-seconds", type=float, default=5.0, help="length of the profiled run"
+    )
     parser.add_argument("--quick", action="store_true", help="3 runs of 2 s, profile 1 s")
     parser.add_argument("--out", type=Path, default=RESULTS / "throughput.json")
     args = parser.parse_args(argv)
@@ -194,16 +221,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     site = load_site(args.site)
     devices = device_points(site)
     per_round = sum(len(points) for _, points in devices)
-    print(f"throughput: {site.config.site.id}, {len(devices)} devices, {per_round} readings "
-          f"per round, {args.runs} runs of {args.seconds:g} s", flush=True)
+    print(
+        f"throughput: {site.config.site.id}, {len(devices)} devices, {per_round} readings "
+        f"per round, {args.runs} runs of {args.seconds:g} s",
+        flush=True,
+    )
     runs = []
     for number in range(1, args.runs + 1):
         result = run_in_folder(site, args.seconds)
         runs.append(result)
-        print(f"  run {number}: {result['rows_committed']:,} readings committed, "
-              f"CPU {result['cpu_s']:.2f} s, wall {result['wall_s']:.2f} s: "
-              f"{result['readings_per_cpu_s']:,} /CPU s, {result['readings_per_wall_s']:,} "
-              f"/wall s; alarms raised {result['alarms_raised']}", flush=True)
+        print(
+            f"  run {number}: {result['rows_committed']:,} readings committed, "
+            f"CPU {result['cpu_s']:.2f} s, wall {result['wall_s']:.2f} s: "
+            f"{result['readings_per_cpu_s']:,} /CPU s, {result['readings_per_wall_s']:,} "
+            f"/wall s; alarms raised {result['alarms_raised']}",
+            flush=True,
+        )
     median = statistics.median(run["readings_per_cpu_s"] for run in runs)
     median_wall = statistics.median(run["readings_per_wall_s"] for run in runs)
     top = profile(site, args.profile_seconds)
@@ -212,16 +245,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": shlex.join(sys.orig_argv),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine("none"),
-        "site": {"file": str(args.site), "id": site.config.site.id, "devices": len(devices),
-                 "readings_per_round": per_round},
+        "site": {
+            "file": str(args.site),
+            "id": site.config.site.id,
+            "devices": len(devices),
+            "readings_per_round": per_round,
+        },
         "seconds_per_run": args.seconds,
         "runs": runs,
         "median_readings_per_cpu_s": median,
         "median_readings_per_wall_s": median_wall,
         "target_readings_per_cpu_s": TARGET,
-        "pass": median >= TARGET and all(run["alarms_raised"] == 0 and
-                                         run["rows_committed"] == run["published"]
-                                         for run in runs),
+        "pass": median >= TARGET
+        and all(
+            run["alarms_raised"] == 0 and run["rows_committed"] == run["published"] for run in runs
+        ),
         "profile": {"seconds": args.profile_seconds, **top},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

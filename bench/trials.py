@@ -41,8 +41,12 @@ def detector_plan(site: Site, fires: int) -> list[tuple[str, str]]:
     for zone in site.config.zones:
         if zone.id in by_zone:
             by_building[zone.building].append(zone.id)
-    order = [zone for group in itertools.zip_longest(*by_building.values()) for zone in group
-             if zone is not None]
+    order = [
+        zone
+        for group in itertools.zip_longest(*by_building.values())
+        for zone in group
+        if zone is not None
+    ]
     if not order:
         raise SystemExit(f"{site.path}: no smoke detectors to set on fire")
     plan = []
@@ -99,14 +103,18 @@ class Trial:
         return observed if isinstance(observed, int) else None
 
     def row(self) -> dict[str, Any]:
-        return {"zone": self.zone, "device": self.device,
-                "end_to_end_ms": ms(self.end_to_end),
-                "change_to_read_ms": ms(self.change_to_read),
-                "read_to_alarm_ms": ms(self.read_to_alarm),
-                "clear_to_returned_ms": ms(self.clear_to_returned),
-                "reset_ok": self.reset_ok, "reset_reason": self.reset_reason,
-                "bench_loop_lag_ms": ms(self.loop_lag),
-                "gateway_loop_lag_ms": ms(self.gateway_loop_lag)}
+        return {
+            "zone": self.zone,
+            "device": self.device,
+            "end_to_end_ms": ms(self.end_to_end),
+            "change_to_read_ms": ms(self.change_to_read),
+            "read_to_alarm_ms": ms(self.read_to_alarm),
+            "clear_to_returned_ms": ms(self.clear_to_returned),
+            "reset_ok": self.reset_ok,
+            "reset_reason": self.reset_reason,
+            "bench_loop_lag_ms": ms(self.loop_lag),
+            "gateway_loop_lag_ms": ms(self.gateway_loop_lag),
+        }
 
 
 @dataclass
@@ -162,11 +170,12 @@ class Run:
     def other_alarms(self) -> list[dict[str, Any]]:
         """Alarms raised on the feed that no trial caused (they would disturb the figures)."""
         ours = {f"fire:{trial.device}" for trial in self.trials}
-        return [{"alarm_id": arrival.document.get("alarm_id"),
-                 "cause": arrival.document.get("cause")}
-                for arrival in self.watcher.events
-                if arrival.document.get("kind") == "raised"
-                and arrival.document.get("alarm_id") not in ours]
+        return [
+            {"alarm_id": arrival.document.get("alarm_id"), "cause": arrival.document.get("cause")}
+            for arrival in self.watcher.events
+            if arrival.document.get("kind") == "raised"
+            and arrival.document.get("alarm_id") not in ours
+        ]
 
 
 def line_up(gateway: dict[str, Any], trials: Sequence[Trial], end: float) -> dict[str, Any]:
@@ -179,21 +188,30 @@ def line_up(gateway: dict[str, Any], trials: Sequence[Trial], end: float) -> dic
     start = trials[0].changed
     during = [(at, late) for at, late in stalls if start <= at <= end]
     gateway["loop_lag_trials_s"] = max((late for _, late in during), default=0.0)
-    gateway["loop_lags_over_20ms"] = [[round(at - start, 3), ms(late)]
-                                      for at, late in during if late > 0.020][:500]
-    gateway["gc_pauses_over_20ms"] = [[round(at - start, 3), generation, ms(pause)]
-                                      for at, generation, pause in pauses
-                                      if start <= at <= end and pause > 0.020][:500]
+    gateway["loop_lags_over_20ms"] = [
+        [round(at - start, 3), ms(late)] for at, late in during if late > 0.020
+    ][:500]
+    gateway["gc_pauses_over_20ms"] = [
+        [round(at - start, 3), generation, ms(pause)]
+        for at, generation, pause in pauses
+        if start <= at <= end and pause > 0.020
+    ][:500]
     for trial in trials:
         if trial.raised is not None:  # a stall is stamped when it ends
             trial.gateway_loop_lag = max(
-                (late for at, late in during
-                 if trial.changed <= at <= trial.raised.monotonic + late), default=0.0)
+                (
+                    late
+                    for at, late in during
+                    if trial.changed <= at <= trial.raised.monotonic + late
+                ),
+                default=0.0,
+            )
     return gateway
 
 
-async def run_trials(run: Run, plan: Sequence[tuple[str, str]],
-                     process: asyncio.subprocess.Process, log: Path) -> None:
+async def run_trials(
+    run: Run, plan: Sequence[tuple[str, str]], process: asyncio.subprocess.Process, log: Path
+) -> None:
     """Every trial in turn; stops with the gateway's log tail if the gateway dies."""
     last_fire: dict[str, float] = {}
     began = time.monotonic()
@@ -206,8 +224,9 @@ async def run_trials(run: Run, plan: Sequence[tuple[str, str]],
         await cancel(exited)
 
 
-async def _unless_exited(work: Coroutine[Any, Any, Trial], exited: asyncio.Future[int],
-                         log: Path) -> Trial:
+async def _unless_exited(
+    work: Coroutine[Any, Any, Trial], exited: asyncio.Future[int], log: Path
+) -> Trial:
     task = asyncio.ensure_future(work)
     try:
         await asyncio.wait({task, exited}, return_when=asyncio.FIRST_COMPLETED)

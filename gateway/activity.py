@@ -98,16 +98,25 @@ class SiteActivity:
 
     def summary(self, building: str, kind: DeviceKind) -> GroupSummary:
         now = time.monotonic()
-        devices = [d for d in self.site.config.devices
-                   if d.kind is kind and self.site.zones[d.zone].building == building]
-        reporting = [d for d in devices
-                     if _recent(self.devices[d.id], now, self.site.supervision(d))]
+        devices = [
+            d
+            for d in self.site.config.devices
+            if d.kind is kind and self.site.zones[d.zone].building == building
+        ]
+        reporting = [
+            d for d in devices if _recent(self.devices[d.id], now, self.site.supervision(d))
+        ]
         not_normal = tuple(d.id for d in devices if _abnormal(self.devices[d.id], kind))
-        pressures = [v for d in devices
-                     if isinstance(v := self.devices[d.id].values.get("pressure"), float)]
-        return GroupSummary(len(devices), len(reporting),
-                            sum(self.devices[d.id].readings for d in devices),
-                            not_normal, min(pressures) if pressures else None)
+        pressures = [
+            v for d in devices if isinstance(v := self.devices[d.id].values.get("pressure"), float)
+        ]
+        return GroupSummary(
+            len(devices),
+            len(reporting),
+            sum(self.devices[d.id].readings for d in devices),
+            not_normal,
+            min(pressures) if pressures else None,
+        )
 
 
 def _state_of(reading: Reading) -> str:
@@ -123,8 +132,13 @@ def _recent(activity: DeviceActivity, now: float, window: float) -> bool:
     return activity.last_good is not None and now - activity.last_good <= window
 
 
-_NORMAL_STATES = {"status": "normal", "online": "true", "recording": "true", "tamper": "false",
-                  "video_loss": "false"}
+_NORMAL_STATES = {
+    "status": "normal",
+    "online": "true",
+    "recording": "true",
+    "tamper": "false",
+    "video_loss": "false",
+}
 _WATCHED = {
     DeviceKind.SMOKE_DETECTOR: ("status",),
     DeviceKind.CAMERA: ("online", "recording", "tamper", "video_loss"),
@@ -138,5 +152,7 @@ def is_normal(point: str, state: str) -> bool:
 
 
 def _abnormal(activity: DeviceActivity, kind: DeviceKind) -> bool:
-    return any(not is_normal(point, activity.states.get(point, _NORMAL_STATES.get(point, "good")))
-               for point in _WATCHED[kind])
+    return any(
+        not is_normal(point, activity.states.get(point, _NORMAL_STATES.get(point, "good")))
+        for point in _WATCHED[kind]
+    )

@@ -61,21 +61,30 @@ class EmbeddedBroker:
     async def _start_mosquitto(self, binary: str) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="firegw-broker-")
         config = Path(self._folder.name) / "mosquitto.conf"
-        config.write_text(f"listener {self.port} {self.host}\nallow_anonymous true\n"
-                          "persistence false\nlog_dest none\n")
+        config.write_text(
+            f"listener {self.port} {self.host}\nallow_anonymous true\n"
+            "persistence false\nlog_dest none\n"
+        )
         self._process = await asyncio.create_subprocess_exec(
-            binary, "-c", str(config),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            binary,
+            "-c",
+            str(config),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         self.name = "mosquitto"
 
     async def _start_amqtt(self) -> None:
         from amqtt.broker import Broker  # imported only when needed: it is slow to import
 
-        self._amqtt = Broker({
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin":
-                        {"allow_anonymous": True}},
-        })
+        self._amqtt = Broker(
+            {
+                "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+                "plugins": {
+                    "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+                },
+            }
+        )
         await self._amqtt.start()
         self.name = "amqtt (embedded)"
 

@@ -30,8 +30,9 @@ log = logging.getLogger("firegw")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
     # pymodbus logs every timeout at ERROR; the driver logs each device's failure once instead.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     try:
@@ -58,13 +59,22 @@ def _parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="run simulators for every device of a site")
     simulate.add_argument("config", type=Path)
     simulate.add_argument("--scenario", type=Path, help="a scenario file of timed faults")
-    simulate.add_argument("--control-port", type=int, default=0,
-                          help="port of the JSON-lines fault control interface (default: any)")
+    simulate.add_argument(
+        "--control-port",
+        type=int,
+        default=0,
+        help="port of the JSON-lines fault control interface (default: any)",
+    )
     simulate.add_argument("--seed", type=int, default=0)
-    simulate.add_argument("--serial", type=_serial_port, action="append", default=[],
-                          metavar="ENDPOINT=PATH",
-                          help="serve the RTU endpoint ENDPOINT on the serial device PATH, the "
-                               "other end of the gateway's line; once per serial endpoint")
+    simulate.add_argument(
+        "--serial",
+        type=_serial_port,
+        action="append",
+        default=[],
+        metavar="ENDPOINT=PATH",
+        help="serve the RTU endpoint ENDPOINT on the serial device PATH, the "
+        "other end of the gateway's line; once per serial endpoint",
+    )
     simulate.set_defaults(command=_simulate)
 
     alarms = commands.add_parser("alarms", help="watch a site's alarms live, from its broker")
@@ -73,10 +83,15 @@ def _parser() -> argparse.ArgumentParser:
     add_rejected_command(commands)
 
     status = commands.add_parser(
-        "status", help="the running gateway's health: devices, alarms, outbox, databases")
+        "status", help="the running gateway's health: devices, alarms, outbox, databases"
+    )
     status.add_argument("config", type=Path)
-    status.add_argument("--all", action="store_true", dest="every_device",
-                        help="list every device, not only those that are not ok")
+    status.add_argument(
+        "--all",
+        action="store_true",
+        dest="every_device",
+        help="list every device, not only those that are not ok",
+    )
     status.set_defaults(command=_status, log_level="warning")
 
     for name, (action, help_text) in _ALARM_ACTIONS.items():
@@ -92,8 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("config", type=Path, nargs="?", default=DEFAULT_SITE)
     demo.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
-    demo.add_argument("--amqtt", action="store_true",
-                      help="use the embedded amqtt broker even when Mosquitto is installed")
+    demo.add_argument(
+        "--amqtt",
+        action="store_true",
+        help="use the embedded amqtt broker even when Mosquitto is installed",
+    )
     demo.set_defaults(command=_demo, log_level="warning")
     return parser
 
@@ -102,14 +120,20 @@ def _check(site: Site, args: argparse.Namespace) -> int:
     config = site.config
     counts = site.count_by_kind()
     print(f"{args.config}: OK")
-    print(f"site {config.site.id} ({config.site.name}): {len(site.buildings)} buildings, "
-          f"{len(site.zones)} zones, {len(site.devices)} devices")
-    print(f"  {counts[DeviceKind.SMOKE_DETECTOR]} smoke detectors, "
-          f"{counts[DeviceKind.HYDRANT_PRESSURE]} hydrants, {counts[DeviceKind.CAMERA]} cameras")
+    print(
+        f"site {config.site.id} ({config.site.name}): {len(site.buildings)} buildings, "
+        f"{len(site.zones)} zones, {len(site.devices)} devices"
+    )
+    print(
+        f"  {counts[DeviceKind.SMOKE_DETECTOR]} smoke detectors, "
+        f"{counts[DeviceKind.HYDRANT_PRESSURE]} hydrants, {counts[DeviceKind.CAMERA]} cameras"
+    )
     broker = f"{config.mqtt.host}:{config.mqtt.port}" if config.mqtt else "none"
     influx = f"{config.influxdb.url} ({config.influxdb.api})" if config.influxdb else "none"
-    print(f"  {len(config.modbus.endpoints)} Modbus endpoints, MQTT broker {broker}, "
-          f"InfluxDB {influx}")
+    print(
+        f"  {len(config.modbus.endpoints)} Modbus endpoints, MQTT broker {broker}, "
+        f"InfluxDB {influx}"
+    )
     print(f"  profiles: {', '.join(sorted(site.profiles))}")
     print(f"  outbox: {site.outbox_path}")
     return 0
@@ -143,16 +167,24 @@ def _simulate(site: Site, args: argparse.Namespace) -> int:
         print(f"{args.config}: {error}", file=sys.stderr)
         return EXIT_CONFIG
     scenario = load_scenario(args.scenario, site) if args.scenario else None
-    return _until_signal(run_simulators(site, scenario=scenario, control_port=args.control_port,
-                                        seed=args.seed, serial_ports=serial_ports))
+    return _until_signal(
+        run_simulators(
+            site,
+            scenario=scenario,
+            control_port=args.control_port,
+            seed=args.seed,
+            serial_ports=serial_ports,
+        )
+    )
 
 
 def _demo(site: Site, args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
     scenario = args.scenario if args.scenario and args.scenario.exists() else None
-    return _until_signal(run_demo(site, scenario=scenario, duration=args.duration,
-                                  use_mosquitto=not args.amqtt))
+    return _until_signal(
+        run_demo(site, scenario=scenario, duration=args.duration, use_mosquitto=not args.amqtt)
+    )
 
 
 def _alarms(site: Site, args: argparse.Namespace) -> int:

@@ -20,15 +20,26 @@ from simulators import SimulatedSite, load_scenario
 def relocate(site: Site, *, mqtt_port: int) -> Site:
     """The same site on free loopback ports, so the demo never collides with a running service."""
     config = site.config
-    endpoints = tuple(endpoint.model_copy(update={"host": "127.0.0.1", "port": free_port()})
-                      if endpoint.serial is None else endpoint  # a serial line stays where it is
-                      for endpoint in config.modbus.endpoints)
-    mqtt = config.mqtt.model_copy(update={"host": "127.0.0.1", "port": mqtt_port,
-                                          "username": None, "password": None}) \
-        if config.mqtt else None
-    relocated = config.model_copy(update={
-        "modbus": config.modbus.model_copy(update={"endpoints": endpoints}),
-        "mqtt": mqtt, "influxdb": None})
+    endpoints = tuple(
+        endpoint.model_copy(update={"host": "127.0.0.1", "port": free_port()})
+        if endpoint.serial is None
+        else endpoint  # a serial line stays where it is
+        for endpoint in config.modbus.endpoints
+    )
+    mqtt = (
+        config.mqtt.model_copy(
+            update={"host": "127.0.0.1", "port": mqtt_port, "username": None, "password": None}
+        )
+        if config.mqtt
+        else None
+    )
+    relocated = config.model_copy(
+        update={
+            "modbus": config.modbus.model_copy(update={"endpoints": endpoints}),
+            "mqtt": mqtt,
+            "influxdb": None,
+        }
+    )
     return Site(site.path, relocated, site.profiles)
 
 
@@ -46,9 +57,11 @@ async def run_demo(
         steps = load_scenario(scenario, demo_site) if scenario else None
         async with SimulatedSite(demo_site, scenario=steps, control_port=0):
             gateway = Gateway(demo_site, store_only=True)
-            header = (f"firegw demo: {site.config.site.name}, {len(site.buildings)} buildings, "
-                      f"{len(site.zones)} zones, {len(site.devices)} devices; "
-                      f"broker {broker.name} on port {broker.port}")
+            header = (
+                f"firegw demo: {site.config.site.name}, {len(site.buildings)} buildings, "
+                f"{len(site.zones)} zones, {len(site.devices)} devices; "
+                f"broker {broker.name} on port {broker.port}"
+            )
             screen = Screen(gateway, header, out)
             async with asyncio.TaskGroup() as tasks:
                 running = tasks.create_task(gateway.run())
@@ -78,7 +91,13 @@ class Screen:
         uptime = time.strftime("%M:%S", time.gmtime(time.monotonic() - self.started))
         alarms = list(self.gateway.alarms.engine.alarms.values()) if self.gateway.alarms else []
         health = count_states(self.gateway.health.snapshot())
-        frame = render(self.gateway.activity, alarms, header=f"{self.header}; up {uptime}",
-                       stored=stored, health=health, color=self.live)
+        frame = render(
+            self.gateway.activity,
+            alarms,
+            header=f"{self.header}; up {uptime}",
+            stored=stored,
+            health=health,
+            color=self.live,
+        )
         self.out.write(("\033[H\033[2J" if self.live else "\n") + frame + "\n")
         self.out.flush()

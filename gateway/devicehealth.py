@@ -60,10 +60,13 @@ class DeviceHealth:
     def as_dict(self) -> dict[str, object]:
         """For the status document: the device id is the key, so it is left out here."""
         return {
-            "state": self.state.value, "last_good": self.last_good, "readings": self.readings,
-            "errors": dict(self.errors), "last_error": self.last_error,
+            "state": self.state.value,
+            "last_good": self.last_good,
+            "readings": self.readings,
+            "errors": dict(self.errors),
+            "last_error": self.last_error,
             "round_trip_ms": None if self.round_trip is None else round(self.round_trip * 1e3, 2),
-        }  # fmt: skip
+        }
 
 
 class HealthBook:
@@ -97,12 +100,16 @@ class HealthBook:
         now, wall = time.monotonic(), time.time_ns()
         self._note_rejects(now)
         round_trips = self._round_trips()
-        return [self._health(device.id, self.site.supervision(device), now, wall,
-                             round_trips.get(device.id))
-                for device in self.site.config.devices]  # fmt: skip
+        return [
+            self._health(
+                device.id, self.site.supervision(device), now, wall, round_trips.get(device.id)
+            )
+            for device in self.site.config.devices
+        ]
 
-    def _health(self, device: str, window: float, now: float, wall: int,
-                round_trip: float | None) -> DeviceHealth:  # fmt: skip
+    def _health(
+        self, device: str, window: float, now: float, wall: int, round_trip: float | None
+    ) -> DeviceHealth:
         activity = self.activity.devices[device]
         errors = dict(activity.errors)
         last_error = activity.last_error
@@ -112,14 +119,18 @@ class HealthBook:
                 last_error = "payload rejected by the profile"
         last_good = activity.last_good
         return DeviceHealth(
-            device=device, state=self._state(device, activity, window, now),
+            device=device,
+            state=self._state(device, activity, window, now),
             last_good=None if last_good is None else wall - int((now - last_good) * 1e9),
-            readings=activity.readings, errors=errors, last_error=last_error,
+            readings=activity.readings,
+            errors=errors,
+            last_error=last_error,
             round_trip=round_trip,
-        )  # fmt: skip
+        )
 
-    def _state(self, device: str, activity: DeviceActivity, window: float,
-               now: float) -> HealthState:  # fmt: skip
+    def _state(
+        self, device: str, activity: DeviceActivity, window: float, now: float
+    ) -> HealthState:
         if activity.last_good is None:
             return HealthState.WAITING if now - self._started <= window else HealthState.LOST
         if now - activity.last_good > window:

@@ -104,8 +104,10 @@ class HistoryReport:
             "outbox_dropped": (self.dropped, "lines"),
             "dead_letters": (self.dead_letters, "lines"),
         }
-        return [Reading(device, point, value, unit=unit, observed_at=self.at)
-                for point, (value, unit) in values.items()]
+        return [
+            Reading(device, point, value, unit=unit, observed_at=self.at)
+            for point, (value, unit) in values.items()
+        ]
 
 
 class HistoryHealth:
@@ -199,11 +201,24 @@ class HistoryHealth:
         filling = None
         if backlog >= self.settings.alarm_fill * cap:
             filling = f"outbox holds {backlog} of at most {cap} lines"
-        late = next((f"sink {sink.name} is {sink.behind:.0f} s behind" for sink in sinks
-                     if sink.behind is not None and sink.behind > self.settings.alarm_age),
-                    None)  # fmt: skip
-        return HistoryReport(now, backlog, cap, self.outbox.dropped,
-                             await self.outbox.dead_letters(), sinks, late, filling)
+        late = next(
+            (
+                f"sink {sink.name} is {sink.behind:.0f} s behind"
+                for sink in sinks
+                if sink.behind is not None and sink.behind > self.settings.alarm_age
+            ),
+            None,
+        )
+        return HistoryReport(
+            now,
+            backlog,
+            cap,
+            self.outbox.dropped,
+            await self.outbox.dead_letters(),
+            sinks,
+            late,
+            filling,
+        )
 
     async def _sink(self, name: str, now: int) -> SinkHealth:
         reader = self.outbox.reader(name)
@@ -212,12 +227,16 @@ class HistoryHealth:
         sink = self.sinks.get(name)
         written = sink.written if sink is not None else 0
         return SinkHealth(
-            name=name, url=sink.url if sink is not None else None,
-            backlog=await self._backlog(name), behind=behind, written=written,
-            rate=self._rate(name, written), rejected=sink.rejected if sink is not None else 0,
+            name=name,
+            url=sink.url if sink is not None else None,
+            backlog=await self._backlog(name),
+            behind=behind,
+            written=written,
+            rate=self._rate(name, written),
+            rejected=sink.rejected if sink is not None else 0,
             last_error=sink.last_error if sink is not None else None,
             last_success=sink.last_success if sink is not None else None,
-        )  # fmt: skip
+        )
 
     async def _backlog(self, name: str) -> int:
         """The sink's backlog; with one sink it is the outbox's, which costs no count."""

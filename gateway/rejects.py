@@ -79,13 +79,24 @@ class RejectedPayloads(SqliteFile):
     what = "rejected payload store"
     closed_error = RejectedPayloadsClosedError
 
-    def __init__(self, path: Path | str, *, keep_per_device: int = 100, keep_total: int = 5000,
-                 max_payload_bytes: int = 4096, max_waiting: int = 1000) -> None:
-        for name, value in (("keep_per_device", keep_per_device), ("keep_total", keep_total),
-                            ("max_payload_bytes", max_payload_bytes)):
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        keep_per_device: int = 100,
+        keep_total: int = 5000,
+        max_payload_bytes: int = 4096,
+        max_waiting: int = 1000,
+    ) -> None:
+        for name, value in (
+            ("keep_per_device", keep_per_device),
+            ("keep_total", keep_total),
+            ("max_payload_bytes", max_payload_bytes),
+        ):
             if value < 1:
-                raise ValueError(f"rejected payload store: {name} must be at least 1, "
-                                 f"got {value!r}")
+                raise ValueError(
+                    f"rejected payload store: {name} must be at least 1, got {value!r}"
+                )
         super().__init__(path)
         self.keep_per_device, self.keep_total = keep_per_device, keep_total
         self.max_payload_bytes = max_payload_bytes
@@ -101,8 +112,16 @@ class RejectedPayloads(SqliteFile):
         if len(self._waiting) == self._waiting.maxlen:
             self.dropped += 1
         r = rejection
-        self._waiting.append((r.received_at, r.device, r.topic, r.reason,
-                              r.payload[:self.max_payload_bytes], len(r.payload)))
+        self._waiting.append(
+            (
+                r.received_at,
+                r.device,
+                r.topic,
+                r.reason,
+                r.payload[: self.max_payload_bytes],
+                len(r.payload),
+            )
+        )
         self._wake.set()
 
     async def __aenter__(self) -> Self:
@@ -110,8 +129,12 @@ class RejectedPayloads(SqliteFile):
         self._writer = asyncio.create_task(self._write_forever(), name=f"{self.what} writer")
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.cancel()
@@ -151,8 +174,13 @@ class RejectedPayloads(SqliteFile):
         now = time.monotonic()
         if now - self._failure_logged_at >= _FAILURE_LOG_EVERY:
             self._failure_logged_at = now
-            log.warning("%s %s: cannot keep rejected payloads: %s (%d dropped so far)",
-                        self.what, self.path, error, self.dropped)
+            log.warning(
+                "%s %s: cannot keep rejected payloads: %s (%d dropped so far)",
+                self.what,
+                self.path,
+                error,
+                self.dropped,
+            )
 
     # Everything below runs on the worker thread.
 
@@ -165,13 +193,20 @@ class RejectedPayloads(SqliteFile):
         with transaction(db):
             db.executemany(
                 "INSERT INTO rejected (received_at, device, topic, reason, payload, size) "
-                "VALUES (?, ?, ?, ?, ?, ?)", batch)
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                batch,
+            )
             for device in {row[1] for row in batch}:
-                db.execute("DELETE FROM rejected WHERE device = ?1 AND seq <= (SELECT seq FROM "
-                           "rejected WHERE device = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
-                           (device, self.keep_per_device))
-            db.execute("DELETE FROM rejected WHERE seq <= (SELECT seq FROM rejected "
-                       "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (self.keep_total,))
+                db.execute(
+                    "DELETE FROM rejected WHERE device = ?1 AND seq <= (SELECT seq FROM "
+                    "rejected WHERE device = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+                    (device, self.keep_per_device),
+                )
+            db.execute(
+                "DELETE FROM rejected WHERE seq <= (SELECT seq FROM rejected "
+                "ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                (self.keep_total,),
+            )
 
 
 def read_rejected(path: Path, device: str | None = None, limit: int = 20) -> list[RejectedEntry]:
@@ -192,6 +227,7 @@ def read_rejected(path: Path, device: str | None = None, limit: int = 20) -> lis
 
 def _select(db: sqlite3.Connection, device: str | None, limit: int) -> list[RejectedEntry]:
     where, args = ("WHERE device = ?", (device,)) if device is not None else ("", ())
-    rows = db.execute(f"SELECT {_COLUMNS} FROM rejected {where} ORDER BY seq DESC LIMIT ?",
-                      (*args, limit)).fetchall()
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM rejected {where} ORDER BY seq DESC LIMIT ?", (*args, limit)
+    ).fetchall()
     return [RejectedEntry(*row) for row in rows]

@@ -19,12 +19,16 @@ CLIP = {"reason": 60, "payload": 60}
 def add_rejected_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `firegw rejected` on the CLI's subcommands."""
     rejected = commands.add_parser(
-        "rejected", help="show MQTT payloads the gateway rejected (newest first)")
+        "rejected", help="show MQTT payloads the gateway rejected (newest first)"
+    )
     rejected.add_argument("config", type=Path)
     rejected.add_argument("--device", help="only this device's payloads")
     rejected.add_argument("--limit", type=int, default=20, help="how many (default 20)")
-    rejected.add_argument("--full", action="store_true",
-                          help="print each payload whole (as kept), not clipped to a table")
+    rejected.add_argument(
+        "--full",
+        action="store_true",
+        help="print each payload whole (as kept), not clipped to a table",
+    )
     rejected.set_defaults(command=show_rejected, log_level="warning")
 
 
@@ -50,17 +54,32 @@ def show_rejected(site: Site, args: argparse.Namespace) -> int:
 def table(entries: Sequence[RejectedEntry]) -> str:
     """One row per entry: received, device, topic, reason, payload (both clipped)."""
     header = ("received", "device", "topic", "reason", "payload")
-    rows = [header, *((when(e), e.device, e.topic, clip(e.reason, CLIP["reason"]),
-                       clip(shown(e), CLIP["payload"])) for e in entries)]
+    rows = [
+        header,
+        *(
+            (
+                when(e),
+                e.device,
+                e.topic,
+                clip(e.reason, CLIP["reason"]),
+                clip(shown(e), CLIP["payload"]),
+            )
+            for e in entries
+        ),
+    ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-                     .rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
 
 
 def blocks(entries: Sequence[RejectedEntry]) -> str:
     """Each entry in full: a heading line, the reason, and the payload as kept."""
-    return "\n\n".join(f"{when(e)}  {e.device}  on {e.topic}\n  reason:  {e.reason}\n"
-                       f"  payload: {shown(e)}" for e in entries)
+    return "\n\n".join(
+        f"{when(e)}  {e.device}  on {e.topic}\n  reason:  {e.reason}\n  payload: {shown(e)}"
+        for e in entries
+    )
 
 
 def when(entry: RejectedEntry) -> str:

@@ -33,11 +33,14 @@ class OutboxFeed:
 
     def __init__(self, site: Site, writer: OutboxWriter) -> None:
         self._writer = writer
-        self._series = {device.id: series_key(device.kind.value, site.tags(device))
-                        for device in site.config.devices}
+        self._series = {
+            device.id: series_key(device.kind.value, site.tags(device))
+            for device in site.config.devices
+        }
         itself = site.config.site.gateway_id  # its own health readings (gateway/history.py)
-        self._series[itself] = series_key("gateway", {"site": site.config.site.id,
-                                                      "device": itself})
+        self._series[itself] = series_key(
+            "gateway", {"site": site.config.site.id, "device": itself}
+        )
         self.unencodable = 0
 
     async def __call__(self, readings: Sequence[Reading]) -> None:
@@ -47,8 +50,12 @@ class OutboxFeed:
             except LineProtocolError as error:
                 self.unencodable += 1
                 if self.unencodable == 1:
-                    log.error("reading of %s.%s cannot be stored: %s (counting, not logging "
-                              "again)", reading.device, reading.point, error)
+                    log.error(
+                        "reading of %s.%s cannot be stored: %s (counting, not logging again)",
+                        reading.device,
+                        reading.point,
+                        error,
+                    )
                 continue
             await self._writer.put(line)
 
@@ -66,9 +73,13 @@ class Gateway:
     """
 
     def __init__(
-        self, site: Site, *, store_only: bool = False, status_every: float | None = None,
+        self,
+        site: Site,
+        *,
+        store_only: bool = False,
+        status_every: float | None = None,
         history_every: float | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.site = site
         self.hub = Hub()
         self.activity = SiteActivity(site)
@@ -77,8 +88,11 @@ class Gateway:
         self.history_every = history_every
         self.started = asyncio.Event()
         self.outbox: Outbox | None = None
-        self.sinks: dict[str, OutboxSink] = {} if self.store_only else {
-            connection.name: make_sink(connection) for connection in site.influx_connections}
+        self.sinks: dict[str, OutboxSink] = (
+            {}
+            if self.store_only
+            else {connection.name: make_sink(connection) for connection in site.influx_connections}
+        )
         self.history: HistoryHealth | None = None
         self.alarms: AlarmService | None = None
         self.modbus_driver = ModbusDriver(modbus_endpoints(site))
@@ -86,30 +100,51 @@ class Gateway:
         client_id = f"firegw-{site.config.site.id}"
         # Payloads the MQTT driver rejects are kept for `firegw rejected` (opened in run()).
         self.rejected_payloads = RejectedPayloads(site.rejected_payloads_path)
-        self.mqtt_driver = MqttDriver(broker(site, client_id), devices,
-                                      on_reject=self.rejected_payloads.add) if devices else None
+        self.mqtt_driver = (
+            MqttDriver(broker(site, client_id), devices, on_reject=self.rejected_payloads.add)
+            if devices
+            else None
+        )
         mqtt = self.mqtt_driver
         self.health = HealthBook(
-            site, self.activity, round_trips=self._round_trips,
-            rejected=(lambda: mqtt.stats.rejected) if mqtt is not None else dict)  # fmt: skip
+            site,
+            self.activity,
+            round_trips=self._round_trips,
+            rejected=(lambda: mqtt.stats.rejected) if mqtt is not None else dict,
+        )
 
     async def run(self) -> None:
         settings = self.site.config.outbox
         names = list(self.sinks)
-        async with (Outbox(self.site.outbox_path, sinks=names, max_rows=settings.max_rows,
-                           never_drop=NEVER_DROP) as outbox,
-                    AlarmStore(self.site.alarm_store_path) as store,
-                    self.rejected_payloads,
-                    AsyncExitStack() as stack):
+        async with (
+            Outbox(
+                self.site.outbox_path,
+                sinks=names,
+                max_rows=settings.max_rows,
+                never_drop=NEVER_DROP,
+            ) as outbox,
+            AlarmStore(self.site.alarm_store_path) as store,
+            self.rejected_payloads,
+            AsyncExitStack() as stack,
+        ):
             self.outbox = outbox
             self.history = HistoryHealth(
-                settings, outbox, self.sinks, device=self.site.config.site.gateway_id,
-                publish=self.hub.publish, **_every(self.history_every))
+                settings,
+                outbox,
+                self.sinks,
+                device=self.site.config.site.gateway_id,
+                publish=self.hub.publish,
+                **_every(self.history_every),
+            )
             writer = OutboxWriter(outbox, on_commit=self._committed)
-            feed = (await stack.enter_async_context(AlarmFeed.for_site(self.site))
-                    if self.site.config.mqtt is not None else None)
-            self.alarms = AlarmService.for_site(self.site, store, feed, writer,
-                                                rules=self.site.config.rules)
+            feed = (
+                await stack.enter_async_context(AlarmFeed.for_site(self.site))
+                if self.site.config.mqtt is not None
+                else None
+            )
+            self.alarms = AlarmService.for_site(
+                self.site, store, feed, writer, rules=self.site.config.rules
+            )
             self.hub.subscribe("alarms", self.alarms)
             self.hub.subscribe("activity", self.activity)
             self.hub.subscribe("outbox", OutboxFeed(self.site, writer))
@@ -123,12 +158,23 @@ class Gateway:
 
     def _status_reporter(self, feed: AlarmFeed | None) -> StatusReporter:
         options = {"publish_every": self.status_every} if self.status_every else {}
-        return StatusReporter(self.hub, self.health, self.history, self.alarms, feed,
-                              self.modbus_driver, self.mqtt_driver, **options)
+        return StatusReporter(
+            self.hub,
+            self.health,
+            self.history,
+            self.alarms,
+            feed,
+            self.modbus_driver,
+            self.mqtt_driver,
+            **options,
+        )
 
     def _round_trips(self) -> dict[str, float]:
-        return {device: seconds for stats in self.modbus_driver.stats.values()
-                for device, seconds in stats.round_trip.items()}
+        return {
+            device: seconds
+            for stats in self.modbus_driver.stats.values()
+            for device, seconds in stats.round_trip.items()
+        }
 
     async def _run_tasks(self, writer: OutboxWriter, status: StatusReporter) -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -146,8 +192,11 @@ class Gateway:
                 tasks.create_task(supervise("history-health", self.history.run))
             tasks.create_task(supervise("status", status.run))
             self.started.set()
-            log.info("gateway for %s running: %d devices", self.site.config.site.name,
-                     len(self.site.devices))
+            log.info(
+                "gateway for %s running: %d devices",
+                self.site.config.site.name,
+                len(self.site.devices),
+            )
 
     def _committed(self) -> None:
         for sink in self.sinks.values():

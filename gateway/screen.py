@@ -22,18 +22,29 @@ _MAX_ALARMS = 14
 
 
 def render(
-    activity: SiteActivity, alarms: Sequence[Alarm], *, header: str, stored: int,
-    health: Mapping[str, int], color: bool,
-) -> str:  # fmt: skip
+    activity: SiteActivity,
+    alarms: Sequence[Alarm],
+    *,
+    header: str,
+    stored: int,
+    health: Mapping[str, int],
+    color: bool,
+) -> str:
     """One screenful: a header, buildings by device kind, the alarms, and recent changes.
 
     `health` counts the devices by health state (`gateway.devicehealth.count_states`).
     """
     states = ", ".join(f"{n} {state}" for state, n in health.items() if n) or "none yet"
-    lines = [header, f"{activity.total:,} readings received, {stored:,} stored in the outbox; "
-                     f"device health: {states}", ""]
-    lines.append("BUILDING".ljust(_BUILDING_WIDTH)
-                 + "".join(title.ljust(_CELL_WIDTH) for _, title in _COLUMNS))
+    lines = [
+        header,
+        f"{activity.total:,} readings received, {stored:,} stored in the outbox; "
+        f"device health: {states}",
+        "",
+    ]
+    lines.append(
+        "BUILDING".ljust(_BUILDING_WIDTH)
+        + "".join(title.ljust(_CELL_WIDTH) for _, title in _COLUMNS)
+    )
     for building in activity.site.config.buildings:
         label = f"{building.name} ({building.id})"[: _BUILDING_WIDTH - 2]
         cells = (_cell(kind, activity.summary(building.id, kind), color) for kind, _ in _COLUMNS)
@@ -63,8 +74,10 @@ def _alarm_lines(alarms: Sequence[Alarm], color: bool) -> Iterator[str]:
     for alarm in ordered[:_MAX_ALARMS]:
         clock = time.strftime("%H:%M:%S", time.localtime(alarm.raised_at / 1e9))
         escalation = f" ESCALATED {alarm.escalation_level}" if alarm.escalation_level else ""
-        line = (f"  {clock}  {alarm.priority.upper():<8} {alarm.zone:<16} "
-                f"{alarm.message}  [{_STATES[alarm.state]}{escalation}]")
+        line = (
+            f"  {clock}  {alarm.priority.upper():<8} {alarm.zone:<16} "
+            f"{alarm.message}  [{_STATES[alarm.state]}{escalation}]"
+        )
         urgent = alarm.priority in (Priority.CRITICAL, Priority.HIGH)
         yield _paint(line, color) if urgent and alarm.state is AlarmState.UNACKNOWLEDGED else line
     if len(ordered) > _MAX_ALARMS:

@@ -37,8 +37,9 @@ class SqliteFile:
 
     async def _start(self, opening: Callable[[], T]) -> T:
         """Start the worker thread and run `opening` on it (it calls `_connect`)."""
-        self._executor = ThreadPoolExecutor(max_workers=1,
-                                            thread_name_prefix=self.what.replace(" ", "-"))
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=self.what.replace(" ", "-")
+        )
         return await self._call(opening)
 
     async def __aexit__(

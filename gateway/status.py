@@ -74,12 +74,14 @@ class StatusReporter:
             "device_health": {device.device: device.as_dict() for device in health},
             "history": report.as_dict() if report is not None else None,
             "alarms": self._alarms(),
-            "modbus": {endpoint: _endpoint(stats.as_dict())
-                       for endpoint, stats in self.modbus.stats.items()},
+            "modbus": {
+                endpoint: _endpoint(stats.as_dict())
+                for endpoint, stats in self.modbus.stats.items()
+            },
             "mqtt": self._mqtt(),
             "feed": self._feed(),
             "restarts": dict(supervisor.restarts),
-        }  # fmt: skip
+        }
 
     def _alarms(self) -> dict[str, Any]:
         if self.alarms is None:
@@ -97,32 +99,46 @@ class StatusReporter:
         if self.mqtt is None:
             return None
         stats = self.mqtt.stats
-        return {"connected": self.mqtt.connected, "received": stats.received,
-                "rejected": sum(stats.rejected.values()),
-                "field_errors": sum(stats.field_errors.values()),
-                "unknown_topics": sum(stats.unknown_topics.values()),
-                "unknown_devices": sum(stats.unknown_devices.values()),
-                "reconnects": stats.reconnects}  # fmt: skip
+        return {
+            "connected": self.mqtt.connected,
+            "received": stats.received,
+            "rejected": sum(stats.rejected.values()),
+            "field_errors": sum(stats.field_errors.values()),
+            "unknown_topics": sum(stats.unknown_topics.values()),
+            "unknown_devices": sum(stats.unknown_devices.values()),
+            "reconnects": stats.reconnects,
+        }
 
     def _feed(self) -> dict[str, Any] | None:
         if self.feed is None:
             return None
         stats = self.feed.stats
-        return {"events": stats.events, "commands": stats.commands, "refused": stats.refused,
-                "reconnects": stats.reconnects, "dropped": self.feed.dropped}
+        return {
+            "events": stats.events,
+            "commands": stats.commands,
+            "refused": stats.refused,
+            "reconnects": stats.reconnects,
+            "dropped": self.feed.dropped,
+        }
 
 
 def _endpoint(stats: Mapping[str, Any]) -> dict[str, Any]:
     """An endpoint's counters without the per-device tables (those are in `device_health`)."""
-    return {key: value for key, value in stats.items()
-            if key not in ("last_error", "round_trip", "last_round_trip")}
+    return {
+        key: value
+        for key, value in stats.items()
+        if key not in ("last_error", "round_trip", "last_round_trip")
+    }
 
 
 def summary(document: Mapping[str, Any]) -> str:
     """One line for the log: devices by state, alarms, and where the history stands."""
     devices = document["devices"]
-    parts = [f"{sum(devices.values())} devices ("
-             + ", ".join(f"{n} {state}" for state, n in devices.items() if n) + ")"]
+    parts = [
+        f"{sum(devices.values())} devices ("
+        + ", ".join(f"{n} {state}" for state, n in devices.items() if n)
+        + ")"
+    ]
     alarms = document.get("alarms") or {}
     if alarms:
         parts.append(f"{alarms['total']} alarms ({alarms['unacknowledged']} unacknowledged)")
@@ -130,8 +146,10 @@ def summary(document: Mapping[str, Any]) -> str:
     history = document.get("history")
     if history:
         parts.append(f"outbox backlog {history['backlog']}")
-        parts.extend(f"sink {sink['name']} {sink['rate']:g} lines/s, "
-                     f"{sink['behind'] or 0:.0f} s behind"
-                     + (f", last error: {sink['last_error']}" if sink["last_error"] else "")
-                     for sink in history["sinks"])  # fmt: skip
+        parts.extend(
+            f"sink {sink['name']} {sink['rate']:g} lines/s, "
+            f"{sink['behind'] or 0:.0f} s behind"
+            + (f", last error: {sink['last_error']}" if sink["last_error"] else "")
+            for sink in history["sinks"]
+        )
     return "; ".join(parts)

@@ -19,8 +19,10 @@ def format_status(document: Mapping[str, Any], *, every_device: bool = False) ->
     that are not ok (every device with `every_device`)."""
     if document.get("state") != "online" or "devices" not in document:
         reason = f" ({document['reason']})" if document.get("reason") else ""
-        return (f"gateway of site {document.get('site', '?')}: "
-                f"{document.get('state', 'unknown')}{reason} since {_clock(document.get('at'))}")
+        return (
+            f"gateway of site {document.get('site', '?')}: "
+            f"{document.get('state', 'unknown')}{reason} since {_clock(document.get('at'))}"
+        )
     lines = [_headline(document), _devices_line(document["devices"])]
     lines += _alarm_lines(document.get("alarms") or {})
     lines += _history_lines(document.get("history"), document.get("readings", 0))
@@ -30,9 +32,11 @@ def format_status(document: Mapping[str, Any], *, every_device: bool = False) ->
 
 def _headline(document: Mapping[str, Any]) -> str:
     uptime = float(document.get("uptime") or 0)
-    return (f"gateway of site {document.get('site', '?')}: online since "
-            f"{_clock(document.get('started_at'))} (up {_duration(uptime)}); "
-            f"status of {_clock(document.get('at'))}")
+    return (
+        f"gateway of site {document.get('site', '?')}: online since "
+        f"{_clock(document.get('started_at'))} (up {_duration(uptime)}); "
+        f"status of {_clock(document.get('at'))}"
+    )
 
 
 def _devices_line(counts: Mapping[str, int]) -> str:
@@ -44,21 +48,27 @@ def _alarm_lines(alarms: Mapping[str, Any]) -> list[str]:
     if not alarms:
         return []
     by_class = ", ".join(f"{name} {n}" for name, n in sorted(alarms.get("by_class", {}).items()))
-    return [f"alarms: {alarms.get('total', 0)} ({alarms.get('unacknowledged', 0)} "
-            f"unacknowledged){': ' + by_class if by_class else ''}"]
+    return [
+        f"alarms: {alarms.get('total', 0)} ({alarms.get('unacknowledged', 0)} "
+        f"unacknowledged){': ' + by_class if by_class else ''}"
+    ]
 
 
 def _history_lines(history: Mapping[str, Any] | None, readings: int) -> list[str]:
     if not history:
         return [f"readings: {readings}"]
-    lines = [f"readings: {readings}; outbox backlog {history['backlog']} of at most "
-             f"{history['max_rows']} lines ({history['fill']:.1%}), dropped at the cap "
-             f"{history['dropped']}, dead letters {history['dead_letters']}"]
+    lines = [
+        f"readings: {readings}; outbox backlog {history['backlog']} of at most "
+        f"{history['max_rows']} lines ({history['fill']:.1%}), dropped at the cap "
+        f"{history['dropped']}, dead letters {history['dead_letters']}"
+    ]
     for sink in history.get("sinks", []):
         error = f"last error: {sink['last_error']}" if sink.get("last_error") else "no error"
-        lines.append(f"sink {sink['name']} {sink.get('url') or ''}: {sink['rate']:g} lines/s, "
-                     f"backlog {sink['backlog']}, {sink.get('behind') or 0:.0f} s behind, "
-                     f"last write {_clock(sink.get('last_success'), seconds=True)}, {error}")
+        lines.append(
+            f"sink {sink['name']} {sink.get('url') or ''}: {sink['rate']:g} lines/s, "
+            f"backlog {sink['backlog']}, {sink.get('behind') or 0:.0f} s behind, "
+            f"last write {_clock(sink.get('last_success'), seconds=True)}, {error}"
+        )
     for trouble in (history.get("filling"), history.get("late")):
         if trouble:
             lines.append(f"TROUBLE: {trouble}")
@@ -71,14 +81,25 @@ def _device_table(health: Mapping[str, Mapping[str, Any]], every_device: bool) -
     note = [f"({hidden} devices ok; --all lists every device)"] if hidden else []
     if not shown:
         return note
-    header = _ROW.format(device="DEVICE", state="STATE", last_good="LAST GOOD READING",
-                         rtt="RTT ms", errors="ERRORS", last_error="LAST ERROR")
-    rows = [_ROW.format(
-        device=device, state=h["state"], last_good=_clock(h.get("last_good")),
-        rtt="-" if h.get("round_trip_ms") is None else f"{h['round_trip_ms']:.1f}",
-        errors=", ".join(f"{kind} {n}" for kind, n in h.get("errors", {}).items()) or "-",
-        last_error=h.get("last_error") or "-",
-    ) for device, h in sorted(shown.items(), key=_worst_first)]
+    header = _ROW.format(
+        device="DEVICE",
+        state="STATE",
+        last_good="LAST GOOD READING",
+        rtt="RTT ms",
+        errors="ERRORS",
+        last_error="LAST ERROR",
+    )
+    rows = [
+        _ROW.format(
+            device=device,
+            state=h["state"],
+            last_good=_clock(h.get("last_good")),
+            rtt="-" if h.get("round_trip_ms") is None else f"{h['round_trip_ms']:.1f}",
+            errors=", ".join(f"{kind} {n}" for kind, n in h.get("errors", {}).items()) or "-",
+            last_error=h.get("last_error") or "-",
+        )
+        for device, h in sorted(shown.items(), key=_worst_first)
+    ]
     return [header, *rows, *note]
 
 

@@ -22,21 +22,44 @@ def modbus_endpoints(site: Site) -> list[ModbusEndpointSpec]:
     devices: dict[str, list[ModbusDevice]] = defaultdict(list)
     for device in site.config.devices:
         if isinstance(device.source, ModbusSource):
-            devices[device.source.endpoint].append(ModbusDevice(
-                id=device.id, unit=device.source.unit, address=device.source.address,
-                profile=site.modbus_profile(device), poll_interval=site.poll_interval(device)))
-    return [_endpoint(endpoint, devices[endpoint.id])
-            for endpoint in site.config.modbus.endpoints if devices[endpoint.id]]
+            devices[device.source.endpoint].append(
+                ModbusDevice(
+                    id=device.id,
+                    unit=device.source.unit,
+                    address=device.source.address,
+                    profile=site.modbus_profile(device),
+                    poll_interval=site.poll_interval(device),
+                )
+            )
+    return [
+        _endpoint(endpoint, devices[endpoint.id])
+        for endpoint in site.config.modbus.endpoints
+        if devices[endpoint.id]
+    ]
 
 
 def _endpoint(endpoint: ModbusEndpoint, devices: list[ModbusDevice]) -> ModbusEndpointSpec:
     """TCP to host:port, or RTU on the endpoint's serial line."""
-    line = None if endpoint.serial is None else SerialLine(
-        endpoint.serial, baudrate=endpoint.baudrate, parity=endpoint.parity,
-        stopbits=endpoint.stopbits, bytesize=endpoint.bytesize)
+    line = (
+        None
+        if endpoint.serial is None
+        else SerialLine(
+            endpoint.serial,
+            baudrate=endpoint.baudrate,
+            parity=endpoint.parity,
+            stopbits=endpoint.stopbits,
+            bytesize=endpoint.bytesize,
+        )
+    )
     return ModbusEndpointSpec(
-        id=endpoint.id, host=endpoint.host, port=endpoint.port, serial=line,
-        timeout=endpoint.timeout, merge_gap=endpoint.merge_gap, devices=tuple(devices))
+        id=endpoint.id,
+        host=endpoint.host,
+        port=endpoint.port,
+        serial=line,
+        timeout=endpoint.timeout,
+        merge_gap=endpoint.merge_gap,
+        devices=tuple(devices),
+    )
 
 
 def mqtt_devices(site: Site) -> list[MqttDevice]:
@@ -45,8 +68,14 @@ def mqtt_devices(site: Site) -> list[MqttDevice]:
     for device in site.config.devices:
         if isinstance(device.source, MqttSource):
             topic = site.mqtt_topic(device)
-            devices.append(MqttDevice(id=device.id, topic=topic.pattern, key=topic.key,
-                                      profile=site.mqtt_profile(device)))
+            devices.append(
+                MqttDevice(
+                    id=device.id,
+                    topic=topic.pattern,
+                    key=topic.key,
+                    profile=site.mqtt_profile(device),
+                )
+            )
     return devices
 
 
@@ -56,9 +85,13 @@ def broker(site: Site, client_id: str) -> BrokerSpec:
     if mqtt is None:
         raise LookupError("the site has no mqtt: connection")
     return BrokerSpec(
-        host=mqtt.host, port=mqtt.port, username=mqtt.username,
+        host=mqtt.host,
+        port=mqtt.port,
+        username=mqtt.username,
         password=mqtt.password.reveal() if mqtt.password else None,
-        client_id=mqtt.client_id or client_id, keepalive=mqtt.keepalive)
+        client_id=mqtt.client_id or client_id,
+        keepalive=mqtt.keepalive,
+    )
 
 
 def make_sink(connection: InfluxV1Connection | InfluxV2Connection) -> OutboxSink:
@@ -66,11 +99,21 @@ def make_sink(connection: InfluxV1Connection | InfluxV2Connection) -> OutboxSink
     if isinstance(connection, InfluxV2Connection):
         from gateway.sinks.influx_v2 import InfluxV2Sink  # heavy: only when configured
 
-        return InfluxV2Sink(connection.url, connection.org, connection.bucket,
-                            connection.token.reveal(), name=connection.name,
-                            batch_size=connection.batch_size)  # fmt: skip
+        return InfluxV2Sink(
+            connection.url,
+            connection.org,
+            connection.bucket,
+            connection.token.reveal(),
+            name=connection.name,
+            batch_size=connection.batch_size,
+        )
     password = connection.password.reveal() if connection.password else None
-    return InfluxV1Sink(connection.url, connection.database, name=connection.name,
-                        retention_policy=connection.retention_policy,
-                        username=connection.username, password=password,
-                        batch_size=connection.batch_size)  # fmt: skip
+    return InfluxV1Sink(
+        connection.url,
+        connection.database,
+        name=connection.name,
+        retention_policy=connection.retention_policy,
+        username=connection.username,
+        password=password,
+        batch_size=connection.batch_size,
+    )

@@ -71,10 +71,20 @@ class Alarm:
     def from_source(cls, source: AlarmSource, message: str, wall: int) -> Self:
         """A new alarm, still normal, for the rule and device (or zone) `source` names."""
         return cls(
-            id=source.alarm_id, rule=source.rule, alarm_class=source.alarm_class,
-            priority=source.priority, state=AlarmState.NORMAL, building=source.building,
-            zone=source.zone, device=source.device, value=None, message=message,
-            raised_at=wall, observed_at=wall, latched=source.latched, updated_at=wall,
+            id=source.alarm_id,
+            rule=source.rule,
+            alarm_class=source.alarm_class,
+            priority=source.priority,
+            state=AlarmState.NORMAL,
+            building=source.building,
+            zone=source.zone,
+            device=source.device,
+            value=None,
+            message=message,
+            raised_at=wall,
+            observed_at=wall,
+            latched=source.latched,
+            updated_at=wall,
         )
 
     @property
@@ -121,6 +131,16 @@ class Alarm:
 
 
 _REQUIRED = (
-    "id", "rule", "class", "priority", "state", "building", "zone", "device", "value",
-    "message", "raised_at", "observed_at",
+    "id",
+    "rule",
+    "class",
+    "priority",
+    "state",
+    "building",
+    "zone",
+    "device",
+    "value",
+    "message",
+    "raised_at",
+    "observed_at",
 )

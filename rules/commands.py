@@ -73,8 +73,9 @@ class Commands:
         self.device_alarms = device_alarms
         self.lookup = lookup
 
-    def run(self, action: Action | str, alarm_id: str, by: str | None,
-            args: Mapping[str, Any], now: Now) -> CommandResult:
+    def run(
+        self, action: Action | str, alarm_id: str, by: str | None, args: Mapping[str, Any], now: Now
+    ) -> CommandResult:
         """Check the command as a whole, then apply it; never half-applied."""
         try:
             action = Action(action)
@@ -105,8 +106,9 @@ class Commands:
             return CommandResult(True, events=[self._remove(record, by, now)])
         return CommandResult.refused(_nothing_to_do(target, action))
 
-    def acknowledge(self, record: AlarmRecord, by: str, args: Mapping[str, Any],
-                    now: Now) -> CommandResult:
+    def acknowledge(
+        self, record: AlarmRecord, by: str, args: Mapping[str, Any], now: Now
+    ) -> CommandResult:
         alarm = record.alarm
         if alarm.state is AlarmState.ACKNOWLEDGED:
             return CommandResult.refused(
@@ -126,8 +128,9 @@ class Commands:
         self.book.drop_if_done(record)
         return event
 
-    def on_site(self, record: AlarmRecord, by: str, args: Mapping[str, Any],
-                now: Now) -> CommandResult:
+    def on_site(
+        self, record: AlarmRecord, by: str, args: Mapping[str, Any], now: Now
+    ) -> CommandResult:
         """Someone is at the device; being there also acknowledges the alarm."""
         alarm = record.alarm
         if alarm.on_site_by is not None:
@@ -142,8 +145,9 @@ class Commands:
             events.append(self._acknowledge(record, by, now))
         return CommandResult(True, events=events)
 
-    def reset(self, record: AlarmRecord, by: str, args: Mapping[str, Any],
-              now: Now) -> CommandResult:
+    def reset(
+        self, record: AlarmRecord, by: str, args: Mapping[str, Any], now: Now
+    ) -> CommandResult:
         alarm = record.alarm
         if not alarm.latched:
             return CommandResult.refused(
@@ -162,8 +166,9 @@ class Commands:
         self.book.drop_if_done(record)
         return CommandResult(True, events=[event])
 
-    def shelve(self, record: AlarmRecord, by: str, args: Mapping[str, Any],
-               now: Now) -> CommandResult:
+    def shelve(
+        self, record: AlarmRecord, by: str, args: Mapping[str, Any], now: Now
+    ) -> CommandResult:
         alarm, policy = record.alarm, self.book.rules.shelving
         if alarm.alarm_class in policy.never:
             return CommandResult.refused(
@@ -183,21 +188,24 @@ class Commands:
         event = self.book.emit(record, EventKind.SHELVED, cause, now.wall, by)
         return CommandResult(True, events=[event])
 
-    def unshelve(self, record: AlarmRecord, by: str, args: Mapping[str, Any],
-                 now: Now) -> CommandResult:
+    def unshelve(
+        self, record: AlarmRecord, by: str, args: Mapping[str, Any], now: Now
+    ) -> CommandResult:
         if not record.alarm.shelved:
             return CommandResult.refused(f"alarm {record.alarm.id} is not shelved")
         events = self.book.unshelve(record, "unshelved by a person", now.monotonic, now.wall, by)
         return CommandResult(True, events=events)
 
-    def out_of_service(self, record: AlarmRecord, by: str, args: Mapping[str, Any],
-                       now: Now) -> CommandResult:
+    def out_of_service(
+        self, record: AlarmRecord, by: str, args: Mapping[str, Any], now: Now
+    ) -> CommandResult:
         if record.alarm.out_of_service:
             return CommandResult.refused(f"alarm {record.alarm.id} is already out of service")
         return CommandResult(True, events=[self._remove(record, by, now)])
 
-    def in_service(self, record: AlarmRecord, by: str, args: Mapping[str, Any],
-                   now: Now) -> CommandResult:
+    def in_service(
+        self, record: AlarmRecord, by: str, args: Mapping[str, Any], now: Now
+    ) -> CommandResult:
         if not record.alarm.out_of_service:
             return CommandResult.refused(f"alarm {record.alarm.id} is not out of service")
         return CommandResult(True, events=[self._return_to_service(record, by, now)])
@@ -216,8 +224,9 @@ class Commands:
         self.book.drop_if_done(record)
         return event
 
-    def _device_service(self, action: Action, device: str, alarms: list[SourceAndMessage],
-                        by: str, now: Now) -> CommandResult:
+    def _device_service(
+        self, action: Action, device: str, alarms: list[SourceAndMessage], by: str, now: Now
+    ) -> CommandResult:
         """Out of (or back in) service for every rule of one device under maintenance."""
         removing = action is Action.OUT_OF_SERVICE
         events = []

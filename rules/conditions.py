@@ -31,8 +31,12 @@ class DeviceMonitor(Monitor):
 
     __slots__ = ("device",)
 
-    def __init__(self, source: AlarmSource, rule: StateRule | ThresholdRule | RateRule
-                 | ValidityRule, device: DeviceInfo) -> None:
+    def __init__(
+        self,
+        source: AlarmSource,
+        rule: StateRule | ThresholdRule | RateRule | ValidityRule,
+        device: DeviceInfo,
+    ) -> None:
         super().__init__(source, rule)
         self.device = device
 

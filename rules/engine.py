@@ -149,8 +149,13 @@ class RuleEngine:
         source = monitor.source
         if active:
             events = self._book.activate(
-                source, value=monitor.value, observed_at=monitor.observed_at or wall,
-                message=monitor.message(), cause=monitor.raise_cause(), now=now, wall=wall,
+                source,
+                value=monitor.value,
+                observed_at=monitor.observed_at or wall,
+                message=monitor.message(),
+                cause=monitor.raise_cause(),
+                now=now,
+                wall=wall,
             )
         else:
             events = self._book.deactivate(source.alarm_id, monitor.clear_cause(), wall)
@@ -158,8 +163,9 @@ class RuleEngine:
             events.extend(self._notify(monitor, active, now))
         return events
 
-    def _notify(self, member: Monitor, active: bool, now: float,
-                restoring: bool = False) -> list[AlarmEvent]:
+    def _notify(
+        self, member: Monitor, active: bool, now: float, restoring: bool = False
+    ) -> list[AlarmEvent]:
         events: list[AlarmEvent] = []
         out_of_service = self._book.is_out_of_service(member.source.alarm_id)
         for zone in member.listeners:

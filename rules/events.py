@@ -67,8 +67,12 @@ class AlarmEvent:
         """The inverse of `to_dict`; raises `ValueError` on a malformed record."""
         try:
             return cls(
-                alarm_id=data["alarm_id"], kind=EventKind(data["kind"]), at=data["at"],
-                cause=data["cause"], alarm=Alarm.from_dict(data["alarm"]), by=data.get("by"),
+                alarm_id=data["alarm_id"],
+                kind=EventKind(data["kind"]),
+                at=data["at"],
+                cause=data["cause"],
+                alarm=Alarm.from_dict(data["alarm"]),
+                by=data.get("by"),
             )
         except KeyError as error:
             raise ValueError(f"alarm event record is missing {error.args[0]}") from None

@@ -108,8 +108,11 @@ def _bind_zone(index: RuleIndex, rule: ZoneRule, zone: str, members: list[Device
     """One zone monitor, listening to the named rules of every device in the zone."""
     building = members[0].building
     if isinstance(rule, CoincidenceRule):
-        texts = [index.monitors[f"{rule.source}:{d.id}"].text for d in members
-                 if f"{rule.source}:{d.id}" in index.monitors]
+        texts = [
+            index.monitors[f"{rule.source}:{d.id}"].text
+            for d in members
+            if f"{rule.source}:{d.id}" in index.monitors
+        ]
         monitor: ZoneMonitor = CoincidenceMonitor(rule, zone, building, texts[0] if texts else "")
         names: tuple[str, ...] = (rule.source,)
     elif isinstance(rule, BlindSpotRule):

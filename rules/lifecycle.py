@@ -75,8 +75,17 @@ class AlarmBook:
         record = self.records.get(alarm_id)
         return record is not None and record.alarm.out_of_service
 
-    def activate(self, source: AlarmSource, *, value: Value | None, observed_at: int,
-                 message: str, cause: str, now: float, wall: int) -> list[AlarmEvent]:
+    def activate(
+        self,
+        source: AlarmSource,
+        *,
+        value: Value | None,
+        observed_at: int,
+        message: str,
+        cause: str,
+        now: float,
+        wall: int,
+    ) -> list[AlarmEvent]:
         """The condition became present (after its on-delay)."""
         record = self.records.get(source.alarm_id) or self.ensure(source, message, now, wall)
         alarm = record.alarm
@@ -153,8 +162,9 @@ class AlarmBook:
         event = self.emit(record, EventKind.STALE, f"active for more than {limit:g} s", wall)
         return self._automatic(record, [event])
 
-    def unshelve(self, record: AlarmRecord, cause: str, now: float, wall: int,
-                 by: str | None) -> list[AlarmEvent]:
+    def unshelve(
+        self, record: AlarmRecord, cause: str, now: float, wall: int, by: str | None
+    ) -> list[AlarmEvent]:
         """End shelving; an alarm raised while shelved is announced now."""
         alarm = record.alarm
         alarm.shelved_by = alarm.shelved_until = record.shelf_expiry = None
@@ -178,8 +188,9 @@ class AlarmBook:
             elif alarm.state is _ACK:
                 alarm.state = _NORMAL
 
-    def emit(self, record: AlarmRecord, kind: EventKind, cause: str, wall: int,
-             by: str | None = None) -> AlarmEvent:
+    def emit(
+        self, record: AlarmRecord, kind: EventKind, cause: str, wall: int, by: str | None = None
+    ) -> AlarmEvent:
         """An event for a transition that has just been applied to `record`."""
         alarm = record.alarm
         alarm.updated_at = wall

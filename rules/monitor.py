@@ -13,14 +13,30 @@ from rules.specs import AnyRule
 
 def device_source(rule: AnyRule, device: DeviceInfo) -> AlarmSource:
     """The alarm `rule` raises for `device`: id `<rule>:<device>`."""
-    return AlarmSource(f"{rule.name}:{device.id}", rule.name, rule.alarm_class, rule.priority,
-                       rule.latched, device.building, device.zone, device.id)
+    return AlarmSource(
+        f"{rule.name}:{device.id}",
+        rule.name,
+        rule.alarm_class,
+        rule.priority,
+        rule.latched,
+        device.building,
+        device.zone,
+        device.id,
+    )
 
 
 def zone_source(rule: AnyRule, zone: str, building: str) -> AlarmSource:
     """The alarm a zone rule raises for `zone`: id `<rule>:<zone>`."""
-    return AlarmSource(f"{rule.name}:{zone}", rule.name, rule.alarm_class, rule.priority,
-                       rule.latched, building, zone, None)
+    return AlarmSource(
+        f"{rule.name}:{zone}",
+        rule.name,
+        rule.alarm_class,
+        rule.priority,
+        rule.latched,
+        building,
+        zone,
+        None,
+    )
 
 
 class Monitor:

@@ -60,9 +60,7 @@ class RuleSet(BaseModel):
     escalation: EscalationPolicy = EscalationPolicy()
     shelving: ShelvingPolicy = ShelvingPolicy()
     chattering: ChatteringPolicy = ChatteringPolicy()
-    stale_after: Annotated[Window, Field(description="active this long is a stale alarm")] = (
-        86400.0
-    )
+    stale_after: Annotated[Window, Field(description="active this long is a stale alarm")] = 86400.0
 
     @property
     def rules(self) -> tuple[AnyRule, ...]:
@@ -167,9 +165,7 @@ def _check_overrides(
             raise ValueError(f"{where}.{name}: no rule named {name!r}; rules are: {known}")
         for rule in matches:
             if device and is_zone_rule(rule):
-                raise ValueError(
-                    f"{where}.{name}: {name} is a zone rule; override it under zones"
-                )
+                raise ValueError(f"{where}.{name}: {name} is a zone rule; override it under zones")
             _check_fields(f"{where}.{name}", rule, override)
 
 

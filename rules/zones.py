@@ -58,8 +58,10 @@ class CoincidenceMonitor(ZoneMonitor):
 
     def message(self) -> str:
         devices = ", ".join(sorted(self.recent))
-        return (f"{self.text.capitalize()} in zone {self.zone}: {devices} {self.source_text} "
-                f"within {self.window:g} s")
+        return (
+            f"{self.text.capitalize()} in zone {self.zone}: {devices} {self.source_text} "
+            f"within {self.window:g} s"
+        )
 
     def raise_cause(self) -> str:
         return f"{len(self.recent)} devices {self.source_text} within {self.window:g} s"

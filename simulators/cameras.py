@@ -63,7 +63,7 @@ def _payload_value(point: FieldPoint, value: Value) -> Value:
 def garbage_payloads(profile: MqttProfile) -> Iterator[bytes]:
     """What a broken publisher sends, in turn: not JSON, an array, a NaN, an oversized blob."""
     oversized = json.dumps({"padding": "x" * profile.max_payload_bytes}).encode()
-    return itertools.cycle([b"{\"online\": tru", b"[1, 2, 3]", b"{\"fps\": NaN}", oversized])
+    return itertools.cycle([b'{"online": tru', b"[1, 2, 3]", b'{"fps": NaN}', oversized])
 
 
 def publishable(topic: str) -> str:
@@ -99,8 +99,9 @@ async def _bounded(step: Awaitable[Any]) -> Any:
 class _Publisher:
     """One device's topic, interval and garbage cycle."""
 
-    def __init__(self, device: SimulatedDevice, topic: str, profile: MqttProfile,
-                 interval: float) -> None:
+    def __init__(
+        self, device: SimulatedDevice, topic: str, profile: MqttProfile, interval: float
+    ) -> None:
         self.device, self.topic, self.profile, self.interval = device, topic, profile, interval
         self.garbage = garbage_payloads(profile)
 
@@ -122,16 +123,23 @@ class CameraFleet:
     that arrives just as the wait completes (CPython gh-86296), and shutdown would then hang.
     """
 
-    def __init__(self, site: Site, fleet: DeviceFleet, *, host: str | None = None,
-                 port: int | None = None) -> None:
+    def __init__(
+        self, site: Site, fleet: DeviceFleet, *, host: str | None = None, port: int | None = None
+    ) -> None:
         connection = site.config.mqtt or MqttConnection()
         self.connection = connection
         self.host = host or connection.host
         self.port = port or connection.port
         self.publishers = [
-            _Publisher(fleet[device.id], publishable(site.mqtt_topic(device).topic),
-                       site.mqtt_profile(device), site.poll_interval(device))
-            for device in site.config.devices if isinstance(device.source, MqttSource)]
+            _Publisher(
+                fleet[device.id],
+                publishable(site.mqtt_topic(device).topic),
+                site.mqtt_profile(device),
+                site.poll_interval(device),
+            )
+            for device in site.config.devices
+            if isinstance(device.source, MqttSource)
+        ]
         self.identifier = f"firegw-sim-{site.config.site.id}-{secrets.token_hex(3)}"
         secret = connection.password
         self.password = secret.reveal() if secret is not None else None  # fail at start-up
@@ -144,8 +152,12 @@ class CameraFleet:
                 await self._session()
             except (aiomqtt.MqttError, TimeoutError) as error:
                 if not self._failing:
-                    logger.warning("camera fleet: broker %s:%s: %s; retrying", self.host,
-                                   self.port, error or "timed out")
+                    logger.warning(
+                        "camera fleet: broker %s:%s: %s; retrying",
+                        self.host,
+                        self.port,
+                        error or "timed out",
+                    )
                 self._failing = True
             await asyncio.sleep(self._delay)
             self._delay = min(self._delay * 2, RETRY_MAX)
@@ -164,8 +176,14 @@ class CameraFleet:
 
     def _client(self) -> aiomqtt.Client:
         return aiomqtt.Client(
-            self.host, self.port, identifier=self.identifier, username=self.connection.username,
-            password=self.password, keepalive=self.connection.keepalive, timeout=math.inf)
+            self.host,
+            self.port,
+            identifier=self.identifier,
+            username=self.connection.username,
+            password=self.password,
+            keepalive=self.connection.keepalive,
+            timeout=math.inf,
+        )
 
     async def _publish(self, client: aiomqtt.Client) -> None:
         """Publish each device every poll interval, in time order, QoS 1, one at a time."""

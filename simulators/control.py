@@ -87,11 +87,16 @@ class ControlServer:
 
     async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(
-            self._serve, self.host, self.requested_port, limit=MAX_LINE)
+            self._serve, self.host, self.requested_port, limit=MAX_LINE
+        )
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        trace: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         if self._server is not None:
             self._server.close()
             for writer in self._clients:
@@ -143,8 +148,9 @@ class ControlClient:
                 await writer.wait_closed()
 
 
-def request_once(port: int, request: dict[str, Any], host: str = "127.0.0.1",
-                 timeout: float = 5.0) -> Reply:
+def request_once(
+    port: int, request: dict[str, Any], host: str = "127.0.0.1", timeout: float = 5.0
+) -> Reply:
     """Blocking one-shot request, for the CLI: connect, send one line, read one line."""
     with socket.create_connection((host, port), timeout=timeout) as connection:
         connection.sendall(json.dumps(request).encode() + b"\n")

@@ -31,7 +31,8 @@ class Drift:
     def step(self, dt: float) -> float:
         decay = math.exp(-dt / self.tau)
         self.value = self.value * decay + self.sigma * math.sqrt(1 - decay * decay) * (
-            self.rng.gauss(0.0, 1.0))
+            self.rng.gauss(0.0, 1.0)
+        )
         return self.value
 
 
@@ -80,8 +81,13 @@ class SimulatedDevice:
 
     def snapshot(self) -> dict[str, Any]:
         """The state as JSON-ready data, for the control interface and for tests."""
-        return {"device": self.id, "kind": str(self.kind), "link_fault": self.link_fault,
-                "values": self.values(), **self.conditions()}
+        return {
+            "device": self.id,
+            "kind": str(self.kind),
+            "link_fault": self.link_fault,
+            "values": self.values(),
+            **self.conditions(),
+        }
 
     def conditions(self) -> dict[str, Any]:
         """The faults in force, beside the values they cause."""
@@ -92,8 +98,13 @@ class SmokeDetector(SimulatedDevice):
     """An addressable detector: a state code, chamber obscuration (%/m) and temperature (°C)."""
 
     kind = DeviceKind.SMOKE_DETECTOR
-    _STATUS = {Fault.FIRE: "fire", Fault.PRE_ALARM: "pre_alarm", Fault.DETECTOR_FAULT: "fault",
-               Fault.ISOLATE: "isolated", Fault.MAINTENANCE: "maintenance"}
+    _STATUS = {
+        Fault.FIRE: "fire",
+        Fault.PRE_ALARM: "pre_alarm",
+        Fault.DETECTOR_FAULT: "fault",
+        Fault.ISOLATE: "isolated",
+        Fault.MAINTENANCE: "maintenance",
+    }
     _SMOKE = {"pre_alarm": 1.8, "maintenance": 0.9}  # %/m held while in that state
 
     def __init__(self, device: Device, rng: random.Random) -> None:
@@ -125,9 +136,13 @@ class SmokeDetector(SimulatedDevice):
 
     def values(self) -> dict[str, Value]:
         obscuration = max(self.clean + self.smoke + self.smoke_noise.value, 0.01)
-        return {"status": self.status, "obscuration": round(obscuration, 3),
-                "temperature": round(self.ambient + self.heat + self.heat_noise.value, 2),
-                "battery": 100.0, **vendor_points(self.status)}
+        return {
+            "status": self.status,
+            "obscuration": round(obscuration, 3),
+            "temperature": round(self.ambient + self.heat + self.heat_noise.value, 2),
+            "battery": 100.0,
+            **vendor_points(self.status),
+        }
 
 
 NOTIFIER_FLAGS: dict[str, frozenset[str]] = {
@@ -143,8 +158,16 @@ NOTIFIER_FLAGS: dict[str, frozenset[str]] = {
 A design choice of the simulator, not a vendor table: the manual names the bits but not which
 combinations a panel sends for each condition."""
 
-_NOTIFIER_BITS = ("ack_block", "prealarm", "trouble", "inactive", "active", "enabled",
-                  "disabled", "fire_acknowledged")
+_NOTIFIER_BITS = (
+    "ack_block",
+    "prealarm",
+    "trouble",
+    "inactive",
+    "active",
+    "enabled",
+    "disabled",
+    "fire_acknowledged",
+)
 
 
 def vendor_points(status: str) -> dict[str, Value]:
@@ -159,8 +182,15 @@ def vendor_points(status: str) -> dict[str, Value]:
     flags = NOTIFIER_FLAGS[status]
     notifier: dict[str, Value] = {bit: bit in flags for bit in _NOTIFIER_BITS}
     fire = status == "fire"
-    return {**notifier, "event": "fire_alarm" if fire else "no_active_status", "alarm": fire,
-            "fault": status == "fault", "smoke": fire, "tamper": False, "battery_low": False}
+    return {
+        **notifier,
+        "event": "fire_alarm" if fire else "no_active_status",
+        "alarm": fire,
+        "fault": status == "fault",
+        "smoke": fire,
+        "tamper": False,
+        "battery_low": False,
+    }
 
 
 class HydrantPressure(SimulatedDevice):
@@ -168,8 +198,9 @@ class HydrantPressure(SimulatedDevice):
 
     kind = DeviceKind.HYDRANT_PRESSURE
 
-    def __init__(self, device: Device, rng: random.Random, span: tuple[float, float],
-                 floor: int) -> None:
+    def __init__(
+        self, device: Device, rng: random.Random, span: tuple[float, float], floor: int
+    ) -> None:
         super().__init__(device, rng)
         self.low, self.high = span
         # Higher floors sit higher on the riser: 0.44 MPa in the basement, 0.35 on the 6th.
@@ -247,13 +278,18 @@ class Camera(SimulatedDevice):
         streaming = online and Fault.VIDEO_LOSS not in self.events
         fps = self.NOMINAL_FPS - abs(self.fps_noise.value) if streaming else 0.0
         kbps = self.NOMINAL_KBPS * (1 + self.bitrate_noise.value) if streaming else 0.0
-        return {"online": online, "recording": online and Fault.NOT_RECORDING not in self.events,
-                "fps": round(fps, 2), "bitrate": round(kbps, 1),
-                "retention_days": self.retention_days,
-                "tamper": online and Fault.TAMPER in self.events,
-                "video_loss": online and Fault.VIDEO_LOSS in self.events,
-                "temperature": round(self.ambient + self.heat_noise.value, 1),
-                "file_retained": "normal", "disk_free": self.DISK_FREE}
+        return {
+            "online": online,
+            "recording": online and Fault.NOT_RECORDING not in self.events,
+            "fps": round(fps, 2),
+            "bitrate": round(kbps, 1),
+            "retention_days": self.retention_days,
+            "tamper": online and Fault.TAMPER in self.events,
+            "video_loss": online and Fault.VIDEO_LOSS in self.events,
+            "temperature": round(self.ambient + self.heat_noise.value, 1),
+            "file_retained": "normal",
+            "disk_free": self.DISK_FREE,
+        }
 
     def conditions(self) -> dict[str, Any]:
         return {"events": sorted(self.events)}
@@ -266,7 +302,8 @@ class DeviceFleet:
         self.site = site
         self.devices: dict[str, SimulatedDevice] = {
             device.id: _simulate(site, device, random.Random(f"{seed}/{device.id}"))
-            for device in site.config.devices}
+            for device in site.config.devices
+        }
 
     def __getitem__(self, device_id: str) -> SimulatedDevice:
         try:

@@ -48,10 +48,12 @@ class FaultError(ValueError):
 
 KIND_FAULTS: dict[DeviceKind, frozenset[Fault]] = {
     DeviceKind.SMOKE_DETECTOR: frozenset(
-        {Fault.FIRE, Fault.PRE_ALARM, Fault.DETECTOR_FAULT, Fault.ISOLATE, Fault.MAINTENANCE}),
+        {Fault.FIRE, Fault.PRE_ALARM, Fault.DETECTOR_FAULT, Fault.ISOLATE, Fault.MAINTENANCE}
+    ),
     DeviceKind.HYDRANT_PRESSURE: frozenset({Fault.PRESSURE_DROP, Fault.SENSOR_FAULT}),
     DeviceKind.CAMERA: frozenset(
-        {Fault.CAMERA_OFFLINE, Fault.NOT_RECORDING, Fault.TAMPER, Fault.VIDEO_LOSS}),
+        {Fault.CAMERA_OFFLINE, Fault.NOT_RECORDING, Fault.TAMPER, Fault.VIDEO_LOSS}
+    ),
 }
 
 FAULT_ARGS: dict[Fault, dict[str, type]] = {

@@ -42,13 +42,24 @@ from simulators.registers import EncodeError, encode
 logger = logging.getLogger(__name__)
 
 REFRESH_INTERVAL = 0.2
-_TABLE_OF_CODE = {1: Function.COIL, 5: Function.COIL, 15: Function.COIL,
-                  2: Function.DISCRETE_INPUT, 4: Function.INPUT_REGISTER,
-                  3: Function.HOLDING_REGISTER, 6: Function.HOLDING_REGISTER,
-                  16: Function.HOLDING_REGISTER, 22: Function.HOLDING_REGISTER,
-                  23: Function.HOLDING_REGISTER}
-_TABLES = (Function.COIL, Function.DISCRETE_INPUT, Function.HOLDING_REGISTER,
-           Function.INPUT_REGISTER)  # the order pymodbus wants its four blocks in
+_TABLE_OF_CODE = {
+    1: Function.COIL,
+    5: Function.COIL,
+    15: Function.COIL,
+    2: Function.DISCRETE_INPUT,
+    4: Function.INPUT_REGISTER,
+    3: Function.HOLDING_REGISTER,
+    6: Function.HOLDING_REGISTER,
+    16: Function.HOLDING_REGISTER,
+    22: Function.HOLDING_REGISTER,
+    23: Function.HOLDING_REGISTER,
+}
+_TABLES = (
+    Function.COIL,
+    Function.DISCRETE_INPUT,
+    Function.HOLDING_REGISTER,
+    Function.INPUT_REGISTER,
+)  # the order pymodbus wants its four blocks in
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,8 @@ class ModbusMember:
             point.function is table
             and first <= self.source.address + point.address + point.count - 1
             and self.source.address + point.address <= first + count - 1
-            for point in self.profile.points)
+            for point in self.profile.points
+        )
 
 
 @dataclass
@@ -76,16 +88,24 @@ class _Unit:
     image: dict[Function, list[int]] = field(default_factory=dict)
 
     def size(self, table: Function) -> int:
-        ends = [m.source.address + p.address + p.count for m in self.members
-                for p in m.profile.points if p.function is table]
+        ends = [
+            m.source.address + p.address + p.count
+            for m in self.members
+            for p in m.profile.points
+            if p.function is table
+        ]
         return max(ends, default=0)
 
 
 class ModbusEndpointServer:
     """One simulated endpoint: an async context manager that listens while it is open."""
 
-    def __init__(self, endpoint: ModbusEndpoint, members: Sequence[ModbusMember],
-                 serial_port: str | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: ModbusEndpoint,
+        members: Sequence[ModbusMember],
+        serial_port: str | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.serial_port = serial_port or endpoint.serial
         self.units: dict[int, _Unit] = defaultdict(_Unit)
@@ -110,8 +130,9 @@ class ModbusEndpointServer:
             await server.serve_forever(background=True)
         except (RuntimeError, OSError) as error:
             server.close()
-            raise OSError(f"Modbus endpoint {self.endpoint.id!r} cannot listen on "
-                          f"{self.where}") from error
+            raise OSError(
+                f"Modbus endpoint {self.endpoint.id!r} cannot listen on {self.where}"
+            ) from error
         self._server = server
         logger.debug("endpoint %s listening on %s", self.endpoint.id, self.where)
         return self
@@ -120,24 +141,38 @@ class ModbusEndpointServer:
         """A TCP server on the endpoint's host and port, or an RTU server on its serial line
         (where, as on a real bus, a unit id nobody has is met with silence)."""
         if self.serial_port is None:
-            return ModbusTcpServer(self._sim_devices(), ignore_missing_devices=True,
-                                   address=(self.endpoint.host or "", self.endpoint.port))
+            return ModbusTcpServer(
+                self._sim_devices(),
+                ignore_missing_devices=True,
+                address=(self.endpoint.host or "", self.endpoint.port),
+            )
         endpoint = self.endpoint
         return ModbusSerialServer(
-            self._sim_devices(catch_all=False), framer=FramerType.RTU, port=self.serial_port,
-            baudrate=endpoint.baudrate, parity=endpoint.parity.value,
-            stopbits=endpoint.stopbits, bytesize=endpoint.bytesize, ignore_missing_devices=True)
+            self._sim_devices(catch_all=False),
+            framer=FramerType.RTU,
+            port=self.serial_port,
+            baudrate=endpoint.baudrate,
+            parity=endpoint.parity.value,
+            stopbits=endpoint.stopbits,
+            bytesize=endpoint.bytesize,
+            ignore_missing_devices=True,
+        )
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        trace: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         if self._server is not None:
             await self._server.shutdown()
             self._server = None
 
     def _sim_devices(self, *, catch_all: bool = True) -> list[SimDevice]:
-        devices = [SimDevice(unit_id, simdata=_blocks(unit),
-                             action=functools.partial(self._serve, unit))
-                   for unit_id, unit in self.units.items()]
+        devices = [
+            SimDevice(unit_id, simdata=_blocks(unit), action=functools.partial(self._serve, unit))
+            for unit_id, unit in self.units.items()
+        ]
         if catch_all and 0 not in self.units:  # other unit ids: an exception, not a traceback
             devices.append(SimDevice(0, simdata=[SimData(0, datatype=DataType.INVALID)]))
         return devices
@@ -171,8 +206,14 @@ class ModbusEndpointServer:
             self._failing.discard(member.device.id)
 
     async def _serve(  # noqa: PLR0917 - pymodbus calls its hook with six positional arguments
-        self, unit: _Unit, function_code: int, start_address: int, address: int, count: int,
-        registers: list[int], set_values: list[int] | list[bool] | None,
+        self,
+        unit: _Unit,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         """pymodbus' per-request hook: apply faults, then serve the current image."""
         table = _TABLE_OF_CODE[function_code]
@@ -187,7 +228,7 @@ class ModbusEndpointServer:
                     raise NoSuchIdException(f"device {member.device.id} is silent")
                 return ExcCodes(member.device.exception_code)
         words = _packed_bits(unit.image[table]) if table.is_bit else unit.image[table]
-        registers[:len(words)] = words
+        registers[: len(words)] = words
         return None
 
 
@@ -198,7 +239,7 @@ def point_value(values: dict[str, Value], point: RegisterPoint) -> Value | None:
 
 def _store(image: list[int], base: int, point: RegisterPoint, value: Value) -> None:
     first = base + point.address
-    image[first:first + point.count] = encode(point, value, image[first:first + point.count])
+    image[first : first + point.count] = encode(point, value, image[first : first + point.count])
 
 
 def _blocks(unit: _Unit) -> tuple[list[SimData], list[SimData], list[SimData], list[SimData]]:
@@ -217,12 +258,15 @@ def _blocks(unit: _Unit) -> tuple[list[SimData], list[SimData], list[SimData], l
 def _packed_bits(bits: list[int]) -> list[int]:
     """Bits into 16-bit words, bit 0 first, as pymodbus keeps coils and discrete inputs."""
     padded = bits + [0] * (-len(bits) % 16)
-    return [sum(bit << i for i, bit in enumerate(padded[at:at + 16]))
-            for at in range(0, len(padded), 16)]
+    return [
+        sum(bit << i for i, bit in enumerate(padded[at : at + 16]))
+        for at in range(0, len(padded), 16)
+    ]
 
 
-def modbus_servers(site: Site, fleet: DeviceFleet,
-                   serial_ports: Mapping[str, str] | None = None) -> list[ModbusEndpointServer]:
+def modbus_servers(
+    site: Site, fleet: DeviceFleet, serial_ports: Mapping[str, str] | None = None
+) -> list[ModbusEndpointServer]:
     """One server per endpoint of the site that has devices, each with the devices it serves;
     `serial_ports` maps an RTU endpoint's id to the device the simulator opens instead of the
     endpoint's own `serial` (the other end of a virtual serial pair)."""
@@ -232,5 +276,8 @@ def modbus_servers(site: Site, fleet: DeviceFleet,
             member = ModbusMember(fleet[device.id], device.source, site.modbus_profile(device))
             by_endpoint[device.source.endpoint].append(member)
     ports = serial_ports or {}
-    return [ModbusEndpointServer(endpoint, by_endpoint[endpoint.id], ports.get(endpoint.id))
-            for endpoint in site.config.modbus.endpoints if by_endpoint[endpoint.id]]
+    return [
+        ModbusEndpointServer(endpoint, by_endpoint[endpoint.id], ports.get(endpoint.id))
+        for endpoint in site.config.modbus.endpoints
+        if by_endpoint[endpoint.id]
+    ]

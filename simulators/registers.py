@@ -69,7 +69,7 @@ def unpack_unsigned(words: Sequence[int], order: ByteOrder) -> int:
 
 def _to_words(data: bytes, order: ByteOrder) -> list[int]:
     byteorder = "little" if order in _BYTES_SWAPPED else "big"
-    words = [int.from_bytes(data[i:i + 2], byteorder) for i in range(0, len(data), 2)]
+    words = [int.from_bytes(data[i : i + 2], byteorder) for i in range(0, len(data), 2)]
     return words[::-1] if order in _LOW_WORD_FIRST else words
 
 

@@ -88,8 +88,10 @@ def load_scenario(path: str | Path, site: Site) -> Scenario:
         scenario = Scenario.model_validate(data if data is not None else {})
     except ValidationError as error:
         raise ScenarioError("\n".join(_issue(file, lines, e) for e in error.errors())) from None
-    problems = [f"{_where(file, lines, index)}{field}: {reason}"
-                for index, field, reason in check_scenario(scenario, site)]
+    problems = [
+        f"{_where(file, lines, index)}{field}: {reason}"
+        for index, field, reason in check_scenario(scenario, site)
+    ]
     if problems:
         raise ScenarioError("\n".join(problems))
     return scenario
@@ -139,8 +141,11 @@ def _issue(file: Path, lines: dict[int, int], error: Any) -> str:
     return f"{file.name}: {'.'.join(map(str, loc))}: {message}"
 
 
-async def play(scenario: Scenario, apply: Callable[..., Awaitable[None]],
-               clock: Callable[[], float] = time.monotonic) -> None:
+async def play(
+    scenario: Scenario,
+    apply: Callable[..., Awaitable[None]],
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
     """Apply each step at its time after the call (monotonic clock), then return."""
     start = clock()
     for step in scenario.timeline:

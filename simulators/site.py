@@ -44,16 +44,24 @@ class SimulatedSite:
             virtual serial pair, or two ports of a null-modem cable.
     """
 
-    def __init__(self, site: Site, *, seed: int = 0, mqtt_host: str | None = None,
-                 mqtt_port: int | None = None, control_port: int | None = None,
-                 scenario: Scenario | None = None,
-                 serial_ports: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        site: Site,
+        *,
+        seed: int = 0,
+        mqtt_host: str | None = None,
+        mqtt_port: int | None = None,
+        control_port: int | None = None,
+        scenario: Scenario | None = None,
+        serial_ports: Mapping[str, str] | None = None,
+    ) -> None:
         self.site = site
         self.fleet = DeviceFleet(site, seed)
         self.modbus: list[ModbusEndpointServer] = modbus_servers(site, self.fleet, serial_ports)
         has_mqtt = any(isinstance(d.source, MqttSource) for d in site.config.devices)
-        self.cameras = (CameraFleet(site, self.fleet, host=mqtt_host, port=mqtt_port)
-                        if has_mqtt else None)
+        self.cameras = (
+            CameraFleet(site, self.fleet, host=mqtt_host, port=mqtt_port) if has_mqtt else None
+        )
         self.scenario = scenario
         self.control = None if control_port is None else ControlServer(self, port=control_port)
         self._stack: AsyncExitStack | None = None
@@ -87,13 +95,21 @@ class SimulatedSite:
             stack.callback(self._cancel_tasks)  # runs first on exit, so the group can end
             self._start(group)
             self._stack = stack.pop_all()
-        logger.info("simulating %s: %d devices on %d Modbus endpoints, %d over MQTT",
-                    self.site.config.site.id, len(self.fleet.devices), len(self.modbus),
-                    len(self.cameras.publishers) if self.cameras else 0)
+        logger.info(
+            "simulating %s: %d devices on %d Modbus endpoints, %d over MQTT",
+            self.site.config.site.id,
+            len(self.fleet.devices),
+            len(self.modbus),
+            len(self.cameras.publishers) if self.cameras else 0,
+        )
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        trace: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.__aexit__(kind, error, trace)
@@ -123,15 +139,22 @@ class SimulatedSite:
 
     def describe(self) -> list[str]:
         """Where everything listens, one line each, for people starting the simulators."""
-        lines = [f"Modbus {'RTU' if s.serial_port else 'TCP'} {s.endpoint.id}: {s.where}, "
-                 f"units {sorted(s.units)}, {sum(len(u.members) for u in s.units.values())} "
-                 f"devices" for s in self.modbus]
+        lines = [
+            f"Modbus {'RTU' if s.serial_port else 'TCP'} {s.endpoint.id}: {s.where}, "
+            f"units {sorted(s.units)}, {sum(len(u.members) for u in s.units.values())} "
+            f"devices"
+            for s in self.modbus
+        ]
         if self.cameras is not None:
-            lines.append(f"MQTT: {len(self.cameras.publishers)} devices publishing to "
-                         f"{self.cameras.host}:{self.cameras.port}")
+            lines.append(
+                f"MQTT: {len(self.cameras.publishers)} devices publishing to "
+                f"{self.cameras.host}:{self.cameras.port}"
+            )
         if self.control is not None:
-            lines.append(f"control: 127.0.0.1:{self.control_port} (JSON lines, e.g. "
-                         '{"fault": "fire", "device": "ID"})')
+            lines.append(
+                f"control: 127.0.0.1:{self.control_port} (JSON lines, e.g. "
+                '{"fault": "fire", "device": "ID"})'
+            )
         return lines
 
 
@@ -146,33 +169,50 @@ def serial_ports_for(site: Site, mapping: Mapping[str, str]) -> dict[str, str]:
     for endpoint_id in mapping:
         endpoint = endpoints.get(endpoint_id)
         if endpoint is None:
-            raise ValueError(f"--serial {endpoint_id}: the site has no Modbus endpoint "
-                             f"{endpoint_id!r}")
+            raise ValueError(
+                f"--serial {endpoint_id}: the site has no Modbus endpoint {endpoint_id!r}"
+            )
         if endpoint.serial is None:
-            raise ValueError(f"--serial {endpoint_id}: endpoint {endpoint_id!r} is Modbus TCP "
-                             f"({endpoint.host}:{endpoint.port}), not a serial line")
+            raise ValueError(
+                f"--serial {endpoint_id}: endpoint {endpoint_id!r} is Modbus TCP "
+                f"({endpoint.host}:{endpoint.port}), not a serial line"
+            )
     used = {d.source.endpoint for d in site.config.devices if isinstance(d.source, ModbusSource)}
     for endpoint in site.config.modbus.endpoints:
         if endpoint.serial is not None and endpoint.id in used and endpoint.id not in mapping:
             raise ValueError(
                 f"endpoint {endpoint.id!r} is on the serial line {endpoint.serial}, which the "
                 f"gateway opens: give the simulator the other end of the line with --serial "
-                f"{endpoint.id}=PATH (a second adapter, or a socat pty pair)")
+                f"{endpoint.id}=PATH (a second adapter, or a socat pty pair)"
+            )
     return dict(mapping)
 
 
-async def run_simulators(site: Site, *, scenario: Scenario | None = None, seed: int = 0,
-                         control_port: int = DEFAULT_CONTROL_PORT, mqtt_host: str | None = None,
-                         mqtt_port: int | None = None, out: TextIO | None = None,
-                         serial_ports: Mapping[str, str] | None = None) -> None:
+async def run_simulators(
+    site: Site,
+    *,
+    scenario: Scenario | None = None,
+    seed: int = 0,
+    control_port: int = DEFAULT_CONTROL_PORT,
+    mqtt_host: str | None = None,
+    mqtt_port: int | None = None,
+    out: TextIO | None = None,
+    serial_ports: Mapping[str, str] | None = None,
+) -> None:
     """Run the site's simulators until cancelled, printing where they listen to `out`.
 
     `serial_ports` maps each RTU endpoint's id to the serial device its simulator serves on
     (see `serial_ports_for`).
     """
-    async with SimulatedSite(site, seed=seed, mqtt_host=mqtt_host, mqtt_port=mqtt_port,
-                             control_port=control_port, scenario=scenario,
-                             serial_ports=serial_ports) as simulated:
+    async with SimulatedSite(
+        site,
+        seed=seed,
+        mqtt_host=mqtt_host,
+        mqtt_port=mqtt_port,
+        control_port=control_port,
+        scenario=scenario,
+        serial_ports=serial_ports,
+    ) as simulated:
         stream = out or sys.stdout
         for line in simulated.describe():
             print(line, file=stream, flush=True)

@@ -39,8 +39,9 @@ class Watcher:
     was disconnected (a broker restart); it reconnects by itself.
     """
 
-    def __init__(self, host: str, port: int, topics: FeedTopics,
-                 client_id: str | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, topics: FeedTopics, client_id: str | None = None
+    ) -> None:
         self.host, self.port, self.topics, self.client_id = host, port, topics, client_id
         self.messages: list[Received] = []
         self.subscribed = asyncio.Event()
@@ -61,14 +62,17 @@ class Watcher:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(aiomqtt.MqttError):
-                async with aiomqtt.Client(self.host, self.port, identifier=self.client_id,
-                                          clean_session=self.client_id is None) as client:
+                async with aiomqtt.Client(
+                    self.host,
+                    self.port,
+                    identifier=self.client_id,
+                    clean_session=self.client_id is None,
+                ) as client:
                     await client.subscribe(f"{self.topics.root}/#", qos=1)
                     self.subscribed.set()
                     async for message in client.messages:
                         payload = message.payload if isinstance(message.payload, bytes) else b""
-                        self.messages.append(Received(message.topic.value, payload,
-                                                      message.retain))
+                        self.messages.append(Received(message.topic.value, payload, message.retain))
                         self._new.set()
             await asyncio.sleep(0.1)
 
@@ -92,18 +96,24 @@ class Watcher:
         return [m.json for m in self.messages if m.topic == self.topics.replies]
 
     async def event(self, alarm_id: str, kind: str) -> dict[str, Any]:
-        message = await self.wait_for(lambda m: m.topic == self.topics.events
-                                      and (m.json["alarm_id"], m.json["kind"]) == (alarm_id, kind))
+        message = await self.wait_for(
+            lambda m: (
+                m.topic == self.topics.events
+                and (m.json["alarm_id"], m.json["kind"]) == (alarm_id, kind)
+            )
+        )
         return dict(message.json)
 
     async def reply(self, request_id: str) -> dict[str, Any]:
-        message = await self.wait_for(lambda m: m.topic == self.topics.replies
-                                      and m.json["request_id"] == request_id)
+        message = await self.wait_for(
+            lambda m: m.topic == self.topics.replies and m.json["request_id"] == request_id
+        )
         return dict(message.json)
 
     async def status(self, state: str) -> dict[str, Any]:
-        message = await self.wait_for(lambda m: m.topic == self.topics.status
-                                      and m.json["state"] == state)
+        message = await self.wait_for(
+            lambda m: m.topic == self.topics.status and m.json["state"] == state
+        )
         return dict(message.json)
 
 
@@ -127,9 +137,8 @@ async def retained(server: MosquittoServer, topics: FeedTopics) -> dict[str, Any
     return found
 
 
-async def publish_raw(server: MosquittoServer, topic: str, payload: bytes,
-                      retain: bool = False) -> None:
+async def publish_raw(
+    server: MosquittoServer, topic: str, payload: bytes, retain: bool = False
+) -> None:
     async with aiomqtt.Client(server.host, server.port) as client:
         await client.publish(topic, payload, qos=1, retain=retain)
-
-

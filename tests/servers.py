@@ -218,8 +218,10 @@ bind-address = "{self.host}:{self.rpc_port}"
                 raise RuntimeError(f"query {q!r} failed: {result['error']}")
             for series in result.get("series", []):
                 tags = series.get("tags", {})
-                rows.extend({**tags, **dict(zip(series["columns"], values, strict=True))}
-                            for values in series["values"])  # fmt: skip
+                rows.extend(
+                    {**tags, **dict(zip(series["columns"], values, strict=True))}
+                    for values in series["values"]
+                )
         return rows
 
     def _request(self, method: str, params: dict[str, str]) -> dict[str, Any]:
@@ -252,9 +254,15 @@ class VictoriaMetricsServer(_Process):
         """Start the server and return once ``/health`` answers."""
         binary = require_binary(VICTORIA_METRICS)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.launch([binary, f"-storageDataPath={self.workdir / 'data'}",
-                     f"-httpListenAddr={self.host}:{self.port}", "-retentionPeriod=100y",
-                     "-loggerLevel=WARN"])  # fmt: skip
+        self.launch(
+            [
+                binary,
+                f"-storageDataPath={self.workdir / 'data'}",
+                f"-httpListenAddr={self.host}:{self.port}",
+                "-retentionPeriod=100y",
+                "-loggerLevel=WARN",
+            ]
+        )
         self.wait_until(self.healthy, f"{self.url}/health")
         return self
 
@@ -275,8 +283,11 @@ class VictoriaMetricsServer(_Process):
         query = urllib.parse.urlencode({"match[]": metric})
         with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=10) as response:
             series = [json.loads(line) for line in response.read().splitlines() if line]
-        return [(item["metric"], value, at) for item in series
-                for value, at in zip(item["values"], item["timestamps"], strict=True)]
+        return [
+            (item["metric"], value, at)
+            for item in series
+            for value, at in zip(item["values"], item["timestamps"], strict=True)
+        ]
 
 
 class SerialPair(_Process):
@@ -294,6 +305,8 @@ class SerialPair(_Process):
         self.workdir.mkdir(parents=True, exist_ok=True)
         ends = [f"pty,raw,echo=0,link={path}" for path in (self.gateway, self.simulator)]
         self.launch([binary, "-d", "-d", *ends])
-        self.wait_until(lambda: all(os.path.exists(p) for p in (self.gateway, self.simulator)),
-                        f"links {self.gateway} and {self.simulator}")  # fmt: skip
+        self.wait_until(
+            lambda: all(os.path.exists(p) for p in (self.gateway, self.simulator)),
+            f"links {self.gateway} and {self.simulator}",
+        )
         return self

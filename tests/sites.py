@@ -15,7 +15,11 @@ CONFIG = Path(__file__).resolve().parent.parent / "config"
 
 
 def clinic_site(
-    folder: Path, *, mqtt_port: int, influx_url: str | None = None, database: str = "firegw",
+    folder: Path,
+    *,
+    mqtt_port: int,
+    influx_url: str | None = None,
+    database: str = "firegw",
     poll_interval: str = "500ms",
 ) -> Path:
     """Write `config/demo.yaml` with fresh Modbus ports, the given broker and InfluxDB."""
@@ -51,7 +55,11 @@ async def eventually(
 
 
 def panel_site(
-    folder: Path, endpoint: str, *, units: tuple[int, ...] = (1,), detectors: int = 6,
+    folder: Path,
+    endpoint: str,
+    *,
+    units: tuple[int, ...] = (1,),
+    detectors: int = 6,
     poll_interval: str = "100ms",
 ) -> Path:
     """A Modbus-only site: `detectors` panel detectors per unit at addresses 0, 4, 8, ...
@@ -59,7 +67,8 @@ def panel_site(
     devices = [
         f"  - {{id: SD-{unit}-{n + 1}, kind: smoke_detector, zone: ward, "
         f"profile: panel-detector, source: {{endpoint: panel, unit: {unit}, address: {4 * n}}}}}"
-        for unit in units for n in range(detectors)
+        for unit in units
+        for n in range(detectors)
     ]
     site = folder / "panel.yaml"
     site.write_text(

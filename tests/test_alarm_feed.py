@@ -31,15 +31,18 @@ from tests.mqtt_watch import Watcher, publish_raw, retained, unique_topics
 from tests.servers import MOSQUITTO, MosquittoServer, port_open, require_binary
 from tests.sites import eventually
 
-CAMERAS = [DeviceInfo(f"CAM-{n:02d}", DeviceKind.CAMERA, f"zone-{n:02d}", "opd", 1000.0)
-           for n in range(40)]
-DETECTORS = [DeviceInfo(f"SD-{n}", DeviceKind.SMOKE_DETECTOR, f"ward-{n}", "ipd", 1000.0)
-             for n in range(3)]
+CAMERAS = [
+    DeviceInfo(f"CAM-{n:02d}", DeviceKind.CAMERA, f"zone-{n:02d}", "opd", 1000.0) for n in range(40)
+]
+DETECTORS = [
+    DeviceInfo(f"SD-{n}", DeviceKind.SMOKE_DETECTOR, f"ward-{n}", "ipd", 1000.0) for n in range(3)
+]
 
 
 @asynccontextmanager
-async def running_feed(server_host: str, server_port: int, topics: FeedTopics,
-                       **options: Any) -> AsyncIterator[AlarmFeed]:
+async def running_feed(
+    server_host: str, server_port: int, topics: FeedTopics, **options: Any
+) -> AsyncIterator[AlarmFeed]:
     spec = BrokerSpec(server_host, server_port, client_id=f"feed-{uuid.uuid4().hex[:8]}")
     options.setdefault("reconnect_initial", 0.2)
     async with AlarmFeed(spec, topics, **options) as feed:
@@ -97,8 +100,10 @@ async def test_an_event_publishes_the_alarm_retained_and_the_event(
     mosquitto: MosquittoServer,
 ) -> None:
     topics, engine = unique_topics(), rules_engine()
-    async with (Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
-                running_feed(mosquitto.host, mosquitto.port, topics) as feed):
+    async with (
+        Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
+        running_feed(mosquitto.host, mosquitto.port, topics) as feed,
+    ):
         feed.start()
         feed.publish(status(engine, "SD-0", "pre_alarm"))
         event = await watcher.event("pre_alarm:SD-0", "raised")
@@ -108,14 +113,37 @@ async def test_an_event_publishes_the_alarm_retained_and_the_event(
         await watcher.event("pre_alarm:SD-0", "cleared")
         after = await retained(mosquitto, topics)
     assert event["alarm"] == state
-    assert {key: state[key] for key in ("id", "rule", "class", "priority", "state", "site",
-                                        "building", "zone", "device", "value")} == {
-        "id": "pre_alarm:SD-0", "rule": "pre_alarm", "class": "fire", "priority": "high",
-        "state": "unacknowledged", "site": "demo", "building": "ipd", "zone": "ward-0",
-        "device": "SD-0", "value": "pre_alarm"}
-    assert watcher.event_kinds() == [("pre_alarm:SD-0", "raised"),
-                                     ("pre_alarm:SD-0", "acknowledged"),
-                                     ("pre_alarm:SD-0", "cleared")]
+    assert {
+        key: state[key]
+        for key in (
+            "id",
+            "rule",
+            "class",
+            "priority",
+            "state",
+            "site",
+            "building",
+            "zone",
+            "device",
+            "value",
+        )
+    } == {
+        "id": "pre_alarm:SD-0",
+        "rule": "pre_alarm",
+        "class": "fire",
+        "priority": "high",
+        "state": "unacknowledged",
+        "site": "demo",
+        "building": "ipd",
+        "zone": "ward-0",
+        "device": "SD-0",
+        "value": "pre_alarm",
+    }
+    assert watcher.event_kinds() == [
+        ("pre_alarm:SD-0", "raised"),
+        ("pre_alarm:SD-0", "acknowledged"),
+        ("pre_alarm:SD-0", "cleared"),
+    ]
     assert topics.alarm("pre_alarm:SD-0") not in after
     retained_flags = {m.retain for m in watcher.messages if m.topic == topics.events}
     assert retained_flags == {False}
@@ -123,8 +151,10 @@ async def test_an_event_publishes_the_alarm_retained_and_the_event(
 
 async def test_a_fire_goes_out_ahead_of_40_camera_alarms(mosquitto: MosquittoServer) -> None:
     topics, engine = unique_topics(), rules_engine()
-    async with (Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
-                running_feed(mosquitto.host, mosquitto.port, topics) as feed):
+    async with (
+        Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
+        running_feed(mosquitto.host, mosquitto.port, topics) as feed,
+    ):
         feed.publish(cameras_offline(engine))
         feed.publish(status(engine, "SD-1", "fire"))
         feed.start()
@@ -146,16 +176,20 @@ async def test_the_last_will_says_offline_when_the_connection_dies(
     def statuses() -> list[str]:
         return [m.json["state"] for m in watcher.messages if m.topic == topics.status]
 
-    async with (CuttableLink(mosquitto.port) as link,
-                Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
-                running_feed("127.0.0.1", link.port, topics) as feed):
+    async with (
+        CuttableLink(mosquitto.port) as link,
+        Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
+        running_feed("127.0.0.1", link.port, topics) as feed,
+    ):
         feed.start()
         await watcher.status("online")
         link.cut()
         offline = await watcher.status("offline")
         assert offline == {"state": "offline", "site": "demo", "reason": "connection lost"}
-        await eventually(lambda: statuses() == ["online", "offline", "online"],
-                         what="online again after reconnecting")
+        await eventually(
+            lambda: statuses() == ["online", "offline", "online"],
+            what="online again after reconnecting",
+        )
     assert statuses() == ["online", "offline", "online", "offline"]
     assert feed.stats.reconnects == 1
 
@@ -189,14 +223,19 @@ async def test_alarms_raised_while_the_broker_is_down_arrive_after_it_returns(
         topics.alarm("blind_spot:zone-00"): ("blind_spot:zone-00", "unacknowledged"),
     }
     assert watcher.event_kinds() == [
-        ("fire:SD-0", "raised"), ("fire:SD-1", "raised"), ("fire:SD-0", "acknowledged"),
-        ("blind_spot:zone-00", "raised"), ("camera_offline:CAM-00", "raised"),
+        ("fire:SD-0", "raised"),
+        ("fire:SD-1", "raised"),
+        ("fire:SD-0", "acknowledged"),
+        ("blind_spot:zone-00", "raised"),
+        ("camera_offline:CAM-00", "raised"),
     ]
     logged = [record.getMessage().split(" (")[0] for record in caplog.records]
     where = f"{broker.host}:{broker.port}"
-    assert logged == [f"alarm feed: connected to {where}, publishing on {topics.root}/",
-                      f"alarm feed: broker {where} unavailable",
-                      f"alarm feed: connected to {where} again, publishing on {topics.root}/"]
+    assert logged == [
+        f"alarm feed: connected to {where}, publishing on {topics.root}/",
+        f"alarm feed: broker {where} unavailable",
+        f"alarm feed: connected to {where} again, publishing on {topics.root}/",
+    ]
 
 
 async def test_a_retained_alarm_the_gateway_does_not_know_is_cleared(
@@ -207,39 +246,60 @@ async def test_a_retained_alarm_the_gateway_does_not_know_is_cleared(
     status(engine, "SD-0", "fire")
     ghost = json.dumps({"id": "pre_alarm:SD-2", "state": "unacknowledged"}).encode()
     await publish_raw(mosquitto, topics.alarm("pre_alarm:SD-2"), ghost, retain=True)
-    async with (Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
-                running_feed(mosquitto.host, mosquitto.port, topics) as feed):
+    async with (
+        Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
+        running_feed(mosquitto.host, mosquitto.port, topics) as feed,
+    ):
         feed.start(engine.alarms.values())
-        await watcher.wait_for(lambda m: m.topic == topics.alarm("pre_alarm:SD-2")
-                               and m.payload == b"")
-        assert set(await retained(mosquitto, topics)) == {
-            topics.status, topics.alarm("fire:SD-0")}
+        await watcher.wait_for(
+            lambda m: m.topic == topics.alarm("pre_alarm:SD-2") and m.payload == b""
+        )
+        assert set(await retained(mosquitto, topics)) == {topics.status, topics.alarm("fire:SD-0")}
 
 
 async def test_commands_are_parsed_and_bad_ones_refused_with_a_reason(
     mosquitto: MosquittoServer,
 ) -> None:
     topics = unique_topics()
-    async with (Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
-                running_feed(mosquitto.host, mosquitto.port, topics) as feed):
+    async with (
+        Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
+        running_feed(mosquitto.host, mosquitto.port, topics) as feed,
+    ):
         feed.start()
         await watcher.status("online")
         bad = b'{"action": "acknowledge", "alarm": "fire:SD-0", "request_id": "r1"}'
         await publish_raw(mosquitto, topics.commands, bad)
-        good = {"action": "shelve", "alarm": "camera_offline:CAM-01", "by": "bob",
-                "duration": "15m", "request_id": "r2"}
+        good = {
+            "action": "shelve",
+            "alarm": "camera_offline:CAM-01",
+            "by": "bob",
+            "duration": "15m",
+            "request_id": "r2",
+        }
         await publish_raw(mosquitto, topics.commands, json.dumps(good).encode())
         async with asyncio.timeout(10):
             command = await anext(feed.commands)
         feed.reply(command, CommandResult.refused("no such thing"))
         refused, replied = await watcher.reply("r1"), await watcher.reply("r2")
-    assert command == Command(Action.SHELVE, "camera_offline:CAM-01", "bob",
-                              {"duration": "15m"}, "r2")
-    assert refused == {"request_id": "r1", "action": "acknowledge", "alarm": "fire:SD-0",
-                       "ok": False, "reason": "a command must say who sent it (by)",
-                       "events": []}
-    assert replied == {"request_id": "r2", "action": "shelve", "alarm": "camera_offline:CAM-01",
-                       "ok": False, "reason": "no such thing", "events": []}
+    assert command == Command(
+        Action.SHELVE, "camera_offline:CAM-01", "bob", {"duration": "15m"}, "r2"
+    )
+    assert refused == {
+        "request_id": "r1",
+        "action": "acknowledge",
+        "alarm": "fire:SD-0",
+        "ok": False,
+        "reason": "a command must say who sent it (by)",
+        "events": [],
+    }
+    assert replied == {
+        "request_id": "r2",
+        "action": "shelve",
+        "alarm": "camera_offline:CAM-01",
+        "ok": False,
+        "reason": "no such thing",
+        "events": [],
+    }
     assert (feed.stats.commands, feed.stats.refused) == (2, 2)
 
 
@@ -248,16 +308,22 @@ BAD_COMMANDS = [
     (b"\xff\xfe", "a command must be UTF-8 JSON"),
     (b'["acknowledge"]', "a command must be a JSON object"),
     (b'{"alarm": "fire:SD-0", "by": "al"}', "a command must name its action (action)"),
-    (b'{"action": "silence", "alarm": "fire:SD-0", "by": "al"}',
-     "unknown action 'silence'; expected one of acknowledge, on_site, reset, shelve, unshelve, "
-     "out_of_service, in_service"),
+    (
+        b'{"action": "silence", "alarm": "fire:SD-0", "by": "al"}',
+        "unknown action 'silence'; expected one of acknowledge, on_site, reset, shelve, unshelve, "
+        "out_of_service, in_service",
+    ),
     (b'{"action": "reset", "by": "al"}', "a command must name the alarm (alarm)"),
     (b'{"action": "reset", "alarm": "fire:SD-0"}', "a command must say who sent it (by)"),
-    (b'{"action": "reset", "alarm": "fire:SD-0", "by": "  "}',
-     "a command must say who sent it (by)"),
-    (b'{"action": "reset", "alarm": "fire:SD-0", "by": "al", "alarm_id": "x"}',
-     "unknown field 'alarm_id'; a command has action, alarm, by, request_id and, to shelve, "
-     "duration"),
+    (
+        b'{"action": "reset", "alarm": "fire:SD-0", "by": "  "}',
+        "a command must say who sent it (by)",
+    ),
+    (
+        b'{"action": "reset", "alarm": "fire:SD-0", "by": "al", "alarm_id": "x"}',
+        "unknown field 'alarm_id'; a command has action, alarm, by, request_id and, to shelve, "
+        "duration",
+    ),
     (b"{" + b" " * 9000 + b"}", "a command of 9002 bytes is too long (at most 8192)"),
 ]
 
@@ -273,7 +339,10 @@ def test_a_refusal_keeps_the_request_id_for_the_reply() -> None:
     with pytest.raises(CommandError) as caught:
         parse_command(b'{"action": "reset", "alarm": "fire:SD-0", "request_id": 7}')
     assert (caught.value.request_id, caught.value.action, caught.value.alarm) == (
-        7, "reset", "fire:SD-0")
+        7,
+        "reset",
+        "fire:SD-0",
+    )
 
 
 def test_a_full_queue_drops_the_least_urgent_events_and_keeps_every_state() -> None:
@@ -283,8 +352,12 @@ def test_a_full_queue_drops_the_least_urgent_events_and_keeps_every_state() -> N
     assert (len(queue), queue.dropped) == (5, 4)
     popped = [queue.pop() for _ in range(5)]
     assert [item.event.alarm_id for item in popped if item and item.event] == [
-        "fire:SD-0", "blind_spot:zone-00", "blind_spot:zone-01", "blind_spot:zone-02",
-        "blind_spot:zone-03"]
+        "fire:SD-0",
+        "blind_spot:zone-00",
+        "blind_spot:zone-01",
+        "blind_spot:zone-02",
+        "blind_spot:zone-03",
+    ]
     assert len(queue.stale) == 9
 
 
@@ -319,8 +392,9 @@ class CuttableLink:
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.broker_port)
         self._writers += [writer, up_writer]
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer),
-                             return_exceptions=True)
+        await asyncio.gather(
+            _pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True
+        )
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -338,7 +412,8 @@ class PersistentMosquitto(MosquittoServer):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config.write_text(
             f"listener {self.port} {self.host}\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {self.workdir}/\nlog_dest stderr\n")
+            f"persistence_location {self.workdir}/\nlog_dest stderr\n"
+        )
         self.launch([binary, "-c", str(self.config)])
         self.wait_until(lambda: port_open(self.host, self.port), f"port {self.port}")
         return self

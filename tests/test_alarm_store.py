@@ -46,9 +46,14 @@ async def test_alarms_and_history_survive_a_restart(tmp_path: Path) -> None:
         (alarm,) = await store.load()
         history = await store.history()
     assert (alarm.id, alarm.state, alarm.acknowledged_by) == (
-        "fire:SD-1", AlarmState.ACKNOWLEDGED, "alice")
+        "fire:SD-1",
+        AlarmState.ACKNOWLEDGED,
+        "alice",
+    )
     assert [(e.alarm_id, str(e.kind), e.by) for e in history] == [
-        ("fire:SD-1", "raised", None), ("fire:SD-1", "acknowledged", "alice")]
+        ("fire:SD-1", "raised", None),
+        ("fire:SD-1", "acknowledged", "alice"),
+    ]
     assert history[1].alarm == alarm
 
 
@@ -105,7 +110,9 @@ async def test_history_is_newest_first_limited_and_returned_oldest_first(tmp_pat
         last_two = await store.history(limit=2)
         of_sd2 = await store.history("pre_alarm:SD-2", limit=3)
     assert [(e.alarm_id, str(e.kind)) for e in last_two] == [
-        ("pre_alarm:SD-2", "returned_to_normal"), ("fire:SD-1", "raised")]
+        ("pre_alarm:SD-2", "returned_to_normal"),
+        ("fire:SD-1", "raised"),
+    ]
     assert [str(e.kind) for e in of_sd2] == ["returned_to_normal", "raised", "returned_to_normal"]
 
 
@@ -133,7 +140,8 @@ async def test_an_unreadable_record_is_skipped_and_logged(
     assert [r.getMessage() for r in caplog.records] == [
         f"alarm store {path}: skipping unreadable alarm broken:SD-9: alarm record is missing "
         "rule, class, priority, state, building, zone, device, value, message, raised_at, "
-        "observed_at"]
+        "observed_at"
+    ]
 
 
 async def test_a_closed_store_says_so(tmp_path: Path) -> None:

@@ -32,8 +32,12 @@ FIREGW = [sys.executable, "-m", "gateway"]
 
 async def start_gateway(site_file: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        *FIREGW, "run", str(site_file), stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL)
+        *FIREGW,
+        "run",
+        str(site_file),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -47,21 +51,26 @@ async def gateway_process(site_file: Path) -> AsyncIterator[asyncio.subprocess.P
             await asyncio.wait_for(process.wait(), 10)
 
 
-async def command(mosquitto: MosquittoServer, topics: FeedTopics, watcher: Watcher,
-                  **fields: Any) -> dict[str, Any]:
+async def command(
+    mosquitto: MosquittoServer, topics: FeedTopics, watcher: Watcher, **fields: Any
+) -> dict[str, Any]:
     """Publish a command as a monitor would and wait for its reply."""
     request_id = f"test-{time.monotonic_ns()}"
     async with aiomqtt.Client(mosquitto.host, mosquitto.port) as client:
-        await client.publish(topics.commands, json.dumps({**fields, "request_id": request_id}),
-                             qos=1)
+        await client.publish(
+            topics.commands, json.dumps({**fields, "request_id": request_id}), qos=1
+        )
     return await watcher.reply(request_id)
 
 
 async def alarm_state(mosquitto: MosquittoServer, topics: FeedTopics) -> dict[str, Any]:
     """The retained state of every alarm, by alarm id."""
     found = await retained(mosquitto, topics)
-    return {topic.rsplit("/", 1)[1]: value for topic, value in found.items()
-            if topics.alarm_id_of(topic)}
+    return {
+        topic.rsplit("/", 1)[1]: value
+        for topic, value in found.items()
+        if topics.alarm_id_of(topic)
+    }
 
 
 async def test_fire_then_confirmed_fire_acknowledged_and_kept_across_a_kill(
@@ -70,8 +79,10 @@ async def test_fire_then_confirmed_fire_acknowledged_and_kept_across_a_kill(
     site_file = clinic_site(tmp_path, mqtt_port=mosquitto.port)
     site = load_site(site_file)
     topics = FeedTopics.for_site(site)
-    async with (SimulatedSite(site, seed=11) as simulators,
-                Watcher(mosquitto.host, mosquitto.port, topics) as watcher):
+    async with (
+        SimulatedSite(site, seed=11) as simulators,
+        Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
+    ):
         async with gateway_process(site_file) as process:
             await watcher.status("online")
             await simulators.apply("fire", "SD-1F-01")
@@ -84,8 +95,14 @@ async def test_fire_then_confirmed_fire_acknowledged_and_kept_across_a_kill(
             assert confirmed["alarm"]["zone"] == "main-1f-er"
             assert confirmed["alarm"]["class"] == "fire"
 
-            reply = await command(mosquitto, topics, watcher, action="acknowledge",
-                                  alarm="fire:SD-1F-01", by="guard Chen")
+            reply = await command(
+                mosquitto,
+                topics,
+                watcher,
+                action="acknowledge",
+                alarm="fire:SD-1F-01",
+                by="guard Chen",
+            )
             assert reply["ok"] is True
             await watcher.event("fire:SD-1F-01", "acknowledged")
             before = await alarm_state(mosquitto, topics)
@@ -99,14 +116,20 @@ async def test_fire_then_confirmed_fire_acknowledged_and_kept_across_a_kill(
 
         seen = len(watcher.messages)
         async with gateway_process(site_file):
-            await watcher.wait_for(lambda m: m.topic == topics.status and m.json["state"]
-                                   == "online" and m in watcher.messages[seen:])
+            await watcher.wait_for(
+                lambda m: (
+                    m.topic == topics.status
+                    and m.json["state"] == "online"
+                    and m in watcher.messages[seen:]
+                )
+            )
             await asyncio.sleep(3)  # several polls with both detectors still in fire
             after = await alarm_state(mosquitto, topics)
-            raised_again = [e for e in (m.json for m in watcher.messages[seen:]
-                                        if m.topic == topics.events)
-                            if e["kind"] == "raised" and e["alarm_id"].endswith(("SD-1F-01",
-                                                                                 "main-1f-er"))]
+            raised_again = [
+                e
+                for e in (m.json for m in watcher.messages[seen:] if m.topic == topics.events)
+                if e["kind"] == "raised" and e["alarm_id"].endswith(("SD-1F-01", "main-1f-er"))
+            ]
     keep = ("state", "acknowledged_by", "raised_at", "zone", "priority")
     for alarm_id in ("fire:SD-1F-01", "fire:SD-1F-02", "confirmed_fire:main-1f-er"):
         assert {k: after[alarm_id][k] for k in keep} == {k: before[alarm_id][k] for k in keep}
@@ -118,8 +141,10 @@ async def clinic(
     tmp_path: Path, mosquitto: MosquittoServer
 ) -> AsyncIterator[tuple[Site, SimulatedSite, Watcher]]:
     site = load_site(clinic_site(tmp_path, mqtt_port=mosquitto.port))
-    async with (SimulatedSite(site, seed=5) as simulators,
-                Watcher(mosquitto.host, mosquitto.port, FeedTopics.for_site(site)) as watcher):
+    async with (
+        SimulatedSite(site, seed=5) as simulators,
+        Watcher(mosquitto.host, mosquitto.port, FeedTopics.for_site(site)) as watcher,
+    ):
         gateway = Gateway(site)
         task = asyncio.create_task(gateway.run())
         try:
@@ -152,13 +177,17 @@ async def test_a_silent_camera_is_lost_and_its_zone_a_blind_spot_within_its_wind
     ("payload", "reason"),
     [
         (b"{not json", "a command must be JSON"),
-        (json.dumps({"action": "acknowledge", "alarm": "fire:NOPE", "by": "x"}).encode(),
-         "unknown alarm"),
+        (
+            json.dumps({"action": "acknowledge", "alarm": "fire:NOPE", "by": "x"}).encode(),
+            "unknown alarm",
+        ),
         (json.dumps({"action": "acknowledge", "alarm": "fire:SD-B1-01"}).encode(), "by"),
     ],
 )
 async def test_bad_commands_are_refused_with_a_reason_and_change_nothing(
-    clinic: tuple[Site, SimulatedSite, Watcher], mosquitto: MosquittoServer, payload: bytes,
+    clinic: tuple[Site, SimulatedSite, Watcher],
+    mosquitto: MosquittoServer,
+    payload: bytes,
     reason: str,
 ) -> None:
     site, simulators, watcher = clinic
@@ -184,11 +213,25 @@ async def test_acknowledging_a_cleared_alarm_is_refused(
     topics = FeedTopics.for_site(site)
     await simulators.apply("detector_fault", "SD-2F-02")
     await watcher.event("detector_fault:SD-2F-02", "raised")  # after its 10 s on-delay
-    assert (await command(mosquitto, topics, watcher, action="acknowledge",
-                          alarm="detector_fault:SD-2F-02", by="tech Li"))["ok"] is True
+    assert (
+        await command(
+            mosquitto,
+            topics,
+            watcher,
+            action="acknowledge",
+            alarm="detector_fault:SD-2F-02",
+            by="tech Li",
+        )
+    )["ok"] is True
     await simulators.apply("clear", "SD-2F-02")
     await watcher.event("detector_fault:SD-2F-02", "cleared")
-    reply = await command(mosquitto, topics, watcher, action="acknowledge",
-                          alarm="detector_fault:SD-2F-02", by="tech Li")
+    reply = await command(
+        mosquitto,
+        topics,
+        watcher,
+        action="acknowledge",
+        alarm="detector_fault:SD-2F-02",
+        by="tech Li",
+    )
     assert reply["ok"] is False
     assert reply["reason"]

@@ -23,5 +23,7 @@ async def test_the_embedded_broker_carries_qos1_and_retained_messages(use_mosqui
                 received.append((message.topic.value, message.payload, message.retain))
                 if len(received) == 2:
                     break
-    assert received == [("site/status", b"online", True),
-                        ("site/events", b'{"kind": "raised"}', False)]
+    assert received == [
+        ("site/status", b"online", True),
+        ("site/events", b'{"kind": "raised"}', False),
+    ]

@@ -34,8 +34,11 @@ def test_check_summarises_the_reference_site() -> None:
 
 
 def test_check_of_a_broken_copy_exits_2_naming_every_problem(tmp_path: Path) -> None:
-    text = (CONFIG / "hospital.yaml").read_text().replace("profiles: [profiles/]",
-                                                          f"profiles: [{CONFIG / 'profiles'}]")
+    text = (
+        (CONFIG / "hospital.yaml")
+        .read_text()
+        .replace("profiles: [profiles/]", f"profiles: [{CONFIG / 'profiles'}]")
+    )
     text = text.replace("zone: opd-1f-hall, profile", "zone: op-2f, profile", 1)
     broken = tmp_path / "broken.yaml"
     broken.write_text(text)
@@ -78,16 +81,20 @@ async def stop(process: asyncio.subprocess.Process) -> float:
 
 async def start_gateway(site: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        *FIREGW, "run", str(site), stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        *FIREGW,
+        "run",
+        str(site),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 async def test_sigterm_stops_within_5_s_and_the_outbox_is_sent_on_the_next_start(
     tmp_path: Path, mosquitto: MosquittoServer, influxdb: InfluxServer
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}"  # no database yet: everything waits in the outbox
-    site_file = clinic_site(tmp_path, mqtt_port=mosquitto.port, influx_url=dead,
-                            database="sigterm")
+    site_file = clinic_site(tmp_path, mqtt_port=mosquitto.port, influx_url=dead, database="sigterm")
     site = load_site(site_file)
     async with SimulatedSite(site, seed=3):
         process = await start_gateway(site_file)
@@ -107,8 +114,11 @@ async def test_sigterm_stops_within_5_s_and_the_outbox_is_sent_on_the_next_start
         site_file.write_text(site_file.read_text().replace(dead, influxdb.url))
         process = await start_gateway(site_file)
         try:
-            await eventually(lambda: accepted <= stored(influxdb), within=30,
-                             what="every reading accepted before SIGTERM in InfluxDB")
+            await eventually(
+                lambda: accepted <= stored(influxdb),
+                within=30,
+                what="every reading accepted before SIGTERM in InfluxDB",
+            )
         finally:
             await stop(process)
 
@@ -137,14 +147,19 @@ def test_demo_shows_readings_alarms_and_a_fire(tmp_path: Path, broker: list[str]
     site = clinic_site(tmp_path, mqtt_port=1)  # the demo brings its own broker and ports
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text("steps:\n  - {at: 2s, fault: fire, device: SD-1F-01}\n")
-    result = subprocess.run([*FIREGW, "demo", str(site), "--scenario", str(scenario),
-                             "--duration", "7", *broker], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [*FIREGW, "demo", str(site), "--scenario", str(scenario), "--duration", "7", *broker],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     last_frame = result.stdout.split("firegw demo: Demo clinic")[-1]
     assert "Main building (main)" in last_frame
     assert "5/5 up, 1 not normal" in last_frame
     assert "3/3 up, min 0." in last_frame
     assert re.search(r"SD-1F-01 +status +normal -> fire", last_frame)
-    assert re.search(r"CRITICAL main-1f-er +Smoke detector SD-1F-01 in fire .*NOT ACKNOWLEDGED",
-                     last_frame)
+    assert re.search(
+        r"CRITICAL main-1f-er +Smoke detector SD-1F-01 in fire .*NOT ACKNOWLEDGED", last_frame
+    )

@@ -47,8 +47,11 @@ def errors_of(file: Path) -> list[str]:
 def test_reference_site_has_the_design_counts() -> None:
     site = load_site(CONFIG / "hospital.yaml")
     counts = site.count_by_kind()
-    assert counts == {DeviceKind.SMOKE_DETECTOR: 120, DeviceKind.HYDRANT_PRESSURE: 35,
-                      DeviceKind.CAMERA: 40}
+    assert counts == {
+        DeviceKind.SMOKE_DETECTOR: 120,
+        DeviceKind.HYDRANT_PRESSURE: 35,
+        DeviceKind.CAMERA: 40,
+    }
     assert (len(site.buildings), len(site.zones)) == (4, 23)
     assert {"panel-detector", "io-hydrant", "camera-health"} <= set(site.profiles)
 
@@ -57,8 +60,12 @@ def test_device_lookups_and_supervision_window() -> None:
     site = load_site(CONFIG / "hospital.yaml")
     detector = site.devices["OPD-SD-001"]
     camera = site.devices["IP1-CAM-01"]
-    assert site.tags(detector) == {"site": "st-lukes", "building": "opd",
-                                   "zone": "opd-1f-er", "device": "OPD-SD-001"}
+    assert site.tags(detector) == {
+        "site": "st-lukes",
+        "building": "opd",
+        "zone": "opd-1f-er",
+        "device": "OPD-SD-001",
+    }
     assert site.supervision(detector) == 3.0
     assert site.supervision(camera) == 15.0
     assert site.building_of(camera).name == "Inpatient building 1"
@@ -75,50 +82,122 @@ def test_an_rtu_endpoint_has_the_modbus_serial_defaults(hospital: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "needle", "expected"),
     [
-        ("zone: opd-1f-hall, profile: panel-detector", "zone: op-2f, profile: panel-detector",
-         "zone: op-2f", "devices[6].zone: unknown zone 'op-2f'"),
-        ("unit: 2, address: 0", "unit: two, address: 0", "unit: two",
-         "devices[44].source.unit: Input should be a valid integer, unable to parse string as "
-         "an integer (got 'two')"),
+        (
+            "zone: opd-1f-hall, profile: panel-detector",
+            "zone: op-2f, profile: panel-detector",
+            "zone: op-2f",
+            "devices[6].zone: unknown zone 'op-2f'",
+        ),
+        (
+            "unit: 2, address: 0",
+            "unit: two, address: 0",
+            "unit: two",
+            "devices[44].source.unit: Input should be a valid integer, unable to parse string as "
+            "an integer (got 'two')",
+        ),
         ("risk: high}", "risk: high, colour: red}", "colour: red", "zones[0].colour: unknown key"),
-        ("timeout: 1s}   # fire panel", "timeout: fast}   # fire panel", "timeout: fast",
-         "modbus.endpoints[0].timeout: expected a duration such as 10s or 2m, got 'fast'"),
-        ("port: 1883,", "port: 1883, password: hunter2,", "hunter2",
-         "mqtt.password: secrets are never written inline: use {env: NAME} or {file: PATH}"),
-        ("profiles: [profiles/]", "profiles: [profiles/, extra/]", "extra/",
-         "profiles[1]: no such file or folder 'extra'"),
-        ("id: OPD-SD-003,", "id: OPD-SD-002,", "address: 8}",
-         "devices[2].id: duplicate id 'OPD-SD-002' (also at index 1)"),
-        ("address: 8}}", "address: 5}}", "address: 5}}",
-         "devices[2].source: input_register 5-7 of unit 1 on 'opd-panel' overlap device "
-         "'OPD-SD-002'"),
-        ("profile: io-hydrant", "profile: panel-detector", "OPD-HP-01",
-         "devices[36].profile: profile 'panel-detector' is for smoke_detector, not "
-         "hydrant_pressure"),
-        ("endpoint: opd-io", "endpoint: opd-i0", "opd-i0",
-         "devices[36].source.endpoint: unknown Modbus endpoint 'opd-i0'"),
-        ("building: util, name: \"Central", "building: utl, name: \"Central", "building: utl",
-         "zones[19].building: unknown building 'utl'"),
-        (PANEL, "id: opd-panel, host: 127.0.0.1, serial: /dev/ttyUSB0, port: 15020", "ttyUSB0",
-         "modbus.endpoints[0].serial: give host or serial, not both (host '127.0.0.1', serial "
-         "'/dev/ttyUSB0')"),
-        (PANEL, "id: opd-panel, port: 15020", "id: opd-panel",
-         "modbus.endpoints[0].serial: an endpoint needs host (Modbus TCP) or serial (Modbus RTU)"),
-        (PANEL, "id: opd-panel, serial: /dev/ttyUSB0, port: 15020", "ttyUSB0",
-         "modbus.endpoints[0].port: a serial (Modbus RTU) endpoint has no port"),
-        (PANEL, f"{PANEL}, baudrate: 19200", "baudrate",
-         "modbus.endpoints[0].baudrate: baudrate is for serial (Modbus RTU) endpoints, not TCP"),
-        (PANEL, "id: opd-panel, serial: /dev/ttyUSB0, parity: X", "ttyUSB0",
-         "modbus.endpoints[0].parity: Input should be 'N', 'E' or 'O' (got 'X')"),
-        (PANEL, "id: opd-panel, serial: /dev/ttyUSB0, stopbits: 3", "ttyUSB0",
-         "modbus.endpoints[0].stopbits: Input should be 1 or 2 (got 3)"),
-        ("id: opd-panel, host: 127.0.0.1, port: 15020, timeout: 1s",
-         "id: opd-panel, serial: /dev/ttyUSB0, timeout: 300ms", "ttyUSB0",
-         "modbus.endpoints[0].timeout: 0.3 s is less than the 305 ms a read of 123 input "
-         "registers of unit 1 takes on the wire at 9600 baud; every such read would time out"),
-        ("id: OPD-SD-003,", "id: firegw-st-lukes,", "firegw-st-lukes",
-         "devices[2].id: 'firegw-st-lukes' is the gateway's own id (for its trouble alarms); "
-         "choose another"),
+        (
+            "timeout: 1s}   # fire panel",
+            "timeout: fast}   # fire panel",
+            "timeout: fast",
+            "modbus.endpoints[0].timeout: expected a duration such as 10s or 2m, got 'fast'",
+        ),
+        (
+            "port: 1883,",
+            "port: 1883, password: hunter2,",
+            "hunter2",
+            "mqtt.password: secrets are never written inline: use {env: NAME} or {file: PATH}",
+        ),
+        (
+            "profiles: [profiles/]",
+            "profiles: [profiles/, extra/]",
+            "extra/",
+            "profiles[1]: no such file or folder 'extra'",
+        ),
+        (
+            "id: OPD-SD-003,",
+            "id: OPD-SD-002,",
+            "address: 8}",
+            "devices[2].id: duplicate id 'OPD-SD-002' (also at index 1)",
+        ),
+        (
+            "address: 8}}",
+            "address: 5}}",
+            "address: 5}}",
+            "devices[2].source: input_register 5-7 of unit 1 on 'opd-panel' overlap device "
+            "'OPD-SD-002'",
+        ),
+        (
+            "profile: io-hydrant",
+            "profile: panel-detector",
+            "OPD-HP-01",
+            "devices[36].profile: profile 'panel-detector' is for smoke_detector, not "
+            "hydrant_pressure",
+        ),
+        (
+            "endpoint: opd-io",
+            "endpoint: opd-i0",
+            "opd-i0",
+            "devices[36].source.endpoint: unknown Modbus endpoint 'opd-i0'",
+        ),
+        (
+            'building: util, name: "Central',
+            'building: utl, name: "Central',
+            "building: utl",
+            "zones[19].building: unknown building 'utl'",
+        ),
+        (
+            PANEL,
+            "id: opd-panel, host: 127.0.0.1, serial: /dev/ttyUSB0, port: 15020",
+            "ttyUSB0",
+            "modbus.endpoints[0].serial: give host or serial, not both (host '127.0.0.1', serial "
+            "'/dev/ttyUSB0')",
+        ),
+        (
+            PANEL,
+            "id: opd-panel, port: 15020",
+            "id: opd-panel",
+            "modbus.endpoints[0].serial: an endpoint needs host (Modbus TCP)"
+            " or serial (Modbus RTU)",
+        ),
+        (
+            PANEL,
+            "id: opd-panel, serial: /dev/ttyUSB0, port: 15020",
+            "ttyUSB0",
+            "modbus.endpoints[0].port: a serial (Modbus RTU) endpoint has no port",
+        ),
+        (
+            PANEL,
+            f"{PANEL}, baudrate: 19200",
+            "baudrate",
+            "modbus.endpoints[0].baudrate: baudrate is for serial (Modbus RTU) endpoints, not TCP",
+        ),
+        (
+            PANEL,
+            "id: opd-panel, serial: /dev/ttyUSB0, parity: X",
+            "ttyUSB0",
+            "modbus.endpoints[0].parity: Input should be 'N', 'E' or 'O' (got 'X')",
+        ),
+        (
+            PANEL,
+            "id: opd-panel, serial: /dev/ttyUSB0, stopbits: 3",
+            "ttyUSB0",
+            "modbus.endpoints[0].stopbits: Input should be 1 or 2 (got 3)",
+        ),
+        (
+            "id: opd-panel, host: 127.0.0.1, port: 15020, timeout: 1s",
+            "id: opd-panel, serial: /dev/ttyUSB0, timeout: 300ms",
+            "ttyUSB0",
+            "modbus.endpoints[0].timeout: 0.3 s is less than the 305 ms a read of 123 input "
+            "registers of unit 1 takes on the wire at 9600 baud; every such read would time out",
+        ),
+        (
+            "id: OPD-SD-003,",
+            "id: firegw-st-lukes,",
+            "firegw-st-lukes",
+            "devices[2].id: 'firegw-st-lukes' is the gateway's own id (for its trouble alarms); "
+            "choose another",
+        ),
     ],
 )
 def test_a_mistake_names_file_line_and_field(
@@ -136,44 +215,91 @@ TEMPLATE = "st-lukes/nvr/{device}/health"
 @pytest.mark.parametrize(
     ("old", "new", "needle", "expected"),
     [
-        (CAM1, f'source: {{topic: "{TEMPLATE}", key: OPD-CAM-02}}}}', "id: OPD-CAM-02",
-         "devices[47].source.topic: topic 'st-lukes/nvr/OPD-CAM-02/health' is already used by "
-         "device 'OPD-CAM-01'"),
-        (CAM1, "source: {topic: st-lukes/nvr/ch01/health}}", "id: OPD-CAM-02",
-         "devices[47].source.topic: topic 'st-lukes/nvr/{device}/health' overlaps "
-         "'st-lukes/nvr/ch01/health' of device 'OPD-CAM-01': a message could be meant for "
-         "either"),
-        (CAM1, 'source: {topic: "st-lukes/nvr/ch01/{device}"}}', "id: OPD-CAM-02",
-         "devices[47].source.topic: topic 'st-lukes/nvr/{device}/health' overlaps "
-         "'st-lukes/nvr/ch01/{device}' of device 'OPD-CAM-01': a message could be meant for "
-         "either"),
-        (CAM1, 'source: {topic: "st-lukes/{device}/{device}/health"}}', "{device}/{device}",
-         "devices[46].source.topic: {device} may appear only once in a topic (got "
-         "'st-lukes/{device}/{device}/health')"),
-        (CAM1, 'source: {topic: "st-lukes/nvr/+/health"}}', "nvr/+/health",
-         "devices[46].source.topic: a topic with + or # needs a {device} level to say which "
-         "device a message is for (got 'st-lukes/nvr/+/health')"),
-        (CAM1, 'source: {topic: "st-lukes/#/{device}"}}', "st-lukes/#",
-         "devices[46].source.topic: # may only be the last level of a topic (got "
-         "'st-lukes/#/{device}')"),
-        (CAM1, 'source: {topic: "st-lukes/nvr/cam-{device}"}}', "cam-{device}",
-         "devices[46].source.topic: {device} must be a whole topic level, between two '/' (got "
-         "'st-lukes/nvr/cam-{device}')"),
-        (CAM1, "source: {topic: st-lukes/cam01, key: ch01}}", "key: ch01",
-         "devices[46].source.topic: a key applies only to a topic template with {device}, not "
-         "'st-lukes/cam01'"),
-        (CAM1, f'source: {{topic: "{TEMPLATE}", key: ch/01}}}}', "key: ch/01",
-         "devices[46].source.key: a key is one topic level: it cannot contain '/' (got 'ch/01')"),
-        (CAM1, "source: mqtt}", "source: mqtt}",
-         "devices[46].source: an MQTT device needs a topic: give it one, or give mqtt: a "
-         "topic_template"),
-        (CAM1, "source: mqq}", "source: mqq}",
-         "devices[46].source: write `mqtt` (the site's topic_template) or a mapping such as "
-         "{topic: ...}, not 'mqq'"),
-        (MQTT, "mqtt: {host: 127.0.0.1, port: 1883, topic_template: st-lukes/nvr/health}",
-         "topic_template",
-         "mqtt.topic_template: a topic template needs a {device} level (got "
-         "'st-lukes/nvr/health')"),
+        (
+            CAM1,
+            f'source: {{topic: "{TEMPLATE}", key: OPD-CAM-02}}}}',
+            "id: OPD-CAM-02",
+            "devices[47].source.topic: topic 'st-lukes/nvr/OPD-CAM-02/health' is already used by "
+            "device 'OPD-CAM-01'",
+        ),
+        (
+            CAM1,
+            "source: {topic: st-lukes/nvr/ch01/health}}",
+            "id: OPD-CAM-02",
+            "devices[47].source.topic: topic 'st-lukes/nvr/{device}/health' overlaps "
+            "'st-lukes/nvr/ch01/health' of device 'OPD-CAM-01': a message could be meant for "
+            "either",
+        ),
+        (
+            CAM1,
+            'source: {topic: "st-lukes/nvr/ch01/{device}"}}',
+            "id: OPD-CAM-02",
+            "devices[47].source.topic: topic 'st-lukes/nvr/{device}/health' overlaps "
+            "'st-lukes/nvr/ch01/{device}' of device 'OPD-CAM-01': a message could be meant for "
+            "either",
+        ),
+        (
+            CAM1,
+            'source: {topic: "st-lukes/{device}/{device}/health"}}',
+            "{device}/{device}",
+            "devices[46].source.topic: {device} may appear only once in a topic (got "
+            "'st-lukes/{device}/{device}/health')",
+        ),
+        (
+            CAM1,
+            'source: {topic: "st-lukes/nvr/+/health"}}',
+            "nvr/+/health",
+            "devices[46].source.topic: a topic with + or # needs a {device} level to say which "
+            "device a message is for (got 'st-lukes/nvr/+/health')",
+        ),
+        (
+            CAM1,
+            'source: {topic: "st-lukes/#/{device}"}}',
+            "st-lukes/#",
+            "devices[46].source.topic: # may only be the last level of a topic (got "
+            "'st-lukes/#/{device}')",
+        ),
+        (
+            CAM1,
+            'source: {topic: "st-lukes/nvr/cam-{device}"}}',
+            "cam-{device}",
+            "devices[46].source.topic: {device} must be a whole topic level, between two '/' (got "
+            "'st-lukes/nvr/cam-{device}')",
+        ),
+        (
+            CAM1,
+            "source: {topic: st-lukes/cam01, key: ch01}}",
+            "key: ch01",
+            "devices[46].source.topic: a key applies only to a topic template with {device}, not "
+            "'st-lukes/cam01'",
+        ),
+        (
+            CAM1,
+            f'source: {{topic: "{TEMPLATE}", key: ch/01}}}}',
+            "key: ch/01",
+            "devices[46].source.key: a key is one topic level: it cannot contain '/' (got 'ch/01')",
+        ),
+        (
+            CAM1,
+            "source: mqtt}",
+            "source: mqtt}",
+            "devices[46].source: an MQTT device needs a topic: give it one, or give mqtt: a "
+            "topic_template",
+        ),
+        (
+            CAM1,
+            "source: mqq}",
+            "source: mqq}",
+            "devices[46].source: write `mqtt` (the site's topic_template) or a mapping such as "
+            "{topic: ...}, not 'mqq'",
+        ),
+        (
+            MQTT,
+            "mqtt: {host: 127.0.0.1, port: 1883, topic_template: st-lukes/nvr/health}",
+            "topic_template",
+            "mqtt.topic_template: a topic template needs a {device} level (got "
+            "'st-lukes/nvr/health')",
+        ),
     ],
 )
 def test_an_mqtt_topic_mistake_names_file_line_and_field(
@@ -191,8 +317,11 @@ def test_the_site_template_gives_devices_their_topics(hospital: Path) -> None:
     site = load_site(hospital)
     cameras = ("OPD-CAM-01", "OPD-CAM-02", "OPD-CAM-03")
     topics = [site.mqtt_topic(site.devices[camera]).topic for camera in cameras]
-    assert topics == ["st-lukes/nvr/ch01/health", "st-lukes/nvr/OPD-CAM-02/health",
-                      "st-lukes/nvr/OPD-CAM-03/health"]
+    assert topics == [
+        "st-lukes/nvr/ch01/health",
+        "st-lukes/nvr/OPD-CAM-02/health",
+        "st-lukes/nvr/OPD-CAM-03/health",
+    ]
     devices = mqtt_devices(site)
     assert len(devices) == 40
     assert TopicRouter(devices).subscriptions == ["st-lukes/nvr/+/health"]
@@ -261,27 +390,51 @@ def with_influxdb(file: Path, section: str) -> None:
 @pytest.mark.parametrize(
     ("section", "needle", "expected"),
     [
-        ("influxdb: {url: http://db:8086}", "influxdb:",
-         "influxdb.database: required, but missing"),
-        ("influxdb: {api: v2, url: http://db:8086, org: o, token: {env: T}}", "influxdb:",
-         "influxdb.bucket: required, but missing"),
-        ("influxdb: {api: v2, url: http://db:8086, org: o, bucket: b}", "influxdb:",
-         "influxdb.token: required, but missing"),
-        ("influxdb: {api: v2, url: http://db:8086, org: o, bucket: b, token: s3cret}", "s3cret",
-         "influxdb.token: secrets are never written inline: use {env: NAME} or {file: PATH}"),
-        ("influxdb: {api: v2, url: http://db:8086, database: x, org: o, bucket: b,\n"
-         "           token: {env: T}}", "database: x", "influxdb.database: unknown key"),
-        ("influxdb: {api: v3, url: http://db:8086}", "influxdb:",
-         "influxdb: api must be v1 or v2"),
-        ("influxdb:\n  - {url: http://local:8086, database: firegw}\n"
-         "  - {api: v2, url: https://central, bucket: b, token: {env: T}}", "central",
-         "influxdb[1].org: required, but missing"),
-        ("influxdb:\n  - {url: http://local:8086, database: firegw}\n"
-         "  - {api: v2, url: https://central, org: o, bucket: b, token: {env: T}}", "central",
-         "influxdb[1].name: duplicate name 'influxdb' (also at index 0): give each connection "
-         "its own name"),
-        ("outbox: {max_rows: 10}", "max_rows",
-         "outbox.max_rows: Input should be greater than or equal to 1000 (got 10)"),
+        (
+            "influxdb: {url: http://db:8086}",
+            "influxdb:",
+            "influxdb.database: required, but missing",
+        ),
+        (
+            "influxdb: {api: v2, url: http://db:8086, org: o, token: {env: T}}",
+            "influxdb:",
+            "influxdb.bucket: required, but missing",
+        ),
+        (
+            "influxdb: {api: v2, url: http://db:8086, org: o, bucket: b}",
+            "influxdb:",
+            "influxdb.token: required, but missing",
+        ),
+        (
+            "influxdb: {api: v2, url: http://db:8086, org: o, bucket: b, token: s3cret}",
+            "s3cret",
+            "influxdb.token: secrets are never written inline: use {env: NAME} or {file: PATH}",
+        ),
+        (
+            "influxdb: {api: v2, url: http://db:8086, database: x, org: o, bucket: b,\n"
+            "           token: {env: T}}",
+            "database: x",
+            "influxdb.database: unknown key",
+        ),
+        ("influxdb: {api: v3, url: http://db:8086}", "influxdb:", "influxdb: api must be v1 or v2"),
+        (
+            "influxdb:\n  - {url: http://local:8086, database: firegw}\n"
+            "  - {api: v2, url: https://central, bucket: b, token: {env: T}}",
+            "central",
+            "influxdb[1].org: required, but missing",
+        ),
+        (
+            "influxdb:\n  - {url: http://local:8086, database: firegw}\n"
+            "  - {api: v2, url: https://central, org: o, bucket: b, token: {env: T}}",
+            "central",
+            "influxdb[1].name: duplicate name 'influxdb' (also at index 0): give each connection "
+            "its own name",
+        ),
+        (
+            "outbox: {max_rows: 10}",
+            "max_rows",
+            "outbox.max_rows: Input should be greater than or equal to 1000 (got 10)",
+        ),
     ],
 )
 def test_an_influxdb_mistake_names_file_line_and_field(
@@ -298,10 +451,13 @@ def test_influxdb_takes_one_connection_or_a_list(hospital: Path) -> None:
     with_influxdb(hospital, "influxdb: {url: http://db:8086, database: firegw}")
     [only] = load_site(hospital).influx_connections
     assert (only.api, only.name, only.database) == ("v1", "influxdb", "firegw")
-    edit(hospital, "influxdb: {url: http://db:8086, database: firegw}",
-         "influxdb:\n  - {name: local, url: http://127.0.0.1:8086, database: firegw}\n"
-         "  - {api: v2, name: central, url: https://influx.example, org: st-lukes,\n"
-         "     bucket: fire, token: {file: /run/secrets/influx-token}}")
+    edit(
+        hospital,
+        "influxdb: {url: http://db:8086, database: firegw}",
+        "influxdb:\n  - {name: local, url: http://127.0.0.1:8086, database: firegw}\n"
+        "  - {api: v2, name: central, url: https://influx.example, org: st-lukes,\n"
+        "     bucket: fire, token: {file: /run/secrets/influx-token}}",
+    )
     local, central = load_site(hospital).influx_connections
     assert (local.api, local.name) == ("v1", "local")
     assert central.api == "v2"

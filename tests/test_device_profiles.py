@@ -41,8 +41,14 @@ def profile_header(file: Path) -> dict[str, Any]:
     return header
 
 
-def write_site(folder: Path, profile: str, devices: Sequence[str], *, mqtt_port: int = 1883,
-               modbus_port: int = 15020) -> Path:
+def write_site(
+    folder: Path,
+    profile: str,
+    devices: Sequence[str],
+    *,
+    mqtt_port: int = 1883,
+    modbus_port: int = 15020,
+) -> Path:
     """A one-zone site using the profile file `profile` for every device: each device entry
     is a `source:` flow mapping (an address or a topic). Modbus devices are on unit 1 of one
     endpoint at 127.0.0.1:`modbus_port`; MQTT devices publish to the broker at `mqtt_port`."""
@@ -75,8 +81,13 @@ def modbus_at(*addresses: int) -> list[str]:
 def test_every_profile_loads_in_a_site(tmp_path: Path, file: Path) -> None:
     header = profile_header(file)
     mqtt = header["protocol"] == "mqtt"
-    site = load_site(write_site(tmp_path, file.stem, [
-        "{topic: test/dev-1}" if mqtt else "{endpoint: io, unit: 1, address: 0}"]))
+    site = load_site(
+        write_site(
+            tmp_path,
+            file.stem,
+            ["{topic: test/dev-1}" if mqtt else "{endpoint: io, unit: 1, address: 0}"],
+        )
+    )
     profile = site.profiles[header["id"]]
     assert isinstance(profile, MqttProfile if mqtt else ModbusProfile)
     assert site.devices["DEV-1"].kind is DeviceKind(header["kind"])
@@ -96,16 +107,22 @@ def test_every_profile_names_the_document_it_follows(file: Path) -> None:
 
 def rule_points(kind: DeviceKind) -> set[str]:
     """The points the default rules for `kind` read."""
-    return {rule.point for rule in default_table()
-            if rule.kind is kind and isinstance(getattr(rule, "point", None), str)}
+    return {
+        rule.point
+        for rule in default_table()
+        if rule.kind is kind and isinstance(getattr(rule, "point", None), str)
+    }
 
 
 @pytest.mark.parametrize(
     ("profile", "kind"),
-    [("iot-smoke-alarm", DeviceKind.SMOKE_DETECTOR), ("nvr-camera-health", DeviceKind.CAMERA),
-     ("analog-input-4-20ma", DeviceKind.HYDRANT_PRESSURE),
-     ("notifier-modbus-gw-point", DeviceKind.SMOKE_DETECTOR),
-     ("siemens-fc20-alarm-fault", DeviceKind.SMOKE_DETECTOR)],
+    [
+        ("iot-smoke-alarm", DeviceKind.SMOKE_DETECTOR),
+        ("nvr-camera-health", DeviceKind.CAMERA),
+        ("analog-input-4-20ma", DeviceKind.HYDRANT_PRESSURE),
+        ("notifier-modbus-gw-point", DeviceKind.SMOKE_DETECTOR),
+        ("siemens-fc20-alarm-fault", DeviceKind.SMOKE_DETECTOR),
+    ],
 )
 def test_profiles_that_the_default_rules_serve_have_their_points(
     profile: str, kind: DeviceKind
@@ -127,8 +144,9 @@ class Collector:
             self.latest.setdefault(reading.device, {})[reading.point] = reading
         self._new.set()
 
-    async def until(self, device: str, where: Callable[[Points], bool],
-                    within: float = 10.0) -> Points:
+    async def until(
+        self, device: str, where: Callable[[Points], bool], within: float = 10.0
+    ) -> Points:
         """The device's latest readings, once they satisfy `where`."""
         async with asyncio.timeout(within):
             while not where(points := self.latest.get(device, {})):
@@ -141,7 +159,8 @@ def showing(**expected: Any) -> Callable[[Points], bool]:
     """Readings that are good and have the expected values."""
     return lambda points: all(
         name in points and points[name].quality is Quality.GOOD and points[name].value == value
-        for name, value in expected.items())
+        for name, value in expected.items()
+    )
 
 
 @asynccontextmanager
@@ -159,19 +178,37 @@ async def running(driver: ModbusDriver | MqttDriver, sink: Collector) -> AsyncIt
 async def modbus_played(site: Site) -> AsyncIterator[tuple[SimulatedSite, Collector]]:
     """The site's simulators, and the gateway's Modbus driver reading them."""
     sink = Collector()
-    async with SimulatedSite(site) as simulated, running(
-            ModbusDriver(modbus_endpoints(site)), sink):
+    async with (
+        SimulatedSite(site) as simulated,
+        running(ModbusDriver(modbus_endpoints(site)), sink),
+    ):
         yield simulated, sink
 
 
 NOTIFIER_STATES = [
-    pytest.param(None, {"event": "no_active_status", "active": False, "inactive": True,
-                        "enabled": True, "disabled": False, "prealarm": False,
-                        "trouble": False}, id="normal"),
-    pytest.param("fire", {"event": "fire_alarm", "active": True, "inactive": False,
-                          "trouble": False}, id="fire"),
-    pytest.param("pre_alarm", {"event": "no_active_status", "prealarm": True, "active": False},
-                 id="pre-alarm"),
+    pytest.param(
+        None,
+        {
+            "event": "no_active_status",
+            "active": False,
+            "inactive": True,
+            "enabled": True,
+            "disabled": False,
+            "prealarm": False,
+            "trouble": False,
+        },
+        id="normal",
+    ),
+    pytest.param(
+        "fire",
+        {"event": "fire_alarm", "active": True, "inactive": False, "trouble": False},
+        id="fire",
+    ),
+    pytest.param(
+        "pre_alarm",
+        {"event": "no_active_status", "prealarm": True, "active": False},
+        id="pre-alarm",
+    ),
     pytest.param("detector_fault", {"trouble": True, "active": False}, id="fault"),
     pytest.param("isolate", {"disabled": True, "enabled": False}, id="isolated"),
 ]
@@ -181,8 +218,11 @@ NOTIFIER_STATES = [
 async def test_notifier_point_status_register(
     tmp_path: Path, fault: str | None, expected: dict[str, Any]
 ) -> None:
-    site = load_site(write_site(tmp_path, "notifier-modbus-gw-point", modbus_at(0, 1, 2),
-                                modbus_port=free_port()))
+    site = load_site(
+        write_site(
+            tmp_path, "notifier-modbus-gw-point", modbus_at(0, 1, 2), modbus_port=free_port()
+        )
+    )
     async with modbus_played(site) as (simulated, sink):
         if fault is not None:
             await simulated.apply(fault, "DEV-2")
@@ -199,8 +239,9 @@ async def test_notifier_point_status_register(
 async def test_siemens_fc20_element_tables(
     tmp_path: Path, fault: str | None, alarm: bool, trouble: bool
 ) -> None:
-    site = load_site(write_site(tmp_path, "siemens-fc20-alarm-fault", modbus_at(7),
-                                modbus_port=free_port()))
+    site = load_site(
+        write_site(tmp_path, "siemens-fc20-alarm-fault", modbus_at(7), modbus_port=free_port())
+    )
     [spec] = modbus_endpoints(site)
     assert {(p.address + 7) for p in spec.devices[0].profile.points} == {19007, 20007}
     async with modbus_played(site) as (simulated, sink):
@@ -255,7 +296,10 @@ async def test_a_vendor_detector_in_fire_raises_a_fire_alarm(tmp_path: Path, pro
         await eventually(lambda: bool(raised()), what="a raised alarm")
     [event] = raised()
     assert (event.alarm_id, event.alarm.alarm_class, event.alarm.device) == (
-        "fire:DEV-2", AlarmClass.FIRE, "DEV-2")
+        "fire:DEV-2",
+        AlarmClass.FIRE,
+        "DEV-2",
+    )
 
 
 def test_a_derived_point_naming_an_unknown_state_is_a_config_error(tmp_path: Path) -> None:
@@ -264,10 +308,12 @@ def test_a_derived_point_naming_an_unknown_state_is_a_config_error(tmp_path: Pat
     broken.parent.mkdir()
     broken.write_text(text.replace("{state: fault, when: fault}", "{state: fault, when: faults}"))
     site = write_site(tmp_path, "siemens-fc20-alarm-fault", modbus_at(0)).read_text()
-    (tmp_path / "site.yaml").write_text(site.replace(str(PROFILES / "siemens-fc20-alarm-fault"),
-                                                     str(broken.with_suffix(""))))
-    with pytest.raises(ConfigError, match="derived point 'status', state 'fault': "
-                                          "no register point 'faults'"):
+    (tmp_path / "site.yaml").write_text(
+        site.replace(str(PROFILES / "siemens-fc20-alarm-fault"), str(broken.with_suffix("")))
+    )
+    with pytest.raises(
+        ConfigError, match="derived point 'status', state 'fault': no register point 'faults'"
+    ):
         load_site(tmp_path / "site.yaml")
 
 
@@ -278,14 +324,17 @@ def test_two_siemens_fc20_elements_on_one_unit(tmp_path: Path) -> None:
 
 
 async def test_analog_input_channel_scales_and_flags_a_broken_loop(tmp_path: Path) -> None:
-    site = load_site(write_site(tmp_path, "analog-input-4-20ma", modbus_at(0, 1),
-                                modbus_port=free_port()))
+    site = load_site(
+        write_site(tmp_path, "analog-input-4-20ma", modbus_at(0, 1), modbus_port=free_port())
+    )
     async with modbus_played(site) as (simulated, sink):
-        healthy = await sink.until("DEV-1", lambda p: "pressure" in p
-                                   and p["pressure"].quality is Quality.GOOD)
+        healthy = await sink.until(
+            "DEV-1", lambda p: "pressure" in p and p["pressure"].quality is Quality.GOOD
+        )
         await simulated.apply("sensor_fault", "DEV-2", ma=2.0)
-        broken = await sink.until("DEV-2", lambda p: "pressure" in p
-                                  and p["pressure"].quality is Quality.OUT_OF_RANGE)
+        broken = await sink.until(
+            "DEV-2", lambda p: "pressure" in p and p["pressure"].quality is Quality.OUT_OF_RANGE
+        )
     assert healthy["pressure"].quality is Quality.GOOD
     assert 0.3 < float(healthy["pressure"].value or 0) < 0.5  # static riser pressure, MPa
     assert healthy["pressure"].unit == "MPa"
@@ -294,8 +343,9 @@ async def test_analog_input_channel_scales_and_flags_a_broken_loop(tmp_path: Pat
 
 
 @asynccontextmanager
-async def mqtt_played(site: Site, broker: MosquittoServer) -> AsyncIterator[
-        tuple[SimulatedSite, Collector]]:
+async def mqtt_played(
+    site: Site, broker: MosquittoServer
+) -> AsyncIterator[tuple[SimulatedSite, Collector]]:
     """The site's simulators publishing to `broker`, and the gateway's MQTT driver."""
     sink = Collector()
     driver = MqttDriver(BrokerSpec(host=broker.host, port=broker.port), mqtt_devices(site))
@@ -312,8 +362,18 @@ def topics(count: int) -> list[str]:
 @pytest.mark.parametrize(
     ("fault", "expected"),
     [
-        pytest.param(None, {"status": "normal", "smoke": False, "fault": False, "tamper": False,
-                            "battery": 100.0, "battery_low": False}, id="normal"),
+        pytest.param(
+            None,
+            {
+                "status": "normal",
+                "smoke": False,
+                "fault": False,
+                "tamper": False,
+                "battery": 100.0,
+                "battery_low": False,
+            },
+            id="normal",
+        ),
         pytest.param("fire", {"status": "fire", "smoke": True}, id="fire"),
         pytest.param("detector_fault", {"fault": True, "smoke": False}, id="fault"),
     ],
@@ -321,8 +381,7 @@ def topics(count: int) -> list[str]:
 async def test_iot_smoke_alarm(
     tmp_path: Path, mosquitto: MosquittoServer, fault: str | None, expected: dict[str, Any]
 ) -> None:
-    site = load_site(write_site(tmp_path, "iot-smoke-alarm", topics(1),
-                                mqtt_port=mosquitto.port))
+    site = load_site(write_site(tmp_path, "iot-smoke-alarm", topics(1), mqtt_port=mosquitto.port))
     async with mqtt_played(site, mosquitto) as (simulated, sink):
         if fault is not None:
             await simulated.apply(fault, "DEV-1")
@@ -332,11 +391,21 @@ async def test_iot_smoke_alarm(
 @pytest.mark.parametrize(
     ("fault", "expected"),
     [
-        pytest.param(None, {"online": True, "recording": True, "video_loss": False,
-                            "tamper": False, "file_retained": "normal", "disk_free": 40.0},
-                     id="healthy"),
-        pytest.param("camera_offline", {"online": False, "recording": False, "fps": 0.0},
-                     id="offline"),
+        pytest.param(
+            None,
+            {
+                "online": True,
+                "recording": True,
+                "video_loss": False,
+                "tamper": False,
+                "file_retained": "normal",
+                "disk_free": 40.0,
+            },
+            id="healthy",
+        ),
+        pytest.param(
+            "camera_offline", {"online": False, "recording": False, "fps": 0.0}, id="offline"
+        ),
         pytest.param("not_recording", {"online": True, "recording": False}, id="not-recording"),
         pytest.param("video_loss", {"video_loss": True, "fps": 0.0}, id="video-loss"),
         pytest.param("tamper", {"tamper": True}, id="tamper"),
@@ -345,8 +414,7 @@ async def test_iot_smoke_alarm(
 async def test_nvr_camera_health(
     tmp_path: Path, mosquitto: MosquittoServer, fault: str | None, expected: dict[str, Any]
 ) -> None:
-    site = load_site(write_site(tmp_path, "nvr-camera-health", topics(1),
-                                mqtt_port=mosquitto.port))
+    site = load_site(write_site(tmp_path, "nvr-camera-health", topics(1), mqtt_port=mosquitto.port))
     async with mqtt_played(site, mosquitto) as (simulated, sink):
         if fault is not None:
             await simulated.apply(fault, "DEV-1")
@@ -371,10 +439,16 @@ def nvr_profile() -> MqttProfile:
 def test_nvr_status_words_become_flags(
     field: str, raw: str, point: str, value: bool | None, detail: str | None
 ) -> None:
-    document = {"connection": "Connected", "recording_status": "Recording",
-                "main_stream": {"fps": 25, "bitrate_kbps": 4096},
-                "storage": {"retention_days": 92, "file_retained": "Normal"},
-                "events": {"video_loss": False, "tamper": False}, field: raw}
-    results = {name: (got, detail) for name, got, _, detail in
-               decode_payload(nvr_profile(), json.dumps(document).encode())}
+    document = {
+        "connection": "Connected",
+        "recording_status": "Recording",
+        "main_stream": {"fps": 25, "bitrate_kbps": 4096},
+        "storage": {"retention_days": 92, "file_retained": "Normal"},
+        "events": {"video_loss": False, "tamper": False},
+        field: raw,
+    }
+    results = {
+        name: (got, detail)
+        for name, got, _, detail in decode_payload(nvr_profile(), json.dumps(document).encode())
+    }
     assert results[point] == (value, detail)

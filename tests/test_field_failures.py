@@ -48,8 +48,13 @@ DETECTORS = [f"SD-1-{n}" for n in range(1, 7)]
 JITTER = 1.2  # the reconnect backoff stretches each delay by up to 20%
 
 
-def tcp_panel(folder: Path, port: int, timeout: str = "300ms", units: tuple[int, ...] = (1,),
-              detectors: int = 6) -> Site:  # fmt: skip
+def tcp_panel(
+    folder: Path,
+    port: int,
+    timeout: str = "300ms",
+    units: tuple[int, ...] = (1,),
+    detectors: int = 6,
+) -> Site:
     """Detectors SD-<unit>-<n> on one Modbus TCP endpoint at 127.0.0.1:`port`, every 100 ms."""
     line = f"{{id: panel, host: 127.0.0.1, port: {port}, timeout: {timeout}}}"
     return load_site(panel_site(folder, line, units=units, detectors=detectors))
@@ -127,7 +132,7 @@ async def test_polling_resumes_at_full_rate_after_an_outage_longer_than_the_back
             back_after = time.monotonic() - mended
             rates = await sink.good_rates(DETECTORS, 3.0)
             assert not task.done()
-    assert not any(all(r.good for r in batch) for batch in sink.batches[lost - 20:lost])
+    assert not any(all(r.good for r in batch) for batch in sink.batches[lost - 20 : lost])
     assert back_after <= JITTER * RECONNECT_CAP + 10
     assert all(rate >= 0.8 / POLL for rate in rates.values()), rates
     assert driver.stats["panel"].reconnects >= 2
@@ -180,7 +185,11 @@ def observed_timeouts(sink: Collector) -> list[float]:
     for index in range(1, len(sink.batches)):
         before, after = sink.batches[index - 1][0], sink.batches[index][0]
         if (before.device, before.quality, after.device, after.quality) == (
-                "SD-1-1", Quality.GOOD, "SD-2-1", Quality.TIMEOUT):
+            "SD-1-1",
+            Quality.GOOD,
+            "SD-2-1",
+            Quality.TIMEOUT,
+        ):
             gaps.append(sink.arrived[index] - sink.arrived[index - 1])
     return gaps
 
@@ -192,8 +201,10 @@ async def test_the_configured_timeout_is_the_timeout_observed(
     if transport == "tcp":
         site, serial_port = tcp_panel(tmp_path, free_port(), "200ms", (1, 2), 1), None
     else:
-        line = (f"{{id: panel, serial: {serial_pair.gateway}, baudrate: 19200, parity: N, "
-                "stopbits: 2, timeout: 200ms}")  # fmt: skip
+        line = (
+            f"{{id: panel, serial: {serial_pair.gateway}, baudrate: 19200, parity: N, "
+            "stopbits: 2, timeout: 200ms}"
+        )
         site = load_site(panel_site(tmp_path, line, units=(1, 2), detectors=1))
         serial_port = serial_pair.simulator
     async with silent_second_unit(site, serial_port) as sink:
@@ -211,16 +222,23 @@ async def _last(sink: Collector, device: str) -> str | None:
 
 @pytest.mark.parametrize(
     ("timeout", "message"),
-    [("0s", "Input should be greater than 0 (got '0s')"),
-     ("-1s", "expected a duration such as 10s or 2m, got '-1s'")],
+    [
+        ("0s", "Input should be greater than 0 (got '0s')"),
+        ("-1s", "expected a duration such as 10s or 2m, got '-1s'"),
+    ],
 )
 def test_check_refuses_a_timeout_instead_of_clamping_it(
     tmp_path: Path, timeout: str, message: str
 ) -> None:
     line = f"{{id: panel, host: 127.0.0.1, port: 1502, timeout: {timeout}}}"
     site = panel_site(tmp_path, line)
-    result = subprocess.run([sys.executable, "-m", "gateway", "check", str(site)],
-                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "check", str(site)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == f"{site.name}:7: modbus.endpoints[0].timeout: {message}"
 
@@ -235,8 +253,9 @@ class SpiedSerialPair(SerialPair):
     def traffic(self) -> list[tuple[str, bytes]]:
         """The chunks so far, as (direction, bytes)."""
         text = self.log.read_text(errors="replace")
-        chunks = re.findall(r"^([<>]) \S+ \S+\s+length=\d+[^\n]*\n((?: [0-9a-f]{2})+)", text,
-                            re.MULTILINE)  # fmt: skip
+        chunks = re.findall(
+            r"^([<>]) \S+ \S+\s+length=\d+[^\n]*\n((?: [0-9a-f]{2})+)", text, re.MULTILINE
+        )
         return [(way, bytes.fromhex(data)) for way, data in chunks]
 
 
@@ -257,22 +276,27 @@ UNITS = tuple(range(1, 9))
 async def test_many_units_on_one_bus_never_overlap(tmp_path: Path) -> None:
     with SpiedSerialPair(tmp_path / "serial") as pair:
         pair.start()
-        line = (f"{{id: panel, serial: {pair.gateway}, baudrate: 19200, parity: N, stopbits: 2, "
-                "timeout: 300ms}")  # fmt: skip
+        line = (
+            f"{{id: panel, serial: {pair.gateway}, baudrate: 19200, parity: N, stopbits: 2, "
+            "timeout: 300ms}"
+        )
         file = panel_site(tmp_path, line, units=UNITS, detectors=2)
         text = file.read_text()  # units 5-8 in a second poll group, sharing the line
         for unit in UNITS[4:]:
             text = text.replace(
                 f"profile: panel-detector, source: {{endpoint: panel, unit: {unit},",
                 f"profile: panel-detector, poll_interval: 150ms, source: {{endpoint: panel, "
-                f"unit: {unit},")
+                f"unit: {unit},",
+            )
         file.write_text(text)
         site = load_site(file)
         [spec] = modbus_endpoints(site)
         assert len({d.poll_interval for d in spec.devices}) == 2
         driver, sink = ModbusDriver([spec]), Collector()
-        async with (SimulatedSite(site, serial_ports={"panel": pair.simulator}),
-                    polling(driver, sink)):  # fmt: skip
+        async with (
+            SimulatedSite(site, serial_ports={"panel": pair.simulator}),
+            polling(driver, sink),
+        ):
             for unit in UNITS:
                 await sink.next(f"SD-{unit}-2", all_good)
             rates = await sink.good_rates([f"SD-{u}-1" for u in UNITS], 4.0)
@@ -281,8 +305,10 @@ async def test_many_units_on_one_bus_never_overlap(tmp_path: Path) -> None:
     stats = driver.stats["panel"]
     assert (stats.timeouts, stats.exceptions, stats.disconnected) == (0, 0, 0)
     assert all(all(r.good for r in batch) for batch in sink.batches)
-    assert all(rate >= 0.8 / (0.1 if u <= 4 else 0.15)
-               for u, rate in zip(UNITS, rates.values(), strict=True)), rates
+    assert all(
+        rate >= 0.8 / (0.1 if u <= 4 else 0.15)
+        for u, rate in zip(UNITS, rates.values(), strict=True)
+    ), rates
     requests = [data for way, data in talk if way == ">"]
     answers = [data for way, data in talk if way == "<"]
     assert len(requests) >= 200

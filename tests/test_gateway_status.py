@@ -41,8 +41,9 @@ async def gateway_running(site: Site) -> AsyncIterator[Gateway]:
             await task
 
 
-async def status_where(site: Site, check: Callable[[dict[str, Any]], bool],
-                       what: str) -> dict[str, Any]:  # fmt: skip
+async def status_where(
+    site: Site, check: Callable[[dict[str, Any]], bool], what: str
+) -> dict[str, Any]:
     """The retained status, fetched from the broker again and again until `check` holds."""
     found: dict[str, Any] = {}
 
@@ -62,8 +63,9 @@ async def test_status_shows_each_devices_health_and_firegw_status_prints_it(
     tmp_path: Path, mosquitto: MosquittoServer, influxdb: InfluxServer
 ) -> None:
     influxdb.create_database("status_health")
-    site_file = clinic_site(tmp_path, mqtt_port=mosquitto.port, influx_url=influxdb.url,
-                            database="status_health")
+    site_file = clinic_site(
+        tmp_path, mqtt_port=mosquitto.port, influx_url=influxdb.url, database="status_health"
+    )
     site = load_site(site_file)
     async with SimulatedSite(site, seed=3) as simulators, gateway_running(site):
         await simulators.apply("silent", "SD-2F-01")  # a detector whose panel never answers
@@ -71,9 +73,11 @@ async def test_status_shows_each_devices_health_and_firegw_status_prints_it(
 
         def settled(status: dict[str, Any]) -> bool:
             health = status.get("device_health", {})
-            return (health.get("SD-2F-01", {}).get("state") == "lost"
-                    and health.get("HP-1F-01", {}).get("state") == "degraded"
-                    and status["devices"]["ok"] == len(site.devices) - 2)
+            return (
+                health.get("SD-2F-01", {}).get("state") == "lost"
+                and health.get("HP-1F-01", {}).get("state") == "degraded"
+                and status["devices"]["ok"] == len(site.devices) - 2
+            )
 
         status = await status_where(site, settled, "one device lost, one degraded, others ok")
         command = [sys.executable, "-m", "gateway", "status", str(site_file)]
@@ -108,7 +112,8 @@ async def test_status_shows_each_devices_health_and_firegw_status_prints_it(
 
 async def run(command: list[str], *, exit_status: int = 0) -> str:
     process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     out, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == exit_status, (out + err).decode()
     return out.decode()
@@ -119,36 +124,43 @@ async def test_a_database_outage_raises_history_not_stored_on_the_feed(
 ) -> None:
     server = influxdb_factory()
     server.create_database("status_outage")
-    site_file = clinic_site(tmp_path, mqtt_port=mosquitto.port, influx_url=server.url,
-                            database="status_outage")
-    site_file.write_text(site_file.read_text().replace("outbox.sqlite}",
-                                                       "outbox.sqlite, alarm_age: 2s}"))
+    site_file = clinic_site(
+        tmp_path, mqtt_port=mosquitto.port, influx_url=server.url, database="status_outage"
+    )
+    site_file.write_text(
+        site_file.read_text().replace("outbox.sqlite}", "outbox.sqlite, alarm_age: 2s}")
+    )
     site = load_site(site_file)
     itself = site.config.site.gateway_id
     alarm_id = f"history_not_stored:{itself}"
     topics = FeedTopics.for_site(site)
     watcher = Watcher(mosquitto.host, mosquitto.port, topics)
-    async with (SimulatedSite(site, seed=4), watcher,
-                gateway_running(site) as gateway):  # fmt: skip
-        await eventually(lambda: gateway.sinks["influxdb"].written > 50, within=15,
-                         what="readings written")  # fmt: skip
+    async with SimulatedSite(site, seed=4), watcher, gateway_running(site) as gateway:
+        await eventually(
+            lambda: gateway.sinks["influxdb"].written > 50, within=15, what="readings written"
+        )
         server.stop()
         raised = await watcher.event(alarm_id, "raised")
         assert raised["alarm"]["class"] == "trouble"
         assert raised["alarm"]["device"] == itself
         assert "history not reaching the database" in raised["alarm"]["message"]
         status = await status_where(
-            site, lambda s: bool(s["history"] and s["history"]["late"]
-                                 and s["history"]["sinks"][0]["last_error"]),
-            "the outage in the status")  # fmt: skip
+            site,
+            lambda s: bool(
+                s["history"] and s["history"]["late"] and s["history"]["sinks"][0]["last_error"]
+            ),
+            "the outage in the status",
+        )
         assert status["history"]["sinks"][0]["backlog"] > 0
         assert status["alarms"]["by_class"].get("trouble", 0) >= 1
 
         server.start()
         await watcher.event(alarm_id, "returned_to_normal")
         status = await status_where(
-            site, lambda s: s["history"]["late"] is None and s["history"]["sinks"][0]["rate"] > 0,
-            "the sink writing again")  # fmt: skip
+            site,
+            lambda s: s["history"]["late"] is None and s["history"]["sinks"][0]["rate"] > 0,
+            "the sink writing again",
+        )
         assert status["history"]["sinks"][0]["last_error"] is None
     # The gateway's own health is history too: the outage is in the database.
     rows = server.query("status_outage", 'SELECT "history_stored" FROM "gateway"')

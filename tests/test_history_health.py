@@ -38,14 +38,19 @@ async def test_raised_at_the_fill_share_and_cleared_when_delivered(
         rows = await outbox.peek(1000)
         await outbox.reader("central").advance(rows[-1][0])
         assert await health.check() is None
-    messages = [(r.levelname, r.getMessage()) for r in caplog.records
-                if r.name == "gateway.history"]  # fmt: skip
+    messages = [
+        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "gateway.history"
+    ]
     assert messages == [
-        ("WARNING", "trouble: history not reaching the database: outbox holds 500 of at most"
-                    " 1000 lines"),
-        ("INFO", "history reaches the database again (was: outbox holds 500 of at most 1000"
-                 " lines)"),
-    ]  # fmt: skip
+        (
+            "WARNING",
+            "trouble: history not reaching the database: outbox holds 500 of at most 1000 lines",
+        ),
+        (
+            "INFO",
+            "history reaches the database again (was: outbox holds 500 of at most 1000 lines)",
+        ),
+    ]
 
 
 async def test_raised_when_the_oldest_waiting_line_is_too_old(tmp_path: Path) -> None:
@@ -73,8 +78,9 @@ async def test_a_commit_that_fills_the_outbox_is_reported_at_once(tmp_path: Path
         published.extend(readings)
 
     async with Outbox(tmp_path / "outbox.db", sinks=["central"], max_rows=1000) as outbox:
-        health = HistoryHealth(settings, outbox, device="firegw-test", publish=publish,
-                               interval=3600)
+        health = HistoryHealth(
+            settings, outbox, device="firegw-test", publish=publish, interval=3600
+        )
         task = asyncio.create_task(health.run())
         await eventually(lambda: len(published) > 0, within=5, what="the first report")
         assert flags(published) == {"history_stored": True, "outbox_nearly_full": False}
@@ -111,5 +117,6 @@ async def test_the_report_names_each_sinks_backlog_and_delay(tmp_path: Path) -> 
 
 
 def flags(published: Sequence[Reading]) -> dict[str, object]:
-    return {r.point: r.value for r in published
-            if r.point in ("history_stored", "outbox_nearly_full")}
+    return {
+        r.point: r.value for r in published if r.point in ("history_stored", "outbox_nearly_full")
+    }

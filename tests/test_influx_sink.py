@@ -123,9 +123,13 @@ async def test_readings_arrive_with_exact_values_and_times(
         T0 + 2: {**tags, "time": T0 + 2, "battery": 87},
         T0 + 3: {**tags, "time": T0 + 3, "alarm": True},
         T0 + 4: {**tags, "time": T0 + 4, "status": 'pre "alarm"\\'},
-        T0 + 5: {**tags, "time": T0 + 5, "temperature_quality": "timeout",
-                 "temperature_detail": "no answer in 1 s"},
-    }  # fmt: skip
+        T0 + 5: {
+            **tags,
+            "time": T0 + 5,
+            "temperature_quality": "timeout",
+            "temperature_detail": "no answer in 1 s",
+        },
+    }
 
 
 async def test_malformed_lines_are_set_aside_and_the_rest_is_written(
@@ -184,8 +188,9 @@ async def test_retry_after_is_honoured(tmp_path: Path) -> None:
     async def write(request: web.Request) -> web.Response:
         arrivals.append(time.monotonic())
         if len(arrivals) == 1:
-            return web.json_response({"error": "slow down"}, status=429,
-                                     headers={"Retry-After": "1"})  # fmt: skip
+            return web.json_response(
+                {"error": "slow down"}, status=429, headers={"Retry-After": "1"}
+            )
         return web.Response(status=204)
 
     app = web.Application()

@@ -26,14 +26,18 @@ def expected_samples(count: int, start: int = 0) -> set[tuple[str, int, float]]:
     Values are rounded to 9 decimals: VictoriaMetrics stores floats as decimals with about 12
     significant digits, so 0.25 + 0.092 (0.34200000000000003) comes back as 0.342.
     """
-    return {(f"hy-{i % 10:02d}", (T0 + i * 10**6) // 10**6, round(0.25 + i / 1000, 9))
-            for i in range(start, start + count)}  # fmt: skip
+    return {
+        (f"hy-{i % 10:02d}", (T0 + i * 10**6) // 10**6, round(0.25 + i / 1000, 9))
+        for i in range(start, start + count)
+    }
 
 
 def stored_samples(server: VictoriaMetricsServer) -> list[tuple[str, int, float]]:
     """Every stored pressure sample, duplicates kept (VictoriaMetrics does not merge them)."""
-    return [(labels["device"], at, round(value, 9))
-            for labels, value, at in server.export("hydrant_pressure_pressure")]  # fmt: skip
+    return [
+        (labels["device"], at, round(value, 9))
+        for labels, value, at in server.export("hydrant_pressure_pressure")
+    ]
 
 
 def v2_sink(url: str, **options: float) -> InfluxV2Sink:
@@ -93,12 +97,18 @@ async def test_a_rejected_batch_is_split_and_the_bad_lines_set_aside(tmp_path: P
 
     async def write(request: web.Request) -> web.Response:
         body = await request.text()  # aiohttp has undone the Content-Encoding: gzip
-        requests.append((dict(request.query), request.headers.get("Authorization"),
-                         request.headers.get("Content-Encoding")))  # fmt: skip
+        requests.append(
+            (
+                dict(request.query),
+                request.headers.get("Authorization"),
+                request.headers.get("Content-Encoding"),
+            )
+        )
         bad = [line for line in body.split("\n") if not line.startswith("hydrant_pressure,")]
         if bad:
-            return web.json_response({"code": "invalid", "message": f"unable to parse '{bad[0]}'"},
-                                     status=400)  # fmt: skip
+            return web.json_response(
+                {"code": "invalid", "message": f"unable to parse '{bad[0]}'"}, status=400
+            )
         accepted.extend(body.split("\n"))
         return web.Response(status=204)
 
@@ -110,12 +120,16 @@ async def test_a_rejected_batch_is_split_and_the_bad_lines_set_aside(tmp_path: P
             await drained(outbox)
         assert (sink.written, sink.rejected) == (20, 1)
     assert accepted == good
-    assert requests[0] == ({"org": "st-lukes", "bucket": "fire", "precision": "ns"},
-                           "Token test-token", "gzip")  # fmt: skip
+    assert requests[0] == (
+        {"org": "st-lukes", "bucket": "fire", "precision": "ns"},
+        "Token test-token",
+        "gzip",
+    )
     with sqlite3.connect(path) as db:
         dead = db.execute("SELECT line, reason, sink FROM dead_letter").fetchall()
-    assert dead == [("not line protocol", "HTTP 400: unable to parse 'not line protocol'",
-                     "influxdb")]  # fmt: skip
+    assert dead == [
+        ("not line protocol", "HTTP 400: unable to parse 'not line protocol'", "influxdb")
+    ]
 
 
 async def test_retry_after_is_honoured_on_429(tmp_path: Path) -> None:
@@ -124,8 +138,11 @@ async def test_retry_after_is_honoured_on_429(tmp_path: Path) -> None:
     async def write(request: web.Request) -> web.Response:
         arrivals.append(time.monotonic())
         if len(arrivals) == 1:
-            return web.json_response({"code": "too many requests", "message": "slow down"},
-                                     status=429, headers={"Retry-After": "1"})  # fmt: skip
+            return web.json_response(
+                {"code": "too many requests", "message": "slow down"},
+                status=429,
+                headers={"Retry-After": "1"},
+            )
         return web.Response(status=204)
 
     async with (

@@ -145,8 +145,9 @@ def test_unencodable(
     "reading",
     [
         Reading("SD 1", "status", "fire", observed_at=1),
-        Reading("HP-1", "pressure", None, Quality.OUT_OF_RANGE, detail="loop 2.1 mA",
-                observed_at=2),
+        Reading(
+            "HP-1", "pressure", None, Quality.OUT_OF_RANGE, detail="loop 2.1 mA", observed_at=2
+        ),
         Reading("CAM=1", "fps", float("nan"), observed_at=3),
     ],
 )

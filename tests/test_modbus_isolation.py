@@ -101,8 +101,7 @@ async def test_a_faulty_detector_is_read_alone_and_its_neighbours_keep_their_rat
         started, notes = time.monotonic(), len(cost.notes)
         await asyncio.sleep(2.0)
         elapsed = time.monotonic() - started
-        rates = {n: (sink.count(f"SD-1-{n}", Quality.GOOD) - before[n]) / elapsed
-                 for n in (2, 4)}  # fmt: skip
+        rates = {n: (sink.count(f"SD-1-{n}", Quality.GOOD) - before[n]) / elapsed for n in (2, 4)}
         per_cycle = cost.per_cycle(notes)
         await simulated.apply("clear", "SD-1-3")
         await sink.next("SD-1-3", all_good, within=40)

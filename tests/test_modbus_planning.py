@@ -218,7 +218,8 @@ def test_a_reads_time_on_the_wire_counts_every_character_and_silence() -> None:
     points = [{"name": f"r{i}", "function": "holding_register", "address": i} for i in range(125)]
     points.append({"name": "flags", "function": "coil", "address": 0, "type": "bool"})
     profile = ModbusProfile.model_validate(
-        {"id": "full", "protocol": "modbus", "kind": "smoke_detector", "points": points})
+        {"id": "full", "protocol": "modbus", "kind": "smoke_detector", "points": points}
+    )
     device = ModbusDevice(id="f", unit=1, address=0, profile=profile, poll_interval=1)
     registers, coils = sorted(plan_requests([device]), key=lambda r: r.function.is_bit)
     even = SerialLine("/dev/ttyUSB0", baudrate=9600, parity=Parity.EVEN, stopbits=1)

@@ -64,9 +64,30 @@ async def test_units_on_one_bus_decode(tmp_path: Path, serial_pair: SerialPair) 
 async def mbpoll(device: str, unit: int) -> tuple[int, str]:
     """mbpoll as an independent RTU master: input registers 1-3 (1-based) of `unit`, once."""
     process = await asyncio.create_subprocess_exec(
-        require_binary(MBPOLL), "-m", "rtu", "-b", "9600", "-P", "none", "-s", "2", "-a", str(unit),
-        "-t", "3", "-r", "1", "-c", "3", "-o", "0.5", device, "-1",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)  # fmt: skip
+        require_binary(MBPOLL),
+        "-m",
+        "rtu",
+        "-b",
+        "9600",
+        "-P",
+        "none",
+        "-s",
+        "2",
+        "-a",
+        str(unit),
+        "-t",
+        "3",
+        "-r",
+        "1",
+        "-c",
+        "3",
+        "-o",
+        "0.5",
+        device,
+        "-1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=20)
     return process.returncode or 0, output.decode()
 
@@ -78,8 +99,10 @@ async def test_mbpoll_reads_the_same_registers(tmp_path: Path, serial_pair: Seri
         code, output = await mbpoll(serial_pair.gateway, 2)
         state = simulated.state("SD-2-1")["values"]
     assert code == 0, output
-    values = {int(ref): int(value) for ref, value in
-              re.findall(r"^\[(\d+)\]:\s+(-?\d+)", output, re.MULTILINE)}  # fmt: skip
+    values = {
+        int(ref): int(value)
+        for ref, value in re.findall(r"^\[(\d+)\]:\s+(-?\d+)", output, re.MULTILINE)
+    }
     assert values[1] == 2  # fire
     assert abs(values[2] * 0.01 - state["obscuration"]) < 0.5
     assert abs(values[3] * 0.1 - state["temperature"]) < 1.0
@@ -115,8 +138,14 @@ async def test_firegw_simulate_serves_a_serial_endpoint_on_the_port_given(
 ) -> None:
     site = bus(tmp_path, serial_pair)
     process = await asyncio.create_subprocess_exec(
-        *FIREGW, "simulate", str(site.path), "--serial", f"panel={serial_pair.simulator}",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)  # fmt: skip
+        *FIREGW,
+        "simulate",
+        str(site.path),
+        "--serial",
+        f"panel={serial_pair.simulator}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     assert process.stdout is not None
     try:
         first = await asyncio.wait_for(process.stdout.readline(), timeout=20)
@@ -132,14 +161,23 @@ async def test_firegw_simulate_serves_a_serial_endpoint_on_the_port_given(
 @pytest.mark.parametrize(
     ("serial", "message"),
     [
-        pytest.param([], "site.yaml: endpoint 'panel' is on the serial line {gw}, which the "
-                     "gateway opens: give the simulator the other end of the line with --serial "
-                     "panel=PATH (a second adapter, or a socat pty pair)", id="missing"),
-        pytest.param(["--serial", "panel=/dev/null", "--serial", "plant=/dev/ttyS1"],
-                     "site.yaml: --serial plant: the site has no Modbus endpoint 'plant'",
-                     id="unknown"),
-        pytest.param(["--serial", "panel"], "argument --serial: expected ENDPOINT=PATH, "
-                     "got 'panel'", id="malformed"),
+        pytest.param(
+            [],
+            "site.yaml: endpoint 'panel' is on the serial line {gw}, which the "
+            "gateway opens: give the simulator the other end of the line with --serial "
+            "panel=PATH (a second adapter, or a socat pty pair)",
+            id="missing",
+        ),
+        pytest.param(
+            ["--serial", "panel=/dev/null", "--serial", "plant=/dev/ttyS1"],
+            "site.yaml: --serial plant: the site has no Modbus endpoint 'plant'",
+            id="unknown",
+        ),
+        pytest.param(
+            ["--serial", "panel"],
+            "argument --serial: expected ENDPOINT=PATH, got 'panel'",
+            id="malformed",
+        ),
     ],
 )
 def test_firegw_simulate_refuses_a_serial_endpoint_without_its_port(
@@ -149,7 +187,12 @@ def test_firegw_simulate_refuses_a_serial_endpoint_without_its_port(
     folder.mkdir()
     line = "{id: panel, serial: /dev/ttyUSB7, baudrate: 9600, parity: N, stopbits: 2}"
     site = panel_site(folder, line).rename(folder / "site.yaml")
-    result = subprocess.run([*FIREGW, "simulate", str(site), *serial], capture_output=True,
-                            text=True, timeout=60, check=False)  # fmt: skip
+    result = subprocess.run(
+        [*FIREGW, "simulate", str(site), *serial],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert message.format(gw="/dev/ttyUSB7") in result.stderr

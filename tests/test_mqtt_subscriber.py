@@ -257,8 +257,10 @@ async def test_reconnects_after_broker_restart(mosquitto_factory: MosquittoFacto
         pytest.param(
             lambda: MqttDriver(
                 BrokerSpec("localhost", 1883),
-                [MqttDevice("a", "nvr/{device}/+", CAMERA, key="ch1"),
-                 MqttDevice("b", "nvr/{device}/+", CAMERA, key="ch1")],
+                [
+                    MqttDevice("a", "nvr/{device}/+", CAMERA, key="ch1"),
+                    MqttDevice("b", "nvr/{device}/+", CAMERA, key="ch1"),
+                ],
             ),
             "devices a and b share topic 'nvr/ch1/+'",
             id="shared-key",

@@ -34,11 +34,14 @@ async def test_a_template_with_wildcards_delivers_to_each_device(
     mosquitto: MosquittoServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     nvr, z2m = base(), base()
-    driver = MqttDriver(broker_of(mosquitto), [
-        MqttDevice("OPD-CAM-01", f"{nvr}/+/{{device}}/health", CAMERA),
-        MqttDevice("OPD-CAM-07", f"{nvr}/+/{{device}}/health", CAMERA, key="ch07"),
-        MqttDevice("WARD-CAM", f"{z2m}/{{device}}/#", CAMERA, key="ward 3 camera"),
-    ])
+    driver = MqttDriver(
+        broker_of(mosquitto),
+        [
+            MqttDevice("OPD-CAM-01", f"{nvr}/+/{{device}}/health", CAMERA),
+            MqttDevice("OPD-CAM-07", f"{nvr}/+/{{device}}/health", CAMERA, key="ch07"),
+            MqttDevice("WARD-CAM", f"{z2m}/{{device}}/#", CAMERA, key="ward 3 camera"),
+        ],
+    )
     sink = Collector()
     caplog.set_level(logging.INFO, logger="drivers.mqtt.subscriber")
     async with running(driver, sink):
@@ -60,9 +63,12 @@ async def test_an_unknown_device_on_a_template_is_counted_and_ignored(
 ) -> None:
     nvr = base()
     template = f"{nvr}/{{device}}/health"
-    driver = MqttDriver(broker_of(mosquitto), [
-        MqttDevice("OPD-CAM-07", template, CAMERA, key="ch07"),
-    ])
+    driver = MqttDriver(
+        broker_of(mosquitto),
+        [
+            MqttDevice("OPD-CAM-07", template, CAMERA, key="ch07"),
+        ],
+    )
     sink = Collector()
     async with running(driver, sink) as task:
         await subscribed(mosquitto, f"{nvr}/ch07/health", sink, 25.0)
@@ -98,7 +104,8 @@ def template_site(folder: Path, port: int, nvr: str) -> Path:
         "  - {id: CAM-1, kind: camera, zone: ward, profile: camera-health, source: mqtt}\n"
         "  - {id: CAM-7, kind: camera, zone: ward, profile: camera-health, source: {key: ch07}}\n"
         "  - {id: CAM-Z, kind: camera, zone: ward, profile: camera-health,\n"
-        f"     source: {{topic: '{nvr}-z2m/{{device}}/#', key: lobby camera}}}}\n")
+        f"     source: {{topic: '{nvr}-z2m/{{device}}/#', key: lobby camera}}}}\n"
+    )
     return site
 
 
@@ -108,8 +115,11 @@ async def test_the_simulators_and_the_gateway_agree_on_templated_topics(
     nvr = base()
     site = load_site(template_site(tmp_path, mosquitto.port, nvr))
     topics = {device.id: site.mqtt_topic(device).topic for device in site.config.devices}
-    assert topics == {"CAM-1": f"{nvr}/+/CAM-1/health", "CAM-7": f"{nvr}/+/ch07/health",
-                      "CAM-Z": f"{nvr}-z2m/lobby camera/#"}
+    assert topics == {
+        "CAM-1": f"{nvr}/+/CAM-1/health",
+        "CAM-7": f"{nvr}/+/ch07/health",
+        "CAM-Z": f"{nvr}-z2m/lobby camera/#",
+    }
     driver, sink = MqttDriver(broker_of(mosquitto), mqtt_devices(site)), Collector()
     async with SimulatedSite(site, mqtt_port=mosquitto.port), running(driver, sink):
         for device in ("CAM-1", "CAM-7", "CAM-Z"):

@@ -25,12 +25,16 @@ CAMERA = MqttProfile.model_validate(
         ("+/nvr/{device}/#", None),
         ("zigbee2mqtt/{device}", None),
         ("", "a topic cannot be empty"),
-        ("nvr/+/health", "a topic with + or # needs a {device} level to say which device a "
-         "message is for"),
+        (
+            "nvr/+/health",
+            "a topic with + or # needs a {device} level to say which device a message is for",
+        ),
         ("nvr/{device}/{device}", "{device} may appear only once in a topic"),
         ("nvr/cam-{device}/health", "{device} must be a whole topic level, between two '/'"),
-        ("nvr/{id}/health", "unknown placeholder in level '{id}': the only placeholder is "
-         "{device}"),
+        (
+            "nvr/{id}/health",
+            "unknown placeholder in level '{id}': the only placeholder is {device}",
+        ),
         ("nvr/#/{device}", "# may only be the last level of a topic"),
         ("nvr/{device}/ch+", "+ must be a whole topic level, not part of 'ch+'"),
         ("nvr/{device}/x#", "# must be a whole topic level, not part of 'x#'"),
@@ -83,27 +87,43 @@ def test_a_template_finds_the_key_at_its_device_level() -> None:
 
 
 def test_the_router_prefers_exact_topics_and_maps_keys() -> None:
-    router = TopicRouter([
-        MqttDevice("OPD-CAM-01", "nvr/{device}/health", CAMERA),
-        MqttDevice("OPD-CAM-07", "nvr/{device}/health", CAMERA, key="ch07"),
-        MqttDevice("LOBBY", "nvr/lobby/health", CAMERA),
-    ])
+    router = TopicRouter(
+        [
+            MqttDevice("OPD-CAM-01", "nvr/{device}/health", CAMERA),
+            MqttDevice("OPD-CAM-07", "nvr/{device}/health", CAMERA, key="ch07"),
+            MqttDevice("LOBBY", "nvr/lobby/health", CAMERA),
+        ]
+    )
     assert router.subscriptions == ["nvr/lobby/health", "nvr/+/health"]
     assert len(router) == 3
-    found = {t: getattr(router.device_for(t), "id", None)
-             for t in ("nvr/OPD-CAM-01/health", "nvr/ch07/health", "nvr/OPD-CAM-07/health",
-                       "nvr/lobby/health", "other/ch07/health")}
-    assert found == {"nvr/OPD-CAM-01/health": "OPD-CAM-01", "nvr/ch07/health": "OPD-CAM-07",
-                     "nvr/OPD-CAM-07/health": None, "nvr/lobby/health": "LOBBY",
-                     "other/ch07/health": None}
+    found = {
+        t: getattr(router.device_for(t), "id", None)
+        for t in (
+            "nvr/OPD-CAM-01/health",
+            "nvr/ch07/health",
+            "nvr/OPD-CAM-07/health",
+            "nvr/lobby/health",
+            "other/ch07/health",
+        )
+    }
+    assert found == {
+        "nvr/OPD-CAM-01/health": "OPD-CAM-01",
+        "nvr/ch07/health": "OPD-CAM-07",
+        "nvr/OPD-CAM-07/health": None,
+        "nvr/lobby/health": "LOBBY",
+        "other/ch07/health": None,
+    }
     assert router.template_of("nvr/ch99/health") == TopicTemplate("nvr/{device}/health")
     assert router.template_of("other/ch07/health") is None
 
 
 @pytest.mark.parametrize(
     ("topic", "expected"),
-    [("nvr/ch07/health", "nvr/ch07/health"), ("+/nvr/ch07/#", "sim/nvr/ch07"),
-     ("nvr/ch07/+", "nvr/ch07/sim")],
+    [
+        ("nvr/ch07/health", "nvr/ch07/health"),
+        ("+/nvr/ch07/#", "sim/nvr/ch07"),
+        ("nvr/ch07/+", "nvr/ch07/sim"),
+    ],
 )
 def test_the_simulator_publishes_on_a_topic_its_filter_matches(topic: str, expected: str) -> None:
     assert publishable(topic) == expected

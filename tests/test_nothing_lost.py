@@ -43,8 +43,10 @@ Key = tuple[str, str, int]
 
 _UNESCAPED_SPACE = re.compile(r"(?<!\\) ")
 _UNESCAPED_EQUALS = re.compile(r"(?<!\\)=")
-_DROPPED = re.compile(r"outbox \S+ is full \(cap (\d+) lines\): dropped the (\d+) oldest "
-                      r"readings, (\d+) in all")  # fmt: skip
+_DROPPED = re.compile(
+    r"outbox \S+ is full \(cap (\d+) lines\): dropped the (\d+) oldest "
+    r"readings, (\d+) in all"
+)
 _WRITTEN = re.compile(r"outbox flushed: (\d+) readings written this run")
 
 
@@ -98,8 +100,11 @@ def stored_rows(influxdb: InfluxServer, database: str) -> list[Key]:
             if measurement == ALARM_EVENT:
                 points = {ALARM_EVENT}
             else:
-                points = {point_of(name) for name, value in row.items()
-                          if name not in TAGS and value is not None}  # fmt: skip
+                points = {
+                    point_of(name)
+                    for name, value in row.items()
+                    if name not in TAGS and value is not None
+                }
             found.extend((device, point, at) for point in points)
     return found
 
@@ -130,8 +135,12 @@ class GatewayProcess:
         self.starts += 1
         with self.log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                *FIREGW, str(self.site_file), stdout=asyncio.subprocess.DEVNULL, stderr=log,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+                *FIREGW,
+                str(self.site_file),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=log,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
 
     async def kill(self) -> None:
         """SIGKILL: no clean-up of any kind."""
@@ -141,8 +150,11 @@ class GatewayProcess:
 
     async def running(self) -> None:
         """Wait until this start has its tasks running (and its SIGTERM handler in place)."""
-        await eventually(lambda: self.log_text().count("gateway for Demo clinic running")
-                         >= self.starts, within=15, what="the gateway running")  # fmt: skip
+        await eventually(
+            lambda: self.log_text().count("gateway for Demo clinic running") >= self.starts,
+            within=15,
+            what="the gateway running",
+        )
 
     async def terminate(self) -> None:
         """SIGTERM once running, and check the gateway stopped cleanly."""
@@ -186,10 +198,21 @@ class OutboxWatch:
             await asyncio.sleep(0.05)
 
 
-def site_with_influx(tmp_path: Path, mosquitto: MosquittoServer, url: str, database: str,
-                     *, poll_interval: str = "100ms") -> Path:  # fmt: skip
-    return clinic_site(tmp_path, mqtt_port=mosquitto.port, influx_url=url, database=database,
-                       poll_interval=poll_interval)  # fmt: skip
+def site_with_influx(
+    tmp_path: Path,
+    mosquitto: MosquittoServer,
+    url: str,
+    database: str,
+    *,
+    poll_interval: str = "100ms",
+) -> Path:
+    return clinic_site(
+        tmp_path,
+        mqtt_port=mosquitto.port,
+        influx_url=url,
+        database=database,
+        poll_interval=poll_interval,
+    )
 
 
 # 1. SIGKILL at random moments.
@@ -225,14 +248,19 @@ async def test_sigkill_at_random_moments_loses_no_committed_line(
             in_database = stored(server, database)
             committed |= in_outbox | in_database
             newest = max((at for _, _, at in committed), default=killed_at)
-            print(f"kill {kill + 1}{' (InfluxDB hung)' if hung else ''}: {len(in_outbox)}"
-                  f" lines waiting in the outbox ({len(in_outbox & in_database)} of them also"
-                  f" in InfluxDB), {len(in_database)} in InfluxDB; newest committed reading"
-                  f" {(killed_at - newest) / 1e6:.0f} ms before the kill")  # fmt: skip
+            print(
+                f"kill {kill + 1}{' (InfluxDB hung)' if hung else ''}: {len(in_outbox)}"
+                f" lines waiting in the outbox ({len(in_outbox & in_database)} of them also"
+                f" in InfluxDB), {len(in_database)} in InfluxDB; newest committed reading"
+                f" {(killed_at - newest) / 1e6:.0f} ms before the kill"
+            )
         committed |= watch.seen
         await gateway.start()
-        await eventually(lambda: committed <= stored(server, database), within=30,
-                         what="every line committed before a kill in InfluxDB")  # fmt: skip
+        await eventually(
+            lambda: committed <= stored(server, database),
+            within=30,
+            what="every line committed before a kill in InfluxDB",
+        )
         await gateway.terminate()
     rows = stored_rows(server, database)
     assert_no_duplicates(rows)
@@ -260,8 +288,11 @@ async def test_an_outage_of_the_database_loses_nothing_not_even_its_first_second
     gateway = GatewayProcess(site_file, tmp_path / "gateway.log")
     async with SimulatedSite(site, seed=6), OutboxWatch(site.outbox_path) as watch:
         await gateway.start()
-        await eventually(lambda: len(stored(server, database)) > 50, within=15,
-                         what="the first readings in InfluxDB")  # fmt: skip
+        await eventually(
+            lambda: len(stored(server, database)) > 50,
+            within=15,
+            what="the first readings in InfluxDB",
+        )
         before = stored(server, database)
         outage_began = time.time_ns()
         server.stop()
@@ -270,16 +301,21 @@ async def test_an_outage_of_the_database_loses_nothing_not_even_its_first_second
         server.start()
         accepted = before | watch.seen
         first_seconds = {key for key in during if outage_began <= key[2] < outage_began + 2e9}
-        await eventually(lambda: accepted <= stored(server, database), within=40,
-                         what="every accepted reading in InfluxDB after the outage")  # fmt: skip
+        await eventually(
+            lambda: accepted <= stored(server, database),
+            within=40,
+            what="every accepted reading in InfluxDB after the outage",
+        )
         await gateway.terminate()
     rows = stored_rows(server, database)
     assert_no_duplicates(rows)
     assert len(first_seconds) > 50
     assert first_seconds <= set(rows)
-    print(f"before the outage: {len(before)} stored; waiting at its end: {len(during)}, of which"
-          f" {len(first_seconds)} from its first 2 s; accepted in all {len(accepted)};"
-          f" stored at the end: {len(rows)}")  # fmt: skip
+    print(
+        f"before the outage: {len(before)} stored; waiting at its end: {len(during)}, of which"
+        f" {len(first_seconds)} from its first 2 s; accepted in all {len(accepted)};"
+        f" stored at the end: {len(rows)}"
+    )
 
 
 # 3. A restart while the database is down.
@@ -302,8 +338,11 @@ async def test_a_restart_while_the_database_is_down_keeps_the_backlog(
         server.start()
         server.create_database(database)
         await gateway.start()
-        await eventually(lambda: first_run <= stored(server, database), within=30,
-                         what="the first run's readings in InfluxDB")  # fmt: skip
+        await eventually(
+            lambda: first_run <= stored(server, database),
+            within=30,
+            what="the first run's readings in InfluxDB",
+        )
         await gateway.terminate()
     rows = stored_rows(server, database)
     assert_no_duplicates(rows)
@@ -332,8 +371,11 @@ async def test_a_full_outbox_drops_the_oldest_readings_loudly_and_never_an_alarm
     gateway = GatewayProcess(site_file, tmp_path / "gateway.log")
     async with SimulatedSite(site, seed=8) as simulators:
         await gateway.start()
-        await eventually(lambda: len(outbox_rows(site.outbox_path)) > 20, within=15,
-                         what="the first readings in the outbox")  # fmt: skip
+        await eventually(
+            lambda: len(outbox_rows(site.outbox_path)) > 20,
+            within=15,
+            what="the first readings in the outbox",
+        )
         for _ in range(2):  # raised and returned to normal, twice: four alarm events
             await simulators.apply("fire", "SD-1F-01")
             await asyncio.sleep(0.6)
@@ -344,8 +386,11 @@ async def test_a_full_outbox_drops_the_oldest_readings_loudly_and_never_an_alarm
         early_alarms = {row for row in early if row[1].startswith(f"{ALARM_EVENT},")}
         assert len(early_alarms) >= 2
         newest_alarm = max(row_id for row_id, _ in early_alarms)
-        await eventually(lambda: dropped_so_far(gateway.log_text()) > newest_alarm, within=20,
-                         what="every reading older than the alarm events dropped")  # fmt: skip
+        await eventually(
+            lambda: dropped_so_far(gateway.log_text()) > newest_alarm,
+            within=20,
+            what="every reading older than the alarm events dropped",
+        )
         # An alarm first: "outbox nearly full" is on the feed, for the security office.
         topics = FeedTopics.for_site(site)
         nearly_full = topics.alarm(f"outbox_nearly_full:{site.config.site.gateway_id}")
@@ -376,5 +421,7 @@ async def test_a_full_outbox_drops_the_oldest_readings_loudly_and_never_an_alarm
     # The newest readings are kept: the last ids the writer gave out, with no gap.
     all_reading_ids = [i for i in range(1, written + 1) if i not in alarm_ids]
     assert reading_ids == all_reading_ids[-len(reading_ids) :]
-    print(f"written {written}, dropped {totals[-1]} in {len(drops)} logged batches, kept"
-          f" {len(reading_ids)} readings and {len(alarm_ids)} alarm events")  # fmt: skip
+    print(
+        f"written {written}, dropped {totals[-1]} in {len(drops)} logged batches, kept"
+        f" {len(reading_ids)} readings and {len(alarm_ids)} alarm events"
+    )

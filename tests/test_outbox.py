@@ -58,10 +58,15 @@ async def test_set_aside_moves_rows_to_dead_letter_with_reason(tmp_path: Path) -
         assert await outbox.dead_letters() == 1
     with sqlite3.connect(path) as db:
         stored = db.execute(
-            "SELECT outbox_id, line, reason, set_aside_at_ns, sink FROM dead_letter")
+            "SELECT outbox_id, line, reason, set_aside_at_ns, sink FROM dead_letter"
+        )
         [(outbox_id, line, reason, at_ns, sink)] = stored.fetchall()
-    assert (outbox_id, line, reason, sink) == (rows[1][0], "bad", "unable to parse 'bad'",
-                                               "influxdb")
+    assert (outbox_id, line, reason, sink) == (
+        rows[1][0],
+        "bad",
+        "unable to parse 'bad'",
+        "influxdb",
+    )
     assert at_ns > 1_600_000_000 * 10**9
 
 
@@ -238,10 +243,12 @@ async def test_at_the_cap_the_oldest_readings_go_in_batches_and_alarm_events_sta
         assert (await outbox.backlog(), outbox.dropped) == (990, 12)
         kept = [line for _, line in await outbox.peek(2000)]
         assert kept == [alarm_line(0), *lines(989, start=12)]
-    [record] = [r for r in caplog.records if r.name == "gateway.outbox.store"
-                and r.levelname == "WARNING"]  # fmt: skip
+    [record] = [
+        r for r in caplog.records if r.name == "gateway.outbox.store" and r.levelname == "WARNING"
+    ]
     assert record.getMessage() == (
-        f"outbox {path} is full (cap 1000 lines): dropped the 12 oldest readings, 12 in all")
+        f"outbox {path} is full (cap 1000 lines): dropped the 12 oldest readings, 12 in all"
+    )
 
 
 async def test_a_full_outbox_of_alarm_events_keeps_them_all(tmp_path: Path) -> None:
@@ -264,7 +271,9 @@ async def test_the_drop_count_survives_closing_and_reopening(tmp_path: Path) -> 
         assert outbox.dropped == 32
     with sqlite3.connect(path) as db:
         assert dict(db.execute("SELECT name, value FROM outbox_counter")) == {
-            "dropped": 32, "rows": 995}
+            "dropped": 32,
+            "rows": 995,
+        }
 
 
 async def test_the_drop_count_equals_the_rows_deleted(tmp_path: Path) -> None:

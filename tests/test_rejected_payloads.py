@@ -33,8 +33,9 @@ def topic(name: str) -> str:
     return f"test/{uuid.uuid4().hex}/{name}"
 
 
-async def kept(store: RejectedPayloads, count: int, device: str | None = None
-               ) -> list[RejectedEntry]:
+async def kept(
+    store: RejectedPayloads, count: int, device: str | None = None
+) -> list[RejectedEntry]:
     """Wait until the store holds `count` entries (of `device`); newest first."""
     found: list[RejectedEntry] = []
 
@@ -51,8 +52,9 @@ async def test_garbage_is_kept_with_its_reason(tmp_path: Path, mosquitto: Mosqui
     cam = topic("cam-01")
     field_error = health(25.0, tamper="yes")
     async with RejectedPayloads(tmp_path / "rejected.sqlite") as store:
-        driver = MqttDriver(broker_of(mosquitto), [MqttDevice("cam-01", cam, CAMERA)],
-                            on_reject=store.add)
+        driver = MqttDriver(
+            broker_of(mosquitto), [MqttDevice("cam-01", cam, CAMERA)], on_reject=store.add
+        )
         sink = Collector()
         async with running(driver, sink) as task:
             await subscribed(mosquitto, cam, sink, 25.0)
@@ -76,19 +78,17 @@ async def test_garbage_is_kept_with_its_reason(tmp_path: Path, mosquitto: Mosqui
     assert (driver.stats.rejected, driver.stats.field_errors) == ({"cam-01": 5}, {"cam-01": 1})
 
 
-async def test_the_bound_holds_oldest_go_first(
-    tmp_path: Path, mosquitto: MosquittoServer
-) -> None:
+async def test_the_bound_holds_oldest_go_first(tmp_path: Path, mosquitto: MosquittoServer) -> None:
     a, b = topic("cam-a"), topic("cam-b")
     devices = [MqttDevice("cam-a", a, CAMERA), MqttDevice("cam-b", b, CAMERA)]
-    async with RejectedPayloads(tmp_path / "rejected.sqlite", keep_per_device=3,
-                                keep_total=5) as store:
+    async with RejectedPayloads(
+        tmp_path / "rejected.sqlite", keep_per_device=3, keep_total=5
+    ) as store:
         driver, sink = MqttDriver(broker_of(mosquitto), devices, on_reject=store.add), Collector()
         async with running(driver, sink):
             await subscribed(mosquitto, a, sink, 25.0)
             await publish(mosquitto, a, *(f"bad a{n}".encode() for n in range(1, 6)))
-            await publish(mosquitto, b, *(f"bad b{n}".encode() for n in range(1, 5)),
-                          health(8.0))
+            await publish(mosquitto, b, *(f"bad b{n}".encode() for n in range(1, 5)), health(8.0))
             await sink.next(fps_is(8.0))
             await eventually(lambda: store.written == 9, what="all nine written")
         entries = await store.entries(limit=100)
@@ -101,8 +101,7 @@ async def test_a_failing_handler_never_stops_the_readings(mosquitto: MosquittoSe
     def broken(rejection: RejectedPayload) -> None:
         raise OSError("disk full")
 
-    driver = MqttDriver(broker_of(mosquitto), [MqttDevice("cam-09", cam, CAMERA)],
-                        on_reject=broken)
+    driver = MqttDriver(broker_of(mosquitto), [MqttDevice("cam-09", cam, CAMERA)], on_reject=broken)
     sink = Collector()
     async with running(driver, sink) as task:
         await subscribed(mosquitto, cam, sink, 25.0)
@@ -125,8 +124,9 @@ async def test_a_full_queue_drops_the_oldest_and_never_blocks(tmp_path: Path) ->
 @pytest.mark.parametrize("bad", [{"keep_per_device": 0}, {"keep_total": 0}])
 def test_bounds_must_be_positive(tmp_path: Path, bad: dict[str, int]) -> None:
     name = next(iter(bad))
-    with pytest.raises(ValueError, match=f"^rejected payload store: {name} must be at least 1, "
-                                         "got 0$"):
+    with pytest.raises(
+        ValueError, match=f"^rejected payload store: {name} must be at least 1, got 0$"
+    ):
         RejectedPayloads(tmp_path / "x.sqlite", **bad)
 
 
@@ -141,12 +141,15 @@ async def test_the_running_gateway_keeps_them_and_the_cli_prints_them(
     task = asyncio.create_task(gateway.run())
     try:
         await asyncio.wait_for(gateway.started.wait(), 15)
-        await eventually(lambda: gateway.mqtt_driver is not None and gateway.mqtt_driver.connected,
-                         what="the gateway subscribed")
+        await eventually(
+            lambda: gateway.mqtt_driver is not None and gateway.mqtt_driver.connected,
+            what="the gateway subscribed",
+        )
         await publish(mosquitto, where, b"camera ok\n", b'{"online": tru')
         path = site.rejected_payloads_path
-        await eventually(lambda: path.exists() and len(read_rejected(path)) == 2,
-                         what="two payloads kept")
+        await eventually(
+            lambda: path.exists() and len(read_rejected(path)) == 2, what="two payloads kept"
+        )
         # read-only, while the gateway runs
         code = await asyncio.to_thread(main, ["rejected", str(site_file), "--device", camera.id])
     finally:
@@ -170,7 +173,8 @@ def test_the_cli_says_when_nothing_was_rejected(
     assert main(["rejected", str(site_file)]) == 0
     path = load_site(site_file).rejected_payloads_path
     assert capsys.readouterr().out == (
-        f"no rejected payloads: {path} does not exist (nothing rejected yet)\n")
+        f"no rejected payloads: {path} does not exist (nothing rejected yet)\n"
+    )
 
 
 async def test_full_prints_each_payload_as_kept_and_says_what_was_cut(
@@ -179,8 +183,15 @@ async def test_full_prints_each_payload_as_kept_and_says_what_was_cut(
     site_file = clinic_site(tmp_path, mqtt_port=1883)
     path = load_site(site_file).rejected_payloads_path
     async with RejectedPayloads(path, max_payload_bytes=10) as store:
-        store.add(RejectedPayload("CAM-2F-01", "demo/nvr/CAM-2F-01/health", b"\x01abc\xffdefghijk",
-                                  "not UTF-8: invalid byte at offset 4", 1_700_000_000 * 10**9))
+        store.add(
+            RejectedPayload(
+                "CAM-2F-01",
+                "demo/nvr/CAM-2F-01/health",
+                b"\x01abc\xffdefghijk",
+                "not UTF-8: invalid byte at offset 4",
+                1_700_000_000 * 10**9,
+            )
+        )
     code = await asyncio.to_thread(main, ["rejected", str(site_file), "--full"])
     assert code == 0
     heading, *rest = capsys.readouterr().out.splitlines()

@@ -114,18 +114,21 @@ def bit_fields(draw: st.DrawFn, *, single: bool) -> tuple[RegisterPoint, list[in
     width = 16 * kind.registers
     low = draw(st.integers(0, width - 1))
     high = low if single else draw(st.integers(low, width - 1))
-    given_point = point(function=draw(REGISTER_TABLES), type=kind, order=draw(ORDERS),
-                        bits=[low, high])
-    current = draw(st.lists(st.integers(0, 0xFFFF), min_size=kind.registers,
-                            max_size=kind.registers))
+    given_point = point(
+        function=draw(REGISTER_TABLES), type=kind, order=draw(ORDERS), bits=[low, high]
+    )
+    current = draw(
+        st.lists(st.integers(0, 0xFFFF), min_size=kind.registers, max_size=kind.registers)
+    )
     return given_point, current
 
 
 def whole(given_point: RegisterPoint, registers: list[int]) -> int:
     """The registers as one unsigned number, read by the driver with the point's order."""
     kind = {1: DataType.U16, 2: DataType.U32, 4: DataType.U64}[given_point.count]
-    number, _, _ = decode_point(point(function="input_register", type=kind,
-                                      order=given_point.order), registers)
+    number, _, _ = decode_point(
+        point(function="input_register", type=kind, order=given_point.order), registers
+    )
     assert isinstance(number, int)
     return number
 
@@ -170,8 +173,9 @@ def enum_points(draw: st.DrawFn) -> tuple[RegisterPoint, str]:
         low, high = 0, 2 ** (last - first + 1) - 1
     codes = draw(st.lists(st.integers(low, high), min_size=1, max_size=12, unique=True))
     names = draw(st.lists(STATE_NAMES, min_size=len(codes), max_size=len(codes), unique=True))
-    given_point = point(function=draw(REGISTER_TABLES), enum=dict(zip(codes, names, strict=True)),
-                        **fields)
+    given_point = point(
+        function=draw(REGISTER_TABLES), enum=dict(zip(codes, names, strict=True)), **fields
+    )
     return given_point, draw(st.sampled_from(names))
 
 
@@ -198,8 +202,9 @@ def scaled_integers(draw: st.DrawFn) -> tuple[RegisterPoint, float]:
     fraction = draw(st.floats(min_value=-0.49, max_value=0.49))
     fraction = max(fraction, 0.0) if raw == low else fraction
     fraction = min(fraction, 0.0) if raw == high else fraction
-    given_point = point(function=draw(REGISTER_TABLES), type=kind, order=draw(ORDERS),
-                        scale=scale, offset=offset)
+    given_point = point(
+        function=draw(REGISTER_TABLES), type=kind, order=draw(ORDERS), scale=scale, offset=offset
+    )
     return given_point, (raw + fraction) * (1.0 if scale is None else scale) + (offset or 0.0)
 
 
@@ -214,13 +219,13 @@ def test_scaled_integers_come_back_within_half_a_step(case: tuple[RegisterPoint,
 
 
 @QUICK
-@given(st.sampled_from(FLOATS), ORDERS, SCALES, OFFSETS,
-       st.floats(min_value=-1e6, max_value=1e6))
+@given(st.sampled_from(FLOATS), ORDERS, SCALES, OFFSETS, st.floats(min_value=-1e6, max_value=1e6))
 def test_scaled_floats_come_back_to_the_precision_of_the_type(
     kind: DataType, order: ByteOrder, scale: float, offset: float | None, value: float
 ) -> None:
-    given_point = point(function="input_register", type=kind, order=order, scale=scale,
-                        offset=offset)
+    given_point = point(
+        function="input_register", type=kind, order=order, scale=scale, offset=offset
+    )
     decoded = roundtrip(given_point, value)
     precision = 2**-23 if kind is DataType.F32 else 2**-52
     assert abs(decoded - value) <= precision * (abs(value) + 2 * abs(offset or 0.0)) + 1e-12
@@ -228,13 +233,15 @@ def test_scaled_floats_come_back_to_the_precision_of_the_type(
 
 # How modules report the loop current: (type, scale to mA, offset). µA counts as ICP DAS
 # M-7018 modules do (4000 = 4 mA), signed µA, nA in 32 bits, and mA as a float.
-LOOP_CONVENTIONS = st.sampled_from([
-    (DataType.U16, 0.001, None),
-    (DataType.I16, 0.001, None),
-    (DataType.U32, 1e-6, None),
-    (DataType.F32, None, None),
-    (DataType.I32, 0.01, -10.0),
-])
+LOOP_CONVENTIONS = st.sampled_from(
+    [
+        (DataType.U16, 0.001, None),
+        (DataType.I16, 0.001, None),
+        (DataType.U32, 1e-6, None),
+        (DataType.F32, None, None),
+        (DataType.I32, 0.01, -10.0),
+    ]
+)
 
 
 @st.composite
@@ -247,8 +254,14 @@ def current_loops(draw: st.DrawFn) -> tuple[RegisterPoint, float]:
     if draw(st.booleans()):  # a site that sets its own fault limits
         loop["fault_below_ma"] = draw(st.floats(min_value=3.0, max_value=3.8))
         loop["fault_above_ma"] = draw(st.floats(min_value=20.5, max_value=22.0))
-    given_point = point(function=draw(REGISTER_TABLES), type=kind, order=draw(ORDERS),
-                        scale=scale, offset=offset, current_loop=loop)
+    given_point = point(
+        function=draw(REGISTER_TABLES),
+        type=kind,
+        order=draw(ORDERS),
+        scale=scale,
+        offset=offset,
+        current_loop=loop,
+    )
     milliamps = draw(st.floats(min_value=0.0, max_value=30.0))
     return given_point, milliamps
 

@@ -21,7 +21,10 @@ from rules import (
 )
 
 DETECTOR, HYDRANT, CAMERA = (
-    DeviceKind.SMOKE_DETECTOR, DeviceKind.HYDRANT_PRESSURE, DeviceKind.CAMERA)
+    DeviceKind.SMOKE_DETECTOR,
+    DeviceKind.HYDRANT_PRESSURE,
+    DeviceKind.CAMERA,
+)
 
 
 def site(supervision: float = 1000.0) -> list[DeviceInfo]:
@@ -46,8 +49,13 @@ def make(rules: RuleSet = QUIET, supervision: float = 1000.0) -> tuple[RuleEngin
     return RuleEngine(site(supervision), rules, clock), clock
 
 
-def reading(device: str, point: str, value: Value | None,
-            quality: Quality = Quality.GOOD, detail: str | None = None) -> Reading:
+def reading(
+    device: str,
+    point: str,
+    value: Value | None,
+    quality: Quality = Quality.GOOD,
+    detail: str | None = None,
+) -> Reading:
     return Reading(device, point, value, quality, None, 1_767_225_600_000_000_000, detail)
 
 
@@ -56,8 +64,13 @@ def seen(events: list[AlarmEvent], alarm_id: str | None = None) -> list[tuple[st
     return [(str(e.kind), e.alarm_id) for e in events if alarm_id in (None, e.alarm_id)]
 
 
-def run_for(engine: RuleEngine, clock: FakeClock, seconds: float,
-            readings: list[Reading] | None = None, step: float = 0.5) -> list[AlarmEvent]:
+def run_for(
+    engine: RuleEngine,
+    clock: FakeClock,
+    seconds: float,
+    readings: list[Reading] | None = None,
+    step: float = 0.5,
+) -> list[AlarmEvent]:
     """Let `seconds` pass in steps: feed `readings`, advance one step, tick."""
     events: list[AlarmEvent] = []
     for _ in range(round(seconds / step)):
@@ -74,25 +87,51 @@ STATE_RULES = [
     ("SD-1", "status", "fire", "fire:SD-1", AlarmClass.FIRE, Priority.CRITICAL, 0),
     ("SD-1", "status", "pre_alarm", "pre_alarm:SD-1", AlarmClass.FIRE, Priority.HIGH, 0),
     ("SD-1", "status", "fault", "detector_fault:SD-1", AlarmClass.TROUBLE, Priority.MEDIUM, 10),
-    ("SD-1", "status", "isolated", "detector_isolated:SD-1", AlarmClass.TROUBLE,
-     Priority.MEDIUM, 10),
-    ("SD-1", "status", "maintenance", "detector_maintenance:SD-1", AlarmClass.MAINTENANCE,
-     Priority.LOW, 10),
-    ("CAM-1", "recording", False, "camera_not_recording:CAM-1", AlarmClass.TROUBLE,
-     Priority.HIGH, 10),
+    (
+        "SD-1",
+        "status",
+        "isolated",
+        "detector_isolated:SD-1",
+        AlarmClass.TROUBLE,
+        Priority.MEDIUM,
+        10,
+    ),
+    (
+        "SD-1",
+        "status",
+        "maintenance",
+        "detector_maintenance:SD-1",
+        AlarmClass.MAINTENANCE,
+        Priority.LOW,
+        10,
+    ),
+    (
+        "CAM-1",
+        "recording",
+        False,
+        "camera_not_recording:CAM-1",
+        AlarmClass.TROUBLE,
+        Priority.HIGH,
+        10,
+    ),
     ("CAM-1", "online", False, "camera_offline:CAM-1", AlarmClass.TROUBLE, Priority.HIGH, 10),
-    ("CAM-1", "video_loss", True, "camera_video_loss:CAM-1", AlarmClass.TROUBLE,
-     Priority.HIGH, 10),
+    ("CAM-1", "video_loss", True, "camera_video_loss:CAM-1", AlarmClass.TROUBLE, Priority.HIGH, 10),
     ("CAM-1", "tamper", True, "camera_tamper:CAM-1", AlarmClass.SECURITY, Priority.HIGH, 10),
 ]
 
 
-@pytest.mark.parametrize(("device", "point", "value", "alarm_id", "alarm_class", "priority",
-                          "delay"), STATE_RULES)
+@pytest.mark.parametrize(
+    ("device", "point", "value", "alarm_id", "alarm_class", "priority", "delay"), STATE_RULES
+)
 def test_state_match_raises_exactly_at_its_on_delay(
     *,
-    device: str, point: str, value: Value, alarm_id: str, alarm_class: AlarmClass,
-    priority: Priority, delay: float,
+    device: str,
+    point: str,
+    value: Value,
+    alarm_id: str,
+    alarm_class: AlarmClass,
+    priority: Priority,
+    delay: float,
 ) -> None:
     engine, clock = make()
     events = engine.on_readings([reading(device, point, value)])
@@ -104,7 +143,10 @@ def test_state_match_raises_exactly_at_its_on_delay(
     assert seen(events, alarm_id) == [("raised", alarm_id)]
     alarm = engine.alarms[alarm_id]
     assert (alarm.alarm_class, alarm.priority, alarm.state) == (
-        alarm_class, priority, AlarmState.UNACKNOWLEDGED)
+        alarm_class,
+        priority,
+        AlarmState.UNACKNOWLEDGED,
+    )
     assert alarm.value == value
     assert alarm.device == device
     assert alarm.zone == "zone-a"
@@ -167,6 +209,7 @@ def test_repeated_true_readings_make_one_alarm() -> None:
 
 # --- threshold: on-delay, off-delay, deadband ---------------------------------------------
 
+
 def test_pressure_low_raises_exactly_after_30_s() -> None:
     engine, clock = make()
     low = [reading("HP-1", "pressure", 0.08)]
@@ -202,13 +245,16 @@ def _low_pressure_alarm() -> tuple[RuleEngine, FakeClock]:
     return engine, clock
 
 
-@pytest.mark.parametrize(("value", "clears"), [
-    (0.10, False),     # back at the minimum: inside the deadband
-    (0.11, False),
-    (0.1199, False),   # just inside minimum + deadband
-    (0.12, True),      # minimum + deadband exactly: out of it
-    (0.30, True),
-])
+@pytest.mark.parametrize(
+    ("value", "clears"),
+    [
+        (0.10, False),  # back at the minimum: inside the deadband
+        (0.11, False),
+        (0.1199, False),  # just inside minimum + deadband
+        (0.12, True),  # minimum + deadband exactly: out of it
+        (0.30, True),
+    ],
+)
 def test_deadband_keeps_the_alarm_until_it_is_clear_of_it(value: float, clears: bool) -> None:
     engine, clock = _low_pressure_alarm()
     events = run_for(engine, clock, 60, [reading("HP-1", "pressure", value)])
@@ -232,8 +278,10 @@ def test_pressure_high_raises_after_30_s_at_medium_priority() -> None:
 
 
 def test_off_delay_keeps_the_alarm_through_brief_recoveries() -> None:
-    rules = RuleSet(escalation=QUIET.escalation,
-                    devices={"HP-1": {"pressure_low": RuleOverride(off_delay=20.0)}})
+    rules = RuleSet(
+        escalation=QUIET.escalation,
+        devices={"HP-1": {"pressure_low": RuleOverride(off_delay=20.0)}},
+    )
     engine, clock = make(rules)
     run_for(engine, clock, 30, [reading("HP-1", "pressure", 0.05)])
     good = [reading("HP-1", "pressure", 0.3)]
@@ -264,8 +312,10 @@ def test_retention_below_90_days_is_maintenance_after_an_hour() -> None:
 
 # --- rate of change -----------------------------------------------------------------------
 
-def _pressure_ramp(engine: RuleEngine, clock: FakeClock, start: float, per_second: float,
-                   seconds: int) -> list[AlarmEvent]:
+
+def _pressure_ramp(
+    engine: RuleEngine, clock: FakeClock, start: float, per_second: float, seconds: int
+) -> list[AlarmEvent]:
     events: list[AlarmEvent] = []
     for i in range(seconds):
         events += engine.on_readings([reading("HP-1", "pressure", start + per_second * i)])
@@ -274,8 +324,9 @@ def _pressure_ramp(engine: RuleEngine, clock: FakeClock, start: float, per_secon
     return events
 
 
-@pytest.mark.parametrize(("per_minute", "raised"), [(0.06, True), (0.051, True), (0.04, False),
-                                                    (-0.3, False)])
+@pytest.mark.parametrize(
+    ("per_minute", "raised"), [(0.06, True), (0.051, True), (0.04, False), (-0.3, False)]
+)
 def test_rate_of_fall_over_the_window(per_minute: float, raised: bool) -> None:
     engine, clock = make()
     events = _pressure_ramp(engine, clock, 0.8, -per_minute / 60, 90)
@@ -309,10 +360,13 @@ def test_rate_alarm_returns_when_the_pressure_settles() -> None:
 
 # --- signal validity (NAMUR NE 43) --------------------------------------------------------
 
+
 def _out_of_range() -> list[Reading]:
     detail = "loop current 2.10 mA (NAMUR NE 43 sensor fault)"
-    return [reading("HP-1", "loop_current", 2.1),
-            reading("HP-1", "pressure", None, Quality.OUT_OF_RANGE, detail)]
+    return [
+        reading("HP-1", "loop_current", 2.1),
+        reading("HP-1", "pressure", None, Quality.OUT_OF_RANGE, detail),
+    ]
 
 
 def test_namur_out_of_range_is_a_sensor_fault_after_10_s() -> None:
@@ -345,6 +399,7 @@ def test_namur_fault_clears_with_a_good_pressure_not_with_a_timeout() -> None:
 
 
 # --- communication loss and blind spots ---------------------------------------------------
+
 
 def test_comms_lost_exactly_when_the_supervision_window_passes() -> None:
     engine, clock = make(supervision=3.0)
@@ -379,15 +434,21 @@ def test_camera_comms_loss_is_also_a_blind_spot_in_its_zone() -> None:
     assert seen(events) == [("raised", "blind_spot:zone-a"), ("raised", "comms_lost:CAM-1")]
     blind = engine.alarms["blind_spot:zone-a"]
     assert (blind.alarm_class, blind.priority, blind.device) == (
-        AlarmClass.SECURITY, Priority.HIGH, None)
+        AlarmClass.SECURITY,
+        Priority.HIGH,
+        None,
+    )
     assert blind.message == "Blind spot in zone zone-a: camera CAM-1 communication lost"
     events = engine.on_readings([reading("CAM-1", "online", True)])
-    assert sorted(seen(events)) == [("returned_to_normal", "blind_spot:zone-a"),
-                                    ("returned_to_normal", "comms_lost:CAM-1")]
+    assert sorted(seen(events)) == [
+        ("returned_to_normal", "blind_spot:zone-a"),
+        ("returned_to_normal", "comms_lost:CAM-1"),
+    ]
 
 
-@pytest.mark.parametrize(("point", "value"), [("recording", False), ("online", False),
-                                              ("video_loss", True)])
+@pytest.mark.parametrize(
+    ("point", "value"), [("recording", False), ("online", False), ("video_loss", True)]
+)
 def test_camera_not_watching_is_a_blind_spot(point: str, value: bool) -> None:
     engine, clock = make()
     events = run_for(engine, clock, 10, [reading("CAM-3", point, value)])
@@ -426,14 +487,18 @@ def test_a_wall_clock_step_neither_fires_nor_swallows_an_alarm() -> None:
 
 # --- coincidence: confirmed fire ----------------------------------------------------------
 
-@pytest.mark.parametrize(("second", "gap", "confirmed"), [
-    ("SD-2", 0, True),
-    ("SD-2", 30, True),
-    ("SD-2", 60, True),
-    ("SD-2", 61, False),
-    ("SD-3", 0, False),   # another zone
-    ("SD-1", 10, False),  # the same detector again is not a second detector
-])
+
+@pytest.mark.parametrize(
+    ("second", "gap", "confirmed"),
+    [
+        ("SD-2", 0, True),
+        ("SD-2", 30, True),
+        ("SD-2", 60, True),
+        ("SD-2", 61, False),
+        ("SD-3", 0, False),  # another zone
+        ("SD-1", 10, False),  # the same detector again is not a second detector
+    ],
+)
 def test_two_detectors_in_one_zone_within_60_s_confirm_a_fire(
     second: str, gap: float, confirmed: bool
 ) -> None:
@@ -443,8 +508,9 @@ def test_two_detectors_in_one_zone_within_60_s_confirm_a_fire(
         engine.on_readings([reading("SD-1", "status", "normal")])
     clock.advance(gap)
     events = engine.on_readings([reading(second, "status", "fire")])
-    assert (seen(events, "confirmed_fire:zone-a") == [("raised", "confirmed_fire:zone-a")]) \
-        is confirmed
+    assert (
+        seen(events, "confirmed_fire:zone-a") == [("raised", "confirmed_fire:zone-a")]
+    ) is confirmed
 
 
 def test_confirmed_fire_is_critical_latched_and_names_the_detectors() -> None:
@@ -455,7 +521,11 @@ def test_confirmed_fire_is_critical_latched_and_names_the_detectors() -> None:
     assert seen(events) == [("raised", "fire:SD-2"), ("raised", "confirmed_fire:zone-a")]
     alarm = engine.alarms["confirmed_fire:zone-a"]
     assert (alarm.alarm_class, alarm.priority, alarm.latched, alarm.device) == (
-        AlarmClass.FIRE, Priority.CRITICAL, True, None)
+        AlarmClass.FIRE,
+        Priority.CRITICAL,
+        True,
+        None,
+    )
     assert alarm.message == "Confirmed fire in zone zone-a: SD-1, SD-2 in fire within 60 s"
     assert alarm.value == 2
 

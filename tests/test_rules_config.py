@@ -28,7 +28,10 @@ from rules import (
 
 RULES_DIR = Path(rules.__file__).parent
 DETECTOR, HYDRANT, CAMERA = (
-    DeviceKind.SMOKE_DETECTOR, DeviceKind.HYDRANT_PRESSURE, DeviceKind.CAMERA)
+    DeviceKind.SMOKE_DETECTOR,
+    DeviceKind.HYDRANT_PRESSURE,
+    DeviceKind.CAMERA,
+)
 
 DEFAULT_TABLE = [
     # kind, name, type, class, priority, latched, on-delay
@@ -53,16 +56,32 @@ DEFAULT_TABLE = [
     (CAMERA, "comms_lost", "supervision", AlarmClass.TROUBLE, Priority.MEDIUM, False, 0),
     (CAMERA, "blind_spot", "blind_spot", AlarmClass.SECURITY, Priority.HIGH, False, 0),
     # DESIGN section 7: the gateway's own history and outbox
-    (DeviceKind.GATEWAY, "history_not_stored", "state", AlarmClass.TROUBLE, Priority.HIGH,
-     False, 0),
-    (DeviceKind.GATEWAY, "outbox_nearly_full", "state", AlarmClass.TROUBLE, Priority.HIGH,
-     False, 0),
+    (
+        DeviceKind.GATEWAY,
+        "history_not_stored",
+        "state",
+        AlarmClass.TROUBLE,
+        Priority.HIGH,
+        False,
+        0,
+    ),
+    (
+        DeviceKind.GATEWAY,
+        "outbox_nearly_full",
+        "state",
+        AlarmClass.TROUBLE,
+        Priority.HIGH,
+        False,
+        0,
+    ),
 ]
 
 
 def test_default_rules_are_design_section_4() -> None:
-    table = [(r.kind, r.name, r.type, r.alarm_class, r.priority, r.latched, r.on_delay)
-             for r in default_rules().rules]
+    table = [
+        (r.kind, r.name, r.type, r.alarm_class, r.priority, r.latched, r.on_delay)
+        for r in default_rules().rules
+    ]
     assert table == DEFAULT_TABLE
 
 
@@ -79,8 +98,11 @@ def test_default_limits() -> None:
     fps = by_name[(CAMERA, "fps_low")]
     assert (fps.limit, fps.nominal) == (0.5, 25.0)  # type: ignore[union-attr]
     policies = default_rules()
-    assert (policies.escalation.acknowledge, policies.escalation.on_site,
-            policies.escalation.contain) == (60, 180, 300)
+    assert (
+        policies.escalation.acknowledge,
+        policies.escalation.on_site,
+        policies.escalation.contain,
+    ) == (60, 180, 300)
     assert policies.shelving.max_duration == 3600
     assert (policies.chattering.activations, policies.chattering.window) == (3, 60)
 
@@ -95,16 +117,21 @@ def _rule(rule_set: RuleSet, device: DeviceInfo, name: str) -> Any:
 
 
 def test_overrides_apply_kind_then_zone_then_device() -> None:
-    rule_set = RuleSet.model_validate({
-        "kinds": {"hydrant_pressure": {"pressure_low": {"limit": 0.07, "on_delay": "45s"}}},
-        "zones": {"util-lox": {"pressure_low": {"limit": 0.12}}},
-        "devices": {"HP-9": {"pressure_low": {"limit": 0.15}}},
-    })
+    rule_set = RuleSet.model_validate(
+        {
+            "kinds": {"hydrant_pressure": {"pressure_low": {"limit": 0.07, "on_delay": "45s"}}},
+            "zones": {"util-lox": {"pressure_low": {"limit": 0.12}}},
+            "devices": {"HP-9": {"pressure_low": {"limit": 0.15}}},
+        }
+    )
     plain = _rule(rule_set, _device("HP-1", HYDRANT, "ward"), "pressure_low")
     in_zone = _rule(rule_set, _device("HP-2", HYDRANT, "util-lox"), "pressure_low")
     device = _rule(rule_set, _device("HP-9", HYDRANT, "util-lox"), "pressure_low")
     assert [(r.limit, r.on_delay) for r in (plain, in_zone, device)] == [
-        (0.07, 45.0), (0.12, 45.0), (0.15, 45.0)]
+        (0.07, 45.0),
+        (0.12, 45.0),
+        (0.15, 45.0),
+    ]
     assert _rule(rule_set, _device("HP-1", HYDRANT, "ward"), "pressure_high").limit == 1.0
 
 
@@ -145,8 +172,9 @@ def test_confirmed_fire_can_be_switched_off_for_a_zone() -> None:
     rule_set = RuleSet.model_validate({"zones": {"lab": {"confirmed_fire": {"enabled": False}}}})
     devices = [_device("SD-1", DETECTOR, "lab"), _device("SD-2", DETECTOR, "lab")]
     engine = RuleEngine(devices, rule_set, FakeClock())
-    events = engine.on_readings([Reading("SD-1", "status", "fire"),
-                                 Reading("SD-2", "status", "fire")])
+    events = engine.on_readings(
+        [Reading("SD-1", "status", "fire"), Reading("SD-2", "status", "fire")]
+    )
     assert [e.alarm_id for e in events] == ["fire:SD-1", "fire:SD-2"]
 
 
@@ -158,46 +186,103 @@ def _error(data: dict[str, Any]) -> str:
     return f"{where}: {problem['msg']}" if where else problem["msg"]
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"zones": {"lab": {"pressure_lo": {"limit": 0.1}}}},
-     "Value error, zones.lab.pressure_lo: no rule named 'pressure_lo'; rules are: "),
-    ({"devices": {"CAM-1": {"camera_tamper": {"limit": 3}}}},
-     "Value error, devices.CAM-1.camera_tamper.limit: rule camera_tamper (state) has no limit"),
-    ({"devices": {"CAM-1": {"blind_spot": {"enabled": False}}}},
-     "Value error, devices.CAM-1.blind_spot: blind_spot is a zone rule; override it under zones"),
-    ({"kinds": {"camera": {"pressure_low": {"limit": 0.1}}}},
-     "Value error, kinds.camera.pressure_low: no rule named 'pressure_low'; rules are: "),
-    ({"kinds": {"sprinkler": {}}}, "kinds.sprinkler.[key]: Input should be "),
-    ({"zones": {"lab": {"pressure_low": {"on_delay": "soon"}}}},
-     "zones.lab.pressure_low.on_delay: Value error, expected a duration such as 10s or 2m, "
-     "got 'soon'"),
-    ({"zones": {"lab": {"pressure_low": {"deadband": -0.01}}}},
-     "zones.lab.pressure_low.deadband: Input should be greater than or equal to 0"),
-    ({"zones": {"lab": {"pressure_low": {"colour": "red"}}}},
-     "zones.lab.pressure_low.colour: Extra inputs are not permitted"),
-    ({"escalation": {"acknowledge": "5m"}},
-     "escalation: Value error, escalation times must not decrease: acknowledge 300 s, "
-     "on_site 180 s, contain 300 s"),
-    ({"shelving": {"max_duration": 0}}, "shelving.max_duration: Input should be greater than 0"),
-    ({"extra": [{"name": "fire", "type": "state", "kind": "smoke_detector", "point": "status",
-                 "states": ["fire"], "text": "x", "alarm_class": "fire",
-                 "priority": "critical"}]},
-     "Value error, two rules named 'fire' for smoke_detector"),
-    ({"extra": [{"name": "smoky", "type": "coincidence", "kind": "camera", "source": "fire",
-                 "text": "x", "alarm_class": "fire", "priority": "critical"}]},
-     "Value error, rule 'smoky' refers to 'fire', no camera rule"),
-    ({"extra": [{"name": "x", "type": "sprinkler"}]}, "extra.0: Input tag 'sprinkler' found "),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"zones": {"lab": {"pressure_lo": {"limit": 0.1}}}},
+            "Value error, zones.lab.pressure_lo: no rule named 'pressure_lo'; rules are: ",
+        ),
+        (
+            {"devices": {"CAM-1": {"camera_tamper": {"limit": 3}}}},
+            "Value error, devices.CAM-1.camera_tamper.limit:"
+            " rule camera_tamper (state) has no limit",
+        ),
+        (
+            {"devices": {"CAM-1": {"blind_spot": {"enabled": False}}}},
+            "Value error, devices.CAM-1.blind_spot:"
+            " blind_spot is a zone rule; override it under zones",
+        ),
+        (
+            {"kinds": {"camera": {"pressure_low": {"limit": 0.1}}}},
+            "Value error, kinds.camera.pressure_low: no rule named 'pressure_low'; rules are: ",
+        ),
+        ({"kinds": {"sprinkler": {}}}, "kinds.sprinkler.[key]: Input should be "),
+        (
+            {"zones": {"lab": {"pressure_low": {"on_delay": "soon"}}}},
+            "zones.lab.pressure_low.on_delay: Value error, expected a duration such as 10s or 2m, "
+            "got 'soon'",
+        ),
+        (
+            {"zones": {"lab": {"pressure_low": {"deadband": -0.01}}}},
+            "zones.lab.pressure_low.deadband: Input should be greater than or equal to 0",
+        ),
+        (
+            {"zones": {"lab": {"pressure_low": {"colour": "red"}}}},
+            "zones.lab.pressure_low.colour: Extra inputs are not permitted",
+        ),
+        (
+            {"escalation": {"acknowledge": "5m"}},
+            "escalation: Value error, escalation times must not decrease: acknowledge 300 s, "
+            "on_site 180 s, contain 300 s",
+        ),
+        (
+            {"shelving": {"max_duration": 0}},
+            "shelving.max_duration: Input should be greater than 0",
+        ),
+        (
+            {
+                "extra": [
+                    {
+                        "name": "fire",
+                        "type": "state",
+                        "kind": "smoke_detector",
+                        "point": "status",
+                        "states": ["fire"],
+                        "text": "x",
+                        "alarm_class": "fire",
+                        "priority": "critical",
+                    }
+                ]
+            },
+            "Value error, two rules named 'fire' for smoke_detector",
+        ),
+        (
+            {
+                "extra": [
+                    {
+                        "name": "smoky",
+                        "type": "coincidence",
+                        "kind": "camera",
+                        "source": "fire",
+                        "text": "x",
+                        "alarm_class": "fire",
+                        "priority": "critical",
+                    }
+                ]
+            },
+            "Value error, rule 'smoky' refers to 'fire', no camera rule",
+        ),
+        ({"extra": [{"name": "x", "type": "sprinkler"}]}, "extra.0: Input tag 'sprinkler' found "),
+    ],
+)
 def test_config_errors_name_the_key_and_the_value(data: dict[str, Any], message: str) -> None:
     assert _error(data).startswith(message)
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"zones": {"nowhere": {"fire": {"enabled": False}}}},
-     "rules.zones.nowhere: no device is in zone 'nowhere'"),
-    ({"devices": {"SD-9": {"fire": {"enabled": False}}}},
-     "rules.devices.SD-9: unknown device 'SD-9'"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"zones": {"nowhere": {"fire": {"enabled": False}}}},
+            "rules.zones.nowhere: no device is in zone 'nowhere'",
+        ),
+        (
+            {"devices": {"SD-9": {"fire": {"enabled": False}}}},
+            "rules.devices.SD-9: unknown device 'SD-9'",
+        ),
+    ],
+)
 def test_overrides_must_name_devices_and_zones_of_the_site(
     data: dict[str, Any], message: str
 ) -> None:
@@ -212,18 +297,27 @@ def test_a_device_listed_twice_is_an_error() -> None:
         RuleEngine(devices, None, FakeClock())
 
 
-@pytest.mark.parametrize(("kind", "supervision", "message"), [
-    ("sprinkler", 3.0, "device X: unknown kind 'sprinkler'; expected one of smoke_detector, "
-                       "hydrant_pressure, camera"),
-    ("camera", 0.0, "device X: supervision must be a positive number of seconds, got 0.0"),
-])
+@pytest.mark.parametrize(
+    ("kind", "supervision", "message"),
+    [
+        (
+            "sprinkler",
+            3.0,
+            "device X: unknown kind 'sprinkler'; expected one of smoke_detector, "
+            "hydrant_pressure, camera",
+        ),
+        ("camera", 0.0, "device X: supervision must be a positive number of seconds, got 0.0"),
+    ],
+)
 def test_device_info_is_checked(kind: str, supervision: float, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         DeviceInfo("X", kind, "z", "b", supervision)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("10s", 10.0), ("2m", 120.0),
-                                               ("1h", 3600.0), (30, 30.0), ("1.5 min", 90.0)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("500ms", 0.5), ("10s", 10.0), ("2m", 120.0), ("1h", 3600.0), (30, 30.0), ("1.5 min", 90.0)],
+)
 def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
@@ -245,8 +339,18 @@ def test_the_readme_example_is_a_valid_rule_set_for_the_reference_site() -> None
 
 def test_the_rules_package_is_pure() -> None:
     """No protocol, storage, gateway or asyncio knowledge: readings in, events out."""
-    forbidden = {"asyncio", "gateway", "simulators", "socket", "sqlite3", "aiomqtt", "pymodbus",
-                 "influxdb_client", "logging", "threading"}
+    forbidden = {
+        "asyncio",
+        "gateway",
+        "simulators",
+        "socket",
+        "sqlite3",
+        "aiomqtt",
+        "pymodbus",
+        "influxdb_client",
+        "logging",
+        "threading",
+    }
     for path in RULES_DIR.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):

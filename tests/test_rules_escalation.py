@@ -28,8 +28,9 @@ def escalations(events: list[AlarmEvent]) -> list[tuple[int, str]]:
     return [(e.alarm.escalation_level, e.cause) for e in events if e.kind is EventKind.ESCALATED]
 
 
-def tick_until(engine: RuleEngine, clock: FakeClock, until: float,
-               start: float = 0.0) -> list[AlarmEvent]:
+def tick_until(
+    engine: RuleEngine, clock: FakeClock, until: float, start: float = 0.0
+) -> list[AlarmEvent]:
     """Tick every 0.5 s from `start` to `until` seconds after the alarm was raised."""
     events: list[AlarmEvent] = []
     for _ in range(round((until - start) / 0.5)):
@@ -42,8 +43,9 @@ def fire(engine: RuleEngine) -> None:
     engine.on_readings([Reading("SD-1", "status", "fire")])
 
 
-@pytest.mark.parametrize(("at", "level"), [(59.5, 0), (60, 1), (179.5, 1), (180, 2),
-                                           (299.5, 2), (300, 3), (3600, 3)])
+@pytest.mark.parametrize(
+    ("at", "level"), [(59.5, 0), (60, 1), (179.5, 1), (180, 2), (299.5, 2), (300, 3), (3600, 3)]
+)
 def test_nobody_responds_escalates_at_60_180_300_s(at: float, level: int) -> None:
     engine, clock = make()
     fire(engine)
@@ -55,9 +57,11 @@ def test_each_level_is_one_event_with_its_cause() -> None:
     engine, clock = make()
     fire(engine)
     events = tick_until(engine, clock, 900)
-    assert escalations(events) == [(1, "not acknowledged within 60 s"),
-                                   (2, "nobody on site within 180 s"),
-                                   (3, "not contained within 300 s")]
+    assert escalations(events) == [
+        (1, "not acknowledged within 60 s"),
+        (2, "nobody on site within 180 s"),
+        (3, "not contained within 300 s"),
+    ]
     assert all(e.by is None for e in events)
 
 
@@ -67,8 +71,10 @@ def test_acknowledged_in_time_skips_level_1() -> None:
     events = tick_until(engine, clock, 30)
     engine.command("acknowledge", "fire:SD-1", by="alice")
     events += tick_until(engine, clock, 400, start=30)
-    assert escalations(events) == [(2, "nobody on site within 180 s"),
-                                   (3, "not contained within 300 s")]
+    assert escalations(events) == [
+        (2, "nobody on site within 180 s"),
+        (3, "not contained within 300 s"),
+    ]
 
 
 def test_on_site_in_time_skips_levels_1_and_2() -> None:
@@ -77,8 +83,10 @@ def test_on_site_in_time_skips_levels_1_and_2() -> None:
     events = tick_until(engine, clock, 100)
     engine.command("on_site", "fire:SD-1", by="guard")
     events += tick_until(engine, clock, 400, start=100)
-    assert escalations(events) == [(1, "not acknowledged within 60 s"),
-                                   (3, "not contained within 300 s")]
+    assert escalations(events) == [
+        (1, "not acknowledged within 60 s"),
+        (3, "not contained within 300 s"),
+    ]
 
 
 def test_contained_in_time_stops_escalation() -> None:
@@ -138,6 +146,8 @@ def test_escalation_starts_again_for_a_new_episode() -> None:
 
 
 def test_escalation_policy_must_not_go_backwards() -> None:
-    with pytest.raises(ValueError, match="escalation times must not decrease: acknowledge 300 s, "
-                                         "on_site 180 s, contain 300 s"):
+    with pytest.raises(
+        ValueError,
+        match="escalation times must not decrease: acknowledge 300 s, on_site 180 s, contain 300 s",
+    ):
         EscalationPolicy(acknowledge=300)

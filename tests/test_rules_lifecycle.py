@@ -58,10 +58,12 @@ def state(engine: RuleEngine, alarm_id: str) -> AlarmState:
 
 # --- the ISA-18.2 transitions -------------------------------------------------------------
 
+
 def test_raise_acknowledge_clear() -> None:
     engine, clock = make()
     assert seen(status(engine, "SD-1", "pre_alarm")) == [
-        ("raised", "pre_alarm:SD-1", "unacknowledged")]
+        ("raised", "pre_alarm:SD-1", "unacknowledged")
+    ]
     clock.advance(5)
     result = engine.command(Action.ACKNOWLEDGE, "pre_alarm:SD-1", by="nurse station 3")
     assert result.ok
@@ -79,7 +81,8 @@ def test_return_before_acknowledge_then_acknowledge_removes_it() -> None:
     engine, _ = make()
     status(engine, "SD-1", "pre_alarm")
     assert seen(status(engine, "SD-1", "normal")) == [
-        ("returned_to_normal", "pre_alarm:SD-1", "returned_unacknowledged")]
+        ("returned_to_normal", "pre_alarm:SD-1", "returned_unacknowledged")
+    ]
     assert state(engine, "pre_alarm:SD-1") is RETURNED
     result = engine.command("acknowledge", "pre_alarm:SD-1", by="alice")
     assert seen(result.events) == [("acknowledged", "pre_alarm:SD-1", "normal")]
@@ -92,7 +95,8 @@ def test_returned_unacknowledged_alarm_that_comes_back_is_unacknowledged_again()
     status(engine, "SD-1", "pre_alarm")
     status(engine, "SD-1", "normal")
     assert seen(status(engine, "SD-1", "pre_alarm")) == [
-        ("raised", "pre_alarm:SD-1", "unacknowledged")]
+        ("raised", "pre_alarm:SD-1", "unacknowledged")
+    ]
     assert engine.alarms["pre_alarm:SD-1"].activations == 2
 
 
@@ -109,6 +113,7 @@ def test_event_carries_time_cause_and_a_snapshot() -> None:
 
 
 # --- latched fire alarms and reset --------------------------------------------------------
+
 
 def test_fire_is_latched_until_reset_by_a_person() -> None:
     engine, _ = make()
@@ -166,13 +171,16 @@ def test_latched_fire_that_comes_back_after_acknowledgement_is_raised_again() ->
 
 # --- on site ------------------------------------------------------------------------------
 
+
 def test_on_site_marks_attendance_and_acknowledges() -> None:
     engine, clock = make()
     status(engine, "SD-1", "fire")
     clock.advance(40)
     result = engine.command("on_site", "fire:SD-1", by="guard 7")
-    assert seen(result.events) == [("on_site", "fire:SD-1", "unacknowledged"),
-                                   ("acknowledged", "fire:SD-1", "acknowledged")]
+    assert seen(result.events) == [
+        ("on_site", "fire:SD-1", "unacknowledged"),
+        ("acknowledged", "fire:SD-1", "acknowledged"),
+    ]
     alarm = engine.alarms["fire:SD-1"]
     assert (alarm.on_site_by, alarm.on_site_at) == ("guard 7", clock.wall_ns())
     again = engine.command("on_site", "fire:SD-1", by="guard 8")
@@ -188,6 +196,7 @@ def test_on_site_of_an_acknowledged_alarm_only_marks_attendance() -> None:
 
 
 # --- shelving -----------------------------------------------------------------------------
+
 
 def _fault(engine: RuleEngine, clock: FakeClock) -> list[AlarmEvent]:
     """Detector SD-1 reports a fault for its 10 s on-delay."""
@@ -238,13 +247,19 @@ def test_shelving_accepts_a_duration_string_up_to_the_maximum() -> None:
 
 # --- out of service -----------------------------------------------------------------------
 
+
 def test_device_out_of_service_suppresses_its_alarms_and_returns_quietly() -> None:
     engine, _ = make()
     result = engine.command("out_of_service", "SD-1", by="technician")
     assert result.ok
     assert {e.alarm_id for e in result.events} == {
-        "fire:SD-1", "pre_alarm:SD-1", "detector_fault:SD-1", "detector_isolated:SD-1",
-        "detector_maintenance:SD-1", "comms_lost:SD-1"}
+        "fire:SD-1",
+        "pre_alarm:SD-1",
+        "detector_fault:SD-1",
+        "detector_isolated:SD-1",
+        "detector_maintenance:SD-1",
+        "comms_lost:SD-1",
+    }
     assert all(e.kind is EventKind.OUT_OF_SERVICE for e in result.events)
     assert status(engine, "SD-1", "fire") == []  # a smoke test on the detector
     assert status(engine, "SD-1", "normal") == []
@@ -264,6 +279,7 @@ def test_alarm_returned_to_service_while_its_condition_persists_is_unacknowledge
 
 
 # --- chattering ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("gap", "chattering"), [(10.0, True), (30.0, True), (31.0, False)])
 def test_three_activations_within_a_minute_are_chattering(gap: float, chattering: bool) -> None:
@@ -296,43 +312,97 @@ def test_chattering_is_reported_once_per_episode() -> None:
 REFUSALS: list[tuple[str, str, dict[str, Any], str]] = [
     ("acknowledge", "pre_alarm:SD-9", {"by": "alice"}, "unknown alarm pre_alarm:SD-9"),
     ("acknowledge", "nonsense", {"by": "alice"}, "unknown alarm nonsense"),
-    ("acknowledge", "pre_alarm:SD-3", {"by": "bob"},
-     "alarm pre_alarm:SD-3 is already acknowledged (by alice)"),
-    ("acknowledge", "pre_alarm:SD-2", {"by": "alice"},
-     "alarm pre_alarm:SD-2 is normal; there is nothing to acknowledge"),
+    (
+        "acknowledge",
+        "pre_alarm:SD-3",
+        {"by": "bob"},
+        "alarm pre_alarm:SD-3 is already acknowledged (by alice)",
+    ),
+    (
+        "acknowledge",
+        "pre_alarm:SD-2",
+        {"by": "alice"},
+        "alarm pre_alarm:SD-2 is normal; there is nothing to acknowledge",
+    ),
     ("acknowledge", "fire:SD-1", {}, "a command must say who sent it (by)"),
     ("acknowledge", "fire:SD-1", {"by": "  "}, "a command must say who sent it (by)"),
-    ("acknowledge", "fire:SD-1", {"by": "alice", "duration": 60},
-     "acknowledge takes no argument duration"),
-    ("silence", "fire:SD-1", {"by": "alice"},
-     "unknown action 'silence'; expected one of acknowledge, on_site, reset, shelve, "
-     "unshelve, out_of_service, in_service"),
-    ("reset", "pre_alarm:SD-3", {"by": "alice"},
-     "alarm pre_alarm:SD-3 is not latched; it clears by itself when its condition does"),
-    ("reset", "fire:SD-1", {"by": "alice"},
-     "alarm fire:SD-1 cannot be reset while its condition is still present"),
-    ("reset", "fire:SD-2", {"by": "alice"},
-     "alarm fire:SD-2 is normal; there is nothing to reset"),
-    ("shelve", "camera_tamper:CAM-1", {"by": "alice"},
-     "shelving needs a duration, at most 3600 s"),
-    ("shelve", "camera_tamper:CAM-1", {"by": "alice", "duration": 3601},
-     "shelving for 3601 s exceeds the maximum of 3600 s"),
-    ("shelve", "camera_tamper:CAM-1", {"by": "alice", "duration": "2h"},
-     "shelving for 7200 s exceeds the maximum of 3600 s"),
-    ("shelve", "camera_tamper:CAM-1", {"by": "alice", "duration": 0},
-     "shelving duration must be more than 0 s, got 0"),
-    ("shelve", "camera_tamper:CAM-1", {"by": "alice", "duration": "soon"},
-     "shelving duration 'soon' is not a duration such as 30m or 900"),
-    ("shelve", "camera_tamper:CAM-1", {"by": "alice", "duration": 60, "reason": "x"},
-     "shelve takes no argument reason"),
-    ("shelve", "fire:SD-1", {"by": "alice", "duration": 60},
-     "alarm fire:SD-1 is a fire alarm and cannot be shelved; take the device out of service "
-     "instead"),
-    ("unshelve", "camera_tamper:CAM-1", {"by": "alice"},
-     "alarm camera_tamper:CAM-1 is not shelved"),
+    (
+        "acknowledge",
+        "fire:SD-1",
+        {"by": "alice", "duration": 60},
+        "acknowledge takes no argument duration",
+    ),
+    (
+        "silence",
+        "fire:SD-1",
+        {"by": "alice"},
+        "unknown action 'silence'; expected one of acknowledge, on_site, reset, shelve, "
+        "unshelve, out_of_service, in_service",
+    ),
+    (
+        "reset",
+        "pre_alarm:SD-3",
+        {"by": "alice"},
+        "alarm pre_alarm:SD-3 is not latched; it clears by itself when its condition does",
+    ),
+    (
+        "reset",
+        "fire:SD-1",
+        {"by": "alice"},
+        "alarm fire:SD-1 cannot be reset while its condition is still present",
+    ),
+    ("reset", "fire:SD-2", {"by": "alice"}, "alarm fire:SD-2 is normal; there is nothing to reset"),
+    ("shelve", "camera_tamper:CAM-1", {"by": "alice"}, "shelving needs a duration, at most 3600 s"),
+    (
+        "shelve",
+        "camera_tamper:CAM-1",
+        {"by": "alice", "duration": 3601},
+        "shelving for 3601 s exceeds the maximum of 3600 s",
+    ),
+    (
+        "shelve",
+        "camera_tamper:CAM-1",
+        {"by": "alice", "duration": "2h"},
+        "shelving for 7200 s exceeds the maximum of 3600 s",
+    ),
+    (
+        "shelve",
+        "camera_tamper:CAM-1",
+        {"by": "alice", "duration": 0},
+        "shelving duration must be more than 0 s, got 0",
+    ),
+    (
+        "shelve",
+        "camera_tamper:CAM-1",
+        {"by": "alice", "duration": "soon"},
+        "shelving duration 'soon' is not a duration such as 30m or 900",
+    ),
+    (
+        "shelve",
+        "camera_tamper:CAM-1",
+        {"by": "alice", "duration": 60, "reason": "x"},
+        "shelve takes no argument reason",
+    ),
+    (
+        "shelve",
+        "fire:SD-1",
+        {"by": "alice", "duration": 60},
+        "alarm fire:SD-1 is a fire alarm and cannot be shelved; take the device out of service "
+        "instead",
+    ),
+    (
+        "unshelve",
+        "camera_tamper:CAM-1",
+        {"by": "alice"},
+        "alarm camera_tamper:CAM-1 is not shelved",
+    ),
     ("unshelve", "pre_alarm:SD-2", {"by": "alice"}, "alarm pre_alarm:SD-2 is not shelved"),
-    ("on_site", "pre_alarm:SD-2", {"by": "alice"},
-     "alarm pre_alarm:SD-2 is normal; there is nothing to mark on site"),
+    (
+        "on_site",
+        "pre_alarm:SD-2",
+        {"by": "alice"},
+        "alarm pre_alarm:SD-2 is normal; there is nothing to mark on site",
+    ),
     ("in_service", "fire:SD-1", {"by": "alice"}, "alarm fire:SD-1 is not out of service"),
     ("in_service", "SD-2", {"by": "alice"}, "device SD-2 is not out of service"),
     ("in_service", "SD-9", {"by": "alice"}, "unknown alarm SD-9"),
@@ -344,8 +414,13 @@ def test_refused_commands_say_why_and_change_nothing(
     action: str, target: str, args: dict[str, Any], reason: str
 ) -> None:
     engine, clock = make()
-    engine.on_readings([Reading("SD-1", "status", "fire"), Reading("CAM-1", "tamper", True),
-                        Reading("SD-3", "status", "pre_alarm")])
+    engine.on_readings(
+        [
+            Reading("SD-1", "status", "fire"),
+            Reading("CAM-1", "tamper", True),
+            Reading("SD-3", "status", "pre_alarm"),
+        ]
+    )
     clock.advance(10)
     engine.tick()
     engine.command("acknowledge", "pre_alarm:SD-3", by="alice")
@@ -359,9 +434,11 @@ def test_already_out_of_service_is_refused() -> None:
     engine, _ = make()
     engine.command("out_of_service", "SD-1", by="tech")
     assert engine.command("out_of_service", "SD-1", by="tech").reason == (
-        "device SD-1 is already out of service")
+        "device SD-1 is already out of service"
+    )
     assert engine.command("out_of_service", "fire:SD-1", by="tech").reason == (
-        "alarm fire:SD-1 is already out of service")
+        "alarm fire:SD-1 is already out of service"
+    )
 
 
 def test_already_shelved_is_refused() -> None:
@@ -378,25 +455,38 @@ def test_command_result_has_a_reply_form() -> None:
     engine, _ = make()
     status(engine, "SD-1", "fire")
     assert engine.command("acknowledge", "fire:SD-1", by="a").to_dict() == {
-        "ok": True, "reason": None, "events": [{"alarm_id": "fire:SD-1", "kind": "acknowledged"}]}
+        "ok": True,
+        "reason": None,
+        "events": [{"alarm_id": "fire:SD-1", "kind": "acknowledged"}],
+    }
     assert engine.command("acknowledge", "x", by="a").to_dict() == {
-        "ok": False, "reason": "unknown alarm x", "events": []}
+        "ok": False,
+        "reason": "unknown alarm x",
+        "events": [],
+    }
 
 
 # --- publication order and serialisation --------------------------------------------------
+
 
 def test_fire_events_come_before_others_in_the_same_batch() -> None:
     engine, clock = make()
     engine.on_readings([Reading("CAM-1", "tamper", True), Reading("HP-1", "pressure", 0.05)])
     clock.advance(30)
-    events = engine.on_readings([
-        Reading("CAM-1", "tamper", True),
-        Reading("HP-1", "pressure", 0.05),
-        Reading("SD-2", "status", "pre_alarm"),
-        Reading("SD-1", "status", "fire"),
-    ])
+    events = engine.on_readings(
+        [
+            Reading("CAM-1", "tamper", True),
+            Reading("HP-1", "pressure", 0.05),
+            Reading("SD-2", "status", "pre_alarm"),
+            Reading("SD-1", "status", "fire"),
+        ]
+    )
     assert [e.alarm_id for e in events] == [
-        "fire:SD-1", "pre_alarm:SD-2", "pressure_low:HP-1", "camera_tamper:CAM-1"]
+        "fire:SD-1",
+        "pre_alarm:SD-2",
+        "pressure_low:HP-1",
+        "camera_tamper:CAM-1",
+    ]
 
 
 def test_alarms_and_events_are_json_and_round_trip() -> None:
@@ -407,17 +497,36 @@ def test_alarms_and_events_are_json_and_round_trip() -> None:
     assert data["kind"] == "raised"
     assert data["alarm"]["class"] == "fire"
     assert data["alarm"]["state"] == "unacknowledged"
-    assert {"id", "rule", "class", "priority", "state", "building", "zone", "device", "value",
-            "message", "raised_at", "observed_at", "acknowledged_by", "acknowledged_at",
-            "escalation_level", "shelved_until", "activations"} <= set(data["alarm"])
+    assert {
+        "id",
+        "rule",
+        "class",
+        "priority",
+        "state",
+        "building",
+        "zone",
+        "device",
+        "value",
+        "message",
+        "raised_at",
+        "observed_at",
+        "acknowledged_by",
+        "acknowledged_at",
+        "escalation_level",
+        "shelved_until",
+        "activations",
+    } <= set(data["alarm"])
     assert AlarmEvent.from_dict(data) == event
     assert Alarm.from_dict(data["alarm"]) == event.alarm
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"state": "burning"}, "alarm record fire:SD-1: 'burning' is not a valid AlarmState"),
-    ({"class": None}, "alarm record fire:SD-1: None is not a valid AlarmClass"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"state": "burning"}, "alarm record fire:SD-1: 'burning' is not a valid AlarmState"),
+        ({"class": None}, "alarm record fire:SD-1: None is not a valid AlarmClass"),
+    ],
+)
 def test_alarm_from_dict_names_what_is_wrong(change: dict[str, Any], message: str) -> None:
     engine, _ = make()
     status(engine, "SD-1", "fire")
@@ -450,12 +559,17 @@ def test_pre_alarm_turning_into_fire_publishes_the_fire_first() -> None:
     status(engine, "SD-1", "pre_alarm")
     assert seen(status(engine, "SD-1", "fire")) == [
         ("raised", "fire:SD-1", "unacknowledged"),
-        ("returned_to_normal", "pre_alarm:SD-1", "returned_unacknowledged")]
+        ("returned_to_normal", "pre_alarm:SD-1", "returned_unacknowledged"),
+    ]
 
 
 def test_priorities_sort_critical_first() -> None:
     assert sorted(["low", "critical", "medium", "high"], key=Priority) == [
-        "critical", "high", "medium", "low"]
+        "critical",
+        "high",
+        "medium",
+        "low",
+    ]
     assert sorted(Priority, reverse=True)[0] is Priority.LOW
 
 

@@ -76,7 +76,8 @@ def test_a_condition_gone_during_the_restart_returns_to_normal() -> None:
     fresh, _ = restart(engine)
     events = status(fresh, "SD-1", "normal")
     assert [(str(e.kind), str(e.alarm.state)) for e in events] == [
-        ("returned_to_normal", "returned_unacknowledged")]
+        ("returned_to_normal", "returned_unacknowledged")
+    ]
 
 
 def test_a_latched_fire_stays_latched_and_can_be_reset_after_a_restart() -> None:
@@ -121,7 +122,9 @@ def test_a_blind_spot_survives_a_restart_and_clears_with_its_camera() -> None:
     assert fresh.on_readings([Reading("CAM-1", "recording", False)]) == []
     events = fresh.on_readings([Reading("CAM-1", "recording", True)])
     assert sorted(str(e.kind) + " " + e.alarm_id for e in events) == [
-        "cleared blind_spot:er", "returned_to_normal camera_not_recording:CAM-1"]
+        "cleared blind_spot:er",
+        "returned_to_normal camera_not_recording:CAM-1",
+    ]
 
 
 def _tamper(engine: RuleEngine) -> FakeClock:
@@ -149,7 +152,8 @@ def test_escalation_deadlines_carry_over_a_restart() -> None:
     assert _advance(fresh, 14.5) == []
     events = _advance(fresh, 0.5)
     assert [(str(e.kind), e.cause) for e in events] == [
-        ("escalated", "not acknowledged within 60 s")]
+        ("escalated", "not acknowledged within 60 s")
+    ]
 
 
 def test_shelving_expiry_carries_over_a_restart() -> None:
@@ -170,10 +174,12 @@ def test_an_alarm_whose_rule_was_removed_has_its_condition_cleared() -> None:
     engine = make()
     status(engine, "SD-1", "pre_alarm")
     no_pre_alarm = RuleSet(
-        kinds={DeviceKind.SMOKE_DETECTOR: {"pre_alarm": RuleOverride(enabled=False)}})
+        kinds={DeviceKind.SMOKE_DETECTOR: {"pre_alarm": RuleOverride(enabled=False)}}
+    )
     fresh, events = restart(engine, no_pre_alarm)
     assert [(str(e.kind), e.cause) for e in events] == [
-        ("returned_to_normal", "rule no longer configured")]
+        ("returned_to_normal", "rule no longer configured")
+    ]
     assert fresh.command("acknowledge", "pre_alarm:SD-1", by="alice").ok
     assert fresh.alarms == {}
 

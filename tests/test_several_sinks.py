@@ -22,13 +22,23 @@ async def test_a_sink_that_is_down_keeps_its_backlog_while_the_other_writes(
     total = 3000
     lines = hydrant_lines(total)
     local = InfluxV1Sink(influxdb.url, "two-sinks", name="local", batch_size=200)
-    central = InfluxV2Sink(central_server.url, "st-lukes", "fire", "token", name="central",
-                           batch_size=200, retry_initial=0.05, retry_max=0.2)  # fmt: skip
+    central = InfluxV2Sink(
+        central_server.url,
+        "st-lukes",
+        "fire",
+        "token",
+        name="central",
+        batch_size=200,
+        retry_initial=0.05,
+        retry_max=0.2,
+    )
     outbox = Outbox(tmp_path / "outbox.db", sinks=["local", "central"])
     async with outbox, local, central, asyncio.TaskGroup() as tasks:
         writer = OutboxWriter(outbox, on_commit=lambda: (local.wake(), central.wake()))
-        running = [tasks.create_task(task) for task in
-                   (writer.run(), local.run(outbox), central.run(outbox))]  # fmt: skip
+        running = [
+            tasks.create_task(task)
+            for task in (writer.run(), local.run(outbox), central.run(outbox))
+        ]
         await outbox.append(lines[:1000])
         await drained(outbox)
 

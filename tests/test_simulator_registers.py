@@ -16,7 +16,8 @@ from simulators.registers import EncodeError, encode
 
 def point(**fields: Any) -> RegisterPoint:
     return RegisterPoint.model_validate(
-        {"name": "p", "function": "input_register", "address": 0, **fields})
+        {"name": "p", "function": "input_register", "address": 0, **fields}
+    )
 
 
 @pytest.mark.parametrize(
@@ -29,22 +30,32 @@ def point(**fields: Any) -> RegisterPoint:
         pytest.param(point(type="u16", order="BADC"), 0x1234, [0x3412], id="u16-badc"),
         pytest.param(point(type="u16", order="CDAB"), 0x1234, [0x1234], id="u16-cdab"),
         pytest.param(point(type="u32"), 0x12345678, [0x1234, 0x5678], id="u32-abcd"),
-        pytest.param(point(type="u32", order="CDAB"), 0x12345678, [0x5678, 0x1234],
-                     id="u32-cdab"),
-        pytest.param(point(type="u32", order="BADC"), 0x12345678, [0x3412, 0x7856],
-                     id="u32-badc"),
-        pytest.param(point(type="u32", order="DCBA"), 0x12345678, [0x7856, 0x3412],
-                     id="u32-dcba"),
+        pytest.param(point(type="u32", order="CDAB"), 0x12345678, [0x5678, 0x1234], id="u32-cdab"),
+        pytest.param(point(type="u32", order="BADC"), 0x12345678, [0x3412, 0x7856], id="u32-badc"),
+        pytest.param(point(type="u32", order="DCBA"), 0x12345678, [0x7856, 0x3412], id="u32-dcba"),
         pytest.param(point(type="i32"), -2, [0xFFFF, 0xFFFE], id="i32"),
         pytest.param(point(type="i32", order="CDAB"), -2, [0xFFFE, 0xFFFF], id="i32-cdab"),
-        pytest.param(point(type="u64"), 0x0102030405060708, [0x0102, 0x0304, 0x0506, 0x0708],
-                     id="u64-abcd"),
-        pytest.param(point(type="u64", order="CDAB"), 0x0102030405060708,
-                     [0x0708, 0x0506, 0x0304, 0x0102], id="u64-cdab"),
-        pytest.param(point(type="u64", order="BADC"), 0x0102030405060708,
-                     [0x0201, 0x0403, 0x0605, 0x0807], id="u64-badc"),
-        pytest.param(point(type="u64", order="DCBA"), 0x0102030405060708,
-                     [0x0807, 0x0605, 0x0403, 0x0201], id="u64-dcba"),
+        pytest.param(
+            point(type="u64"), 0x0102030405060708, [0x0102, 0x0304, 0x0506, 0x0708], id="u64-abcd"
+        ),
+        pytest.param(
+            point(type="u64", order="CDAB"),
+            0x0102030405060708,
+            [0x0708, 0x0506, 0x0304, 0x0102],
+            id="u64-cdab",
+        ),
+        pytest.param(
+            point(type="u64", order="BADC"),
+            0x0102030405060708,
+            [0x0201, 0x0403, 0x0605, 0x0807],
+            id="u64-badc",
+        ),
+        pytest.param(
+            point(type="u64", order="DCBA"),
+            0x0102030405060708,
+            [0x0807, 0x0605, 0x0403, 0x0201],
+            id="u64-dcba",
+        ),
         pytest.param(point(type="i64"), -2, [0xFFFF, 0xFFFF, 0xFFFF, 0xFFFE], id="i64"),
         pytest.param(point(type="f32"), 1.0, [0x3F80, 0x0000], id="f32"),
         pytest.param(point(type="f32"), -2.5, [0xC020, 0x0000], id="f32-negative"),
@@ -68,10 +79,18 @@ def test_types_and_byte_orders(given: RegisterPoint, value: Any, words: list[int
         pytest.param(point(type="i16", scale=0.1), -5.3, [0xFFCB], id="temperature-negative"),
         pytest.param(point(type="u16", scale=0.5, offset=-40), 10.0, [100], id="scale-offset"),
         pytest.param(point(type="u16", offset=100), 150, [50], id="offset-only"),
-        pytest.param(point(type="u16", scale=0.001, current_loop={"low": 0, "high": 1.6}),
-                     12.5, [12500], id="current-loop-ma"),
-        pytest.param(point(type="u16", scale=0.001, current_loop={"low": 0, "high": 1.6}),
-                     2.0, [2000], id="current-loop-sensor-fault"),
+        pytest.param(
+            point(type="u16", scale=0.001, current_loop={"low": 0, "high": 1.6}),
+            12.5,
+            [12500],
+            id="current-loop-ma",
+        ),
+        pytest.param(
+            point(type="u16", scale=0.001, current_loop={"low": 0, "high": 1.6}),
+            2.0,
+            [2000],
+            id="current-loop-sensor-fault",
+        ),
         pytest.param(point(type="u16"), True, [1], id="bool-into-number"),
         pytest.param(point(type="u16"), 7.6, [8], id="rounded"),
     ],
@@ -80,8 +99,7 @@ def test_scale_offset_and_current_loop(given: RegisterPoint, value: Any, words: 
     assert encode(given, value) == words
 
 
-STATUS = point(type="u16", bits=[0, 7],
-               enum={0: "normal", 1: "pre_alarm", 2: "fire", 3: "fault"})
+STATUS = point(type="u16", bits=[0, 7], enum={0: "normal", 1: "pre_alarm", 2: "fire", 3: "fault"})
 
 
 @pytest.mark.parametrize(
@@ -92,14 +110,28 @@ STATUS = point(type="u16", bits=[0, 7],
         pytest.param(STATUS, "normal", [0xABFF], [0xAB00], id="enum-clears-its-bits"),
         pytest.param(point(type="u16", bits=[8, 15]), 0x12, [0x00FF], [0x12FF], id="high-byte"),
         pytest.param(point(type="bool", bits=[3, 3]), True, [0x0001], [0x0009], id="bool-set"),
-        pytest.param(point(type="bool", bits=[3, 3]), False, [0xFFFF], [0xFFF7],
-                     id="bool-clear"),
-        pytest.param(point(type="u32", bits=[16, 23]), 0xAB, [0, 0], [0x00AB, 0x0000],
-                     id="u32-field-high-word"),
-        pytest.param(point(type="u32", bits=[16, 23], order="CDAB"), 0xAB, [0, 0],
-                     [0x0000, 0x00AB], id="u32-field-cdab"),
-        pytest.param(point(type="u16", bits=[0, 7], order="BADC"), 0x12, [0x0000],
-                     [0x1200], id="u16-field-badc"),
+        pytest.param(point(type="bool", bits=[3, 3]), False, [0xFFFF], [0xFFF7], id="bool-clear"),
+        pytest.param(
+            point(type="u32", bits=[16, 23]),
+            0xAB,
+            [0, 0],
+            [0x00AB, 0x0000],
+            id="u32-field-high-word",
+        ),
+        pytest.param(
+            point(type="u32", bits=[16, 23], order="CDAB"),
+            0xAB,
+            [0, 0],
+            [0x0000, 0x00AB],
+            id="u32-field-cdab",
+        ),
+        pytest.param(
+            point(type="u16", bits=[0, 7], order="BADC"),
+            0x12,
+            [0x0000],
+            [0x1200],
+            id="u16-field-badc",
+        ),
     ],
 )
 def test_bit_fields_write_only_their_bits(
@@ -128,22 +160,45 @@ def test_bits_of_coils_and_discrete_inputs(function: str, value: Any, words: lis
 @pytest.mark.parametrize(
     ("given", "value", "message"),
     [
-        pytest.param(point(type="u16"), 70000, "point 'p': raw value 70000 does not fit a u16",
-                     id="u16-overflow"),
-        pytest.param(point(type="u16"), -1, "point 'p': raw value -1 does not fit a u16",
-                     id="u16-negative"),
-        pytest.param(point(type="i16", scale=0.1), 4000.0,
-                     "point 'p': raw value 40000 does not fit a i16", id="i16-scaled-overflow"),
-        pytest.param(STATUS, "smouldering", "point 'p': no enum code for 'smouldering'",
-                     id="unknown-state"),
-        pytest.param(point(type="u16", bits=[0, 3]), 16,
-                     "point 'p': raw value 16 does not fit bits 0-3", id="field-overflow"),
-        pytest.param(point(type="u16", scale=0.1), float("nan"),
-                     "point 'p': cannot encode nan as u16", id="nan"),
-        pytest.param(point(type="u16"), "high", "point 'p': expected a number, got 'high'",
-                     id="string"),
-        pytest.param(point(function="coil", type="bool"), "on",
-                     "point 'p': expected a bool, got 'on'", id="coil-string"),
+        pytest.param(
+            point(type="u16"),
+            70000,
+            "point 'p': raw value 70000 does not fit a u16",
+            id="u16-overflow",
+        ),
+        pytest.param(
+            point(type="u16"), -1, "point 'p': raw value -1 does not fit a u16", id="u16-negative"
+        ),
+        pytest.param(
+            point(type="i16", scale=0.1),
+            4000.0,
+            "point 'p': raw value 40000 does not fit a i16",
+            id="i16-scaled-overflow",
+        ),
+        pytest.param(
+            STATUS, "smouldering", "point 'p': no enum code for 'smouldering'", id="unknown-state"
+        ),
+        pytest.param(
+            point(type="u16", bits=[0, 3]),
+            16,
+            "point 'p': raw value 16 does not fit bits 0-3",
+            id="field-overflow",
+        ),
+        pytest.param(
+            point(type="u16", scale=0.1),
+            float("nan"),
+            "point 'p': cannot encode nan as u16",
+            id="nan",
+        ),
+        pytest.param(
+            point(type="u16"), "high", "point 'p': expected a number, got 'high'", id="string"
+        ),
+        pytest.param(
+            point(function="coil", type="bool"),
+            "on",
+            "point 'p': expected a bool, got 'on'",
+            id="coil-string",
+        ),
     ],
 )
 def test_values_a_point_cannot_carry_are_errors(

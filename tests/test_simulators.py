@@ -67,8 +67,9 @@ async def simulated(site: Site) -> AsyncIterator[SimulatedSite]:
 
 @pytest.fixture
 async def panel(site: Site, simulated: SimulatedSite) -> AsyncIterator[AsyncModbusTcpClient]:
-    async with AsyncModbusTcpClient("127.0.0.1", port=port_of(site, "main-panel"),
-                                    timeout=0.5, retries=0) as client:
+    async with AsyncModbusTcpClient(
+        "127.0.0.1", port=port_of(site, "main-panel"), timeout=0.5, retries=0
+    ) as client:
         yield client
 
 
@@ -100,8 +101,9 @@ async def test_detector_registers_carry_the_simulated_state(
 async def test_hydrant_loop_current_is_served_in_microamps(
     site: Site, simulated: SimulatedSite
 ) -> None:
-    async with AsyncModbusTcpClient("127.0.0.1", port=port_of(site, "main-io"),
-                                    timeout=0.5, retries=0) as client:
+    async with AsyncModbusTcpClient(
+        "127.0.0.1", port=port_of(site, "main-io"), timeout=0.5, retries=0
+    ) as client:
         words = await registers(client, 0, 3)
     # static 0.35-0.45 MPa on a 0-1.6 MPa transmitter: 7.5-8.5 mA, plus noise
     assert all(7400 <= word <= 8700 for word in words), words
@@ -121,8 +123,11 @@ async def test_a_fire_from_the_control_client_sets_status_code_2_and_clear_reset
     state = await control.state("SD-1F-02")
     assert state["values"]["status"] == "fire"
 
-    await eventually(lambda: simulated.state("SD-1F-02")["values"]["obscuration"] > 3.6,
-                     within=5, what="smoke thickening")
+    await eventually(
+        lambda: simulated.state("SD-1F-02")["values"]["obscuration"] > 3.6,
+        within=5,
+        what="smoke thickening",
+    )
     assert await control.send("clear", "SD-1F-02") == {"ok": True}
     words = await registers(panel, 4, 3)
     assert words[0] & 0xFF == 0
@@ -172,15 +177,30 @@ async def test_reads_outside_the_blocks_and_of_unknown_units_are_exceptions(
 
 async def mbpoll(port: int, *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        MBPOLL, "-m", "tcp", "-a", "1", "-p", str(port), "-o", "0.5", *args, "127.0.0.1", "-1",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        MBPOLL,
+        "-m",
+        "tcp",
+        "-a",
+        "1",
+        "-p",
+        str(port),
+        "-o",
+        "0.5",
+        *args,
+        "127.0.0.1",
+        "-1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=20)
     return process.returncode or 0, output.decode()
 
 
 def polled(output: str) -> dict[int, int]:
-    return {int(ref): int(value) for ref, value in re.findall(r"^\[(\d+)\]:\s+(-?\d+)", output,
-                                                              re.MULTILINE)}
+    return {
+        int(ref): int(value)
+        for ref, value in re.findall(r"^\[(\d+)\]:\s+(-?\d+)", output, re.MULTILINE)
+    }
 
 
 async def test_mbpoll_reads_the_detector_and_hydrant_registers(
@@ -222,8 +242,10 @@ async def test_mbpoll_sees_the_exception_and_the_silence(
 
 def strict_json_object(payload: bytes, limit: int = 16384) -> dict[str, Any] | None:
     """The payload as a JSON object a strict consumer accepts, else None."""
+
     def no_constants(name: str) -> Any:
         raise ValueError(name)
+
     if len(payload) > limit:
         return None
     try:
@@ -247,12 +269,18 @@ class Recorder:
             self.messages.append((time.monotonic(), message.topic.value, payload))
 
     def since(self, start: float, topic: str | None = None) -> list[bytes]:
-        return [payload for at, name, payload in self.messages
-                if at >= start and (topic is None or name == topic)]
+        return [
+            payload
+            for at, name, payload in self.messages
+            if at >= start and (topic is None or name == topic)
+        ]
 
     async def wait(self, count: int, start: float, topic: str | None = None) -> list[bytes]:
-        await eventually(lambda: len(self.since(start, topic)) >= count, within=15,
-                         what=f"{count} messages on {topic or 'any topic'}")
+        await eventually(
+            lambda: len(self.since(start, topic)) >= count,
+            within=15,
+            what=f"{count} messages on {topic or 'any topic'}",
+        )
         return self.since(start, topic)
 
 
@@ -272,8 +300,9 @@ async def test_cameras_publish_their_health_json(
     await recorder.client.subscribe("cams-ok/nvr/+/health", qos=1)
     async with SimulatedSite(site, seed=5):
         await recorder.wait(6, 0.0)
-    seen = {topic.split("/")[2]: strict_json_object(payload)
-            for _, topic, payload in recorder.messages}
+    seen = {
+        topic.split("/")[2]: strict_json_object(payload) for _, topic, payload in recorder.messages
+    }
     assert sorted(seen) == ["CAM-1F-01", "CAM-2F-01", "CAM-B1-01"]
     for document in seen.values():
         assert document is not None
@@ -300,7 +329,7 @@ async def test_a_garbage_camera_cycles_through_four_kinds_of_bad_payload(
         payloads = await recorder.wait(6, applied, topic)
     first_bad = next(i for i, payload in enumerate(payloads) if not strict_json_object(payload))
     assert first_bad <= 1  # at most one good one was on its way when the fault came
-    garbage = payloads[first_bad:first_bad + 4]
+    garbage = payloads[first_bad : first_bad + 4]
     assert all(strict_json_object(payload) is None for payload in payloads[first_bad:])
     assert {b'{"online": tru', b"[1, 2, 3]", b'{"fps": NaN}'} < set(garbage)
     assert any(len(payload) > 16384 for payload in garbage)
@@ -351,34 +380,62 @@ async def test_the_camera_fleet_reconnects_when_the_broker_comes_back(
 @pytest.mark.parametrize(
     ("request_", "reply"),
     [
-        pytest.param({"fault": "fire", "device": "X"},
-                     {"ok": False, "error": "unknown device 'X'"}, id="unknown-device"),
-        pytest.param({"fault": "blaze", "device": "SD-1F-01"},
-                     {"ok": False, "error": "unknown fault 'blaze'"}, id="unknown-fault"),
-        pytest.param({"fault": "fire", "device": "HP-1F-01"},
-                     {"ok": False, "error": "fault fire does not apply to hydrant_pressure "
-                                            "'HP-1F-01'"}, id="wrong-kind"),
-        pytest.param({"fault": "garbage", "device": "SD-1F-01"},
-                     {"ok": False, "error": "fault garbage does not apply to smoke_detector "
-                                            "'SD-1F-01'"}, id="garbage-on-modbus"),
-        pytest.param({"fault": "exception", "device": "CAM-1F-01"},
-                     {"ok": False, "error": "fault exception does not apply to camera "
-                                            "'CAM-1F-01'"}, id="exception-on-mqtt"),
-        pytest.param({"fault": "fire", "device": "SD-1F-01", "to": 3},
-                     {"ok": False, "error": "fault fire takes no argument 'to'"}, id="extra-arg"),
-        pytest.param({"fault": "pressure_drop", "device": "HP-1F-01", "to": "low"},
-                     {"ok": False, "error": "fault pressure_drop argument 'to' must be a number, "
-                                            "got 'low'"}, id="bad-arg"),
-        pytest.param({"fault": "exception", "device": "SD-1F-01", "code": 9},
-                     {"ok": False, "error": "exception code 9 is not a Modbus exception code"},
-                     id="bad-code"),
+        pytest.param(
+            {"fault": "fire", "device": "X"},
+            {"ok": False, "error": "unknown device 'X'"},
+            id="unknown-device",
+        ),
+        pytest.param(
+            {"fault": "blaze", "device": "SD-1F-01"},
+            {"ok": False, "error": "unknown fault 'blaze'"},
+            id="unknown-fault",
+        ),
+        pytest.param(
+            {"fault": "fire", "device": "HP-1F-01"},
+            {"ok": False, "error": "fault fire does not apply to hydrant_pressure 'HP-1F-01'"},
+            id="wrong-kind",
+        ),
+        pytest.param(
+            {"fault": "garbage", "device": "SD-1F-01"},
+            {"ok": False, "error": "fault garbage does not apply to smoke_detector 'SD-1F-01'"},
+            id="garbage-on-modbus",
+        ),
+        pytest.param(
+            {"fault": "exception", "device": "CAM-1F-01"},
+            {"ok": False, "error": "fault exception does not apply to camera 'CAM-1F-01'"},
+            id="exception-on-mqtt",
+        ),
+        pytest.param(
+            {"fault": "fire", "device": "SD-1F-01", "to": 3},
+            {"ok": False, "error": "fault fire takes no argument 'to'"},
+            id="extra-arg",
+        ),
+        pytest.param(
+            {"fault": "pressure_drop", "device": "HP-1F-01", "to": "low"},
+            {"ok": False, "error": "fault pressure_drop argument 'to' must be a number, got 'low'"},
+            id="bad-arg",
+        ),
+        pytest.param(
+            {"fault": "exception", "device": "SD-1F-01", "code": 9},
+            {"ok": False, "error": "exception code 9 is not a Modbus exception code"},
+            id="bad-code",
+        ),
         pytest.param({"get": "X"}, {"ok": False, "error": "unknown device 'X'"}, id="get-unknown"),
-        pytest.param({"fault": "fire"}, {"ok": False, "error": 'expected {"fault": F, '
-                                         '"device": D, ...} or {"get": D}'}, id="no-device"),
-        pytest.param([1], {"ok": False, "error": 'expected {"fault": F, "device": D, ...} or '
-                                                 '{"get": D}'}, id="not-an-object"),
-        pytest.param({"fault": "pressure_drop", "device": "HP-1F-01", "to": 0.05, "rate": 6},
-                     {"ok": True}, id="pressure-drop"),
+        pytest.param(
+            {"fault": "fire"},
+            {"ok": False, "error": 'expected {"fault": F, "device": D, ...} or {"get": D}'},
+            id="no-device",
+        ),
+        pytest.param(
+            [1],
+            {"ok": False, "error": 'expected {"fault": F, "device": D, ...} or {"get": D}'},
+            id="not-an-object",
+        ),
+        pytest.param(
+            {"fault": "pressure_drop", "device": "HP-1F-01", "to": 0.05, "rate": 6},
+            {"ok": True},
+            id="pressure-drop",
+        ),
     ],
 )
 async def test_control_replies(
@@ -395,8 +452,9 @@ async def test_control_state_and_the_one_shot_sync_client(simulated: SimulatedSi
     assert state["link_fault"] is None
     assert 0.34 <= state["values"]["pressure"] <= 0.46
 
-    reply = await asyncio.to_thread(request_once, port, {"fault": "sensor_fault",
-                                                         "device": "HP-1F-01", "ma": 22})
+    reply = await asyncio.to_thread(
+        request_once, port, {"fault": "sensor_fault", "device": "HP-1F-01", "ma": 22}
+    )
     assert reply == {"ok": True}
     state = await ControlClient("127.0.0.1", port).state("HP-1F-01")
     assert state["values"]["loop_current"] == 22.0
@@ -427,55 +485,78 @@ async def test_the_player_applies_steps_at_their_times() -> None:
     async def record(fault: str, device: str, **args: Any) -> None:
         applied.append((time.monotonic() - start, fault, device, args))
 
-    scenario = Scenario(steps=(
-        Step(at=0.6, fault="fire", device="SD-1F-02"),  # type: ignore[arg-type]
-        Step(at=0.2, fault="pressure_drop", device="HP-1F-01", to=0.1, rate=6),  # type: ignore[arg-type]
-        Step(at=0.6, fault="fire", device="SD-1F-01"),  # type: ignore[arg-type]
-    ))
+    scenario = Scenario(
+        steps=(
+            Step(at=0.6, fault="fire", device="SD-1F-02"),  # type: ignore[arg-type]
+            Step(at=0.2, fault="pressure_drop", device="HP-1F-01", to=0.1, rate=6),  # type: ignore[arg-type]
+            Step(at=0.6, fault="fire", device="SD-1F-01"),  # type: ignore[arg-type]
+        )
+    )
     start = time.monotonic()
     await play(scenario, record)
     assert [(fault, device, args) for _, fault, device, args in applied] == [
         ("pressure_drop", "HP-1F-01", {"to": 0.1, "rate": 6.0}),
-        ("fire", "SD-1F-02", {}), ("fire", "SD-1F-01", {})]
+        ("fire", "SD-1F-02", {}),
+        ("fire", "SD-1F-01", {}),
+    ]
     for (at, *_), wanted in zip(applied, (0.2, 0.6, 0.6), strict=True):
         assert wanted <= at < wanted + 0.15
 
 
-async def test_a_scenario_plays_on_the_simulated_site(
-    site: Site, tmp_path: Path
-) -> None:
+async def test_a_scenario_plays_on_the_simulated_site(site: Site, tmp_path: Path) -> None:
     file = tmp_path / "scenario.yaml"
-    file.write_text("steps:\n  - {at: 1s, fault: fire, device: SD-1F-01}\n"
-                    "  - {at: 1500ms, fault: pressure_drop, device: HP-1F-01, to: 0.1, rate: 60}\n")
+    file.write_text(
+        "steps:\n  - {at: 1s, fault: fire, device: SD-1F-01}\n"
+        "  - {at: 1500ms, fault: pressure_drop, device: HP-1F-01, to: 0.1, rate: 60}\n"
+    )
     scenario = load_scenario(file, site)
     async with SimulatedSite(site, scenario=scenario) as simulated:
         started = time.monotonic()
         async with AsyncModbusTcpClient("127.0.0.1", port=port_of(site, "main-panel")) as client:
             assert (await registers(client, 0, 1))[0] == 0
-            await eventually(lambda: simulated.state("SD-1F-01")["values"]["status"] == "fire",
-                             within=5, what="the fire step")
+            await eventually(
+                lambda: simulated.state("SD-1F-01")["values"]["status"] == "fire",
+                within=5,
+                what="the fire step",
+            )
             assert time.monotonic() - started >= 1.0
             assert (await registers(client, 0, 1))[0] == 2
-        await eventually(lambda: simulated.state("HP-1F-01")["values"]["pressure"] < 0.12,
-                         within=5, what="the pressure drop step")
+        await eventually(
+            lambda: simulated.state("HP-1F-01")["values"]["pressure"] < 0.12,
+            within=5,
+            what="the pressure drop step",
+        )
 
 
 @pytest.mark.parametrize(
     ("steps", "message"),
     [
-        pytest.param("  - {at: 1s, fault: fire, device: SD-9}\n",
-                     "s.yaml:2: steps[0].device: unknown device 'SD-9'", id="unknown-device"),
-        pytest.param("  - {at: 1s, fault: fire, device: SD-1F-01}\n"
-                     "  - {at: 2s, fault: tamper, device: SD-1F-01}\n",
-                     "s.yaml:3: steps[1]: fault tamper does not apply to smoke_detector "
-                     "'SD-1F-01'", id="wrong-kind"),
-        pytest.param("  - {at: soon, fault: fire, device: SD-1F-01}\n",
-                     "s.yaml:2: steps[0].at: expected a time such as 5s or 500ms, got 'soon'",
-                     id="bad-time"),
-        pytest.param("  - {at: 1s, fault: fire, device: SD-1F-01, colour: red}\n",
-                     "s.yaml:2: steps[0].colour: unknown key", id="unknown-key"),
-        pytest.param("  - {at: 1s, fault: fire, device: SD-1F-01, rate: 2}\n",
-                     "s.yaml:2: steps[0]: fault fire takes no argument 'rate'", id="extra-arg"),
+        pytest.param(
+            "  - {at: 1s, fault: fire, device: SD-9}\n",
+            "s.yaml:2: steps[0].device: unknown device 'SD-9'",
+            id="unknown-device",
+        ),
+        pytest.param(
+            "  - {at: 1s, fault: fire, device: SD-1F-01}\n"
+            "  - {at: 2s, fault: tamper, device: SD-1F-01}\n",
+            "s.yaml:3: steps[1]: fault tamper does not apply to smoke_detector 'SD-1F-01'",
+            id="wrong-kind",
+        ),
+        pytest.param(
+            "  - {at: soon, fault: fire, device: SD-1F-01}\n",
+            "s.yaml:2: steps[0].at: expected a time such as 5s or 500ms, got 'soon'",
+            id="bad-time",
+        ),
+        pytest.param(
+            "  - {at: 1s, fault: fire, device: SD-1F-01, colour: red}\n",
+            "s.yaml:2: steps[0].colour: unknown key",
+            id="unknown-key",
+        ),
+        pytest.param(
+            "  - {at: 1s, fault: fire, device: SD-1F-01, rate: 2}\n",
+            "s.yaml:2: steps[0]: fault fire takes no argument 'rate'",
+            id="extra-arg",
+        ),
     ],
 )
 def test_scenario_errors_name_the_step(
@@ -492,8 +573,12 @@ def test_the_demo_scenario_fits_the_reference_site() -> None:
     hospital = load_site(CONFIG / "hospital.yaml")
     scenario = load_scenario(CONFIG / "scenarios" / "demo.yaml", hospital)
     assert [(s.at, s.fault) for s in scenario.timeline] == [
-        (10.0, "detector_fault"), (20.0, "pressure_drop"), (30.0, "camera_offline"),
-        (45.0, "fire"), (50.0, "fire")]
+        (10.0, "detector_fault"),
+        (20.0, "pressure_drop"),
+        (30.0, "camera_offline"),
+        (45.0, "fire"),
+        (50.0, "fire"),
+    ]
     fires = [hospital.devices[s.device].zone for s in scenario.steps if s.fault == "fire"]
     assert len(fires) == 2
     assert fires[0] == fires[1]
@@ -523,7 +608,8 @@ async def test_every_modbus_device_of_the_reference_site_answers(
                     if not isinstance(source, ModbusSource) or source.endpoint != endpoint.id:
                         continue
                     response = await client.read_input_registers(
-                        source.address, count=1, device_id=source.unit)
+                        source.address, count=1, device_id=source.unit
+                    )
                     assert not response.isError(), (device.id, response)
                     if device.kind == "smoke_detector":
                         assert response.registers == [0]
@@ -552,8 +638,9 @@ async def test_a_port_in_use_fails_the_start_naming_the_endpoint(site: Site) -> 
     endpoint = site.config.modbus.endpoints[1]
     holder = await asyncio.start_server(lambda r, w: None, "127.0.0.1", endpoint.port)
     try:
-        with pytest.raises(OSError, match="Modbus endpoint 'main-io' cannot listen on "
-                                          f"127.0.0.1:{endpoint.port}"):
+        with pytest.raises(
+            OSError, match=f"Modbus endpoint 'main-io' cannot listen on 127.0.0.1:{endpoint.port}"
+        ):
             async with SimulatedSite(site):
                 pass
     finally:
@@ -608,23 +695,42 @@ def test_a_fire_thickens_smoke_and_heats_the_room(site: Site) -> None:
         fleet.apply("fire", "SD-9F-01")
 
 
-@pytest.mark.parametrize(("zone", "floor"), [("opd-4f-or", 4), ("ip1-b1-kitchen", -1),
-                                             ("main-1f-er", 1), ("util-pharmacy", 1),
-                                             ("ip2-6F-ward", 6)])
+@pytest.mark.parametrize(
+    ("zone", "floor"),
+    [
+        ("opd-4f-or", 4),
+        ("ip1-b1-kitchen", -1),
+        ("main-1f-er", 1),
+        ("util-pharmacy", 1),
+        ("ip2-6F-ward", 6),
+    ],
+)
 def test_hydrant_pressure_follows_the_floor(zone: str, floor: int) -> None:
     assert floor_of(zone) == floor
 
 
 def test_health_documents_follow_the_profile_paths_enums_and_scales() -> None:
-    profile = MqttProfile.model_validate({
-        "id": "nvr", "protocol": "mqtt", "kind": "camera", "points": [
-            {"name": "online", "path": "state.online", "type": "bool"},
-            {"name": "status", "path": "state.mode", "type": "str",
-             "enum": {"REC": "recording", "IDLE": "idle"}},
-            {"name": "bitrate", "path": "stream.bps", "type": "int", "scale": 0.001},
-            {"name": "fps", "path": "stream.fps", "type": "float"},
-            {"name": "missing", "path": "x", "type": "float", "required": False}]})
+    profile = MqttProfile.model_validate(
+        {
+            "id": "nvr",
+            "protocol": "mqtt",
+            "kind": "camera",
+            "points": [
+                {"name": "online", "path": "state.online", "type": "bool"},
+                {
+                    "name": "status",
+                    "path": "state.mode",
+                    "type": "str",
+                    "enum": {"REC": "recording", "IDLE": "idle"},
+                },
+                {"name": "bitrate", "path": "stream.bps", "type": "int", "scale": 0.001},
+                {"name": "fps", "path": "stream.fps", "type": "float"},
+                {"name": "missing", "path": "x", "type": "float", "required": False},
+            ],
+        }
+    )
     values = {"online": True, "status": "recording", "bitrate": 4096.4, "fps": 25}
     assert health_document(profile, values) == {
         "state": {"online": True, "mode": "REC"},
-        "stream": {"bps": 4096400, "fps": 25.0}}
+        "stream": {"bps": 4096400, "fps": 25.0},
+    }

@@ -66,9 +66,13 @@ class PollGroup:
     """
 
     def __init__(
-        self, interval: float, devices: Sequence[ModbusDevice], link: Link, *,
+        self,
+        interval: float,
+        devices: Sequence[ModbusDevice],
+        link: Link,
+        *,
         rng: random.Random,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.interval = interval
         self.devices = tuple(devices)
         self._link, self._stats, self._rng = link, link.stats, rng
@@ -106,8 +110,9 @@ class PollGroup:
             await self.cycle(sink)
         except Exception:
             if not self._crashed:
-                log.exception("modbus group every %g s: cycle failed; polling goes on",
-                              self.interval)  # fmt: skip
+                log.exception(
+                    "modbus group every %g s: cycle failed; polling goes on", self.interval
+                )
                 self._crashed = True
             return
         if self._crashed:
@@ -131,8 +136,11 @@ class PollGroup:
         """The requests that read `due`. Planning from scratch was a sixth of the gateway's CPU
         at 10x the reference site, and the plan changes only when a device is suspect, backs
         off or recovers, so the last plan is kept for as long as those stay the same."""
-        key = (tuple(d.id for d in due), tuple(d.id for d in self._faulty()),
-               frozenset(self._alone))  # fmt: skip
+        key = (
+            tuple(d.id for d in due),
+            tuple(d.id for d in self._faulty()),
+            frozenset(self._alone),
+        )
         if key != self._plan_key:
             merged = [d for d in due if not self._read_alone(d)]
             alone = [d for d in due if self._read_alone(d)]
@@ -181,8 +189,11 @@ class PollGroup:
                 if own:
                     failed |= not await self._read_part(part, own, polls[device.id])
         if not failed and why.quality is Quality.EXCEPTION:
-            log.warning("modbus: a read of %s fails though each device answers alone; "
-                        "reading them separately", ", ".join(d.id for d in request.devices))
+            log.warning(
+                "modbus: a read of %s fails though each device answers alone; "
+                "reading them separately",
+                ", ".join(d.id for d in request.devices),
+            )
             self._alone.update(d.id for d in request.devices)
 
     async def _read_part(self, part: Request, reads: list[PointRead], poll: _Poll) -> bool:
@@ -237,9 +248,12 @@ class PollGroup:
             self._logged[device.id] = failure.quality
             log.warning(
                 "device %s (unit %d on %s): %s; backing off up to %g s",
-                device.id, device.unit, self._link.spec.where, failure.detail,
+                device.id,
+                device.unit,
+                self._link.spec.where,
+                failure.detail,
                 DEVICE_BACKOFF_CAP,
-            )  # fmt: skip
+            )
 
 
 def _reading(device: ModbusDevice, point: RegisterPoint, raw: Sequence[int], at: int) -> Reading:

@@ -48,8 +48,9 @@ def derived_readings(profile: ModbusProfile, readings: Sequence[Reading]) -> lis
     result = []
     for point in profile.derived:
         value, quality, detail = derive(point, by_name)
-        result.append(Reading(first.device, point.name, value, quality, point.unit,
-                              first.observed_at, detail))  # fmt: skip
+        result.append(
+            Reading(first.device, point.name, value, quality, point.unit, first.observed_at, detail)
+        )
     return result
 
 

@@ -75,8 +75,11 @@ class EndpointStats:
         """The counters as a plain dict (the last errors per device as a copy)."""
         per_device = ("last_error", "round_trip")
         counters: dict[str, object] = {k: v for k, v in vars(self).items() if k not in per_device}
-        return {**counters, "last_error": dict(self.last_error),
-                "round_trip": dict(self.round_trip)}
+        return {
+            **counters,
+            "last_error": dict(self.last_error),
+            "round_trip": dict(self.round_trip),
+        }
 
 
 class PollFailure(Exception):
@@ -91,23 +94,31 @@ class PollFailure(Exception):
 def make_client(spec: ModbusEndpointSpec, on_connect: Callable[[bool], None]) -> ModbusBaseClient:
     """A pymodbus client for the endpoint that never retries or reconnects by itself: both
     are ours, with backoff, and a retry would hide a silent unit behind doubled timeouts."""
-    common = {"name": f"modbus-{spec.id}", "timeout": spec.timeout, "retries": 0,
-              "reconnect_delay": 0, "trace_connect": on_connect}  # fmt: skip
+    common = {
+        "name": f"modbus-{spec.id}",
+        "timeout": spec.timeout,
+        "retries": 0,
+        "reconnect_delay": 0,
+        "trace_connect": on_connect,
+    }
     if spec.serial is None:
         return AsyncModbusTcpClient(spec.host or "", port=spec.port, **common)  # type: ignore[arg-type]
     line = spec.serial
     return AsyncModbusSerialClient(
-        line.device, framer=FramerType.RTU, baudrate=line.baudrate, parity=line.parity.value,
-        stopbits=line.stopbits, bytesize=line.bytesize, **common,  # type: ignore[arg-type]
-    )  # fmt: skip
+        line.device,
+        framer=FramerType.RTU,
+        baudrate=line.baudrate,
+        parity=line.parity.value,
+        stopbits=line.stopbits,
+        bytesize=line.bytesize,
+        **common,  # type: ignore[arg-type]
+    )
 
 
 class Link:
     """The endpoint's one connection: `run` keeps it up; `read` sends one request at a time."""
 
-    def __init__(
-        self, spec: ModbusEndpointSpec, stats: EndpointStats, rng: random.Random
-    ) -> None:
+    def __init__(self, spec: ModbusEndpointSpec, stats: EndpointStats, rng: random.Random) -> None:
         self.spec = spec
         self.stats = stats
         self._rng = rng
@@ -186,8 +197,10 @@ class Link:
             if not self._down_logged:
                 log.warning(
                     "endpoint %s: cannot connect to %s; retrying with backoff up to %g s",
-                    self.spec.id, self.spec.where, RECONNECT_CAP,
-                )  # fmt: skip
+                    self.spec.id,
+                    self.spec.where,
+                    RECONNECT_CAP,
+                )
                 self._down_logged = True
             return
         self.stats.connects += 1
@@ -240,8 +253,10 @@ class Link:
         if self.spec.serial is None and self._unanswered >= UNANSWERED_BEFORE_RECONNECT:
             log.warning(
                 "endpoint %s: %d requests in a row unanswered; reconnecting to %s",
-                self.spec.id, self._unanswered, self.spec.where,
-            )  # fmt: skip
+                self.spec.id,
+                self._unanswered,
+                self.spec.where,
+            )
             client.close()
             self._down_logged = True
             self._lost.set()

@@ -64,7 +64,8 @@ class TopicRouter:
         other = by_key.get(key)
         if other is not None:
             raise ValueError(
-                f"devices {other.id} and {device.id} share topic {device.resolved_topic!r}")
+                f"devices {other.id} and {device.id} share topic {device.resolved_topic!r}"
+            )
         by_key[key] = device
 
     @property

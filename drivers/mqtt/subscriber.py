@@ -36,6 +36,7 @@ RECONNECT_CAP = 30.0
 REJECTION_LOG_EVERY = 60.0
 QOS = 1
 
+
 @dataclass(frozen=True)
 class BrokerSpec:
     """Where the broker is and how to log in.
@@ -194,10 +195,12 @@ class MqttDriver:
         self.stats.unknown_devices[template.text] += 1
         if self._due(f"template {template.text}"):
             log.warning(
-                "MQTT message on %s: %r is not the key of any device on %s; ignored "
-                "(%d so far)", topic, template.key_of(topic), template.text,
+                "MQTT message on %s: %r is not the key of any device on %s; ignored (%d so far)",
+                topic,
+                template.key_of(topic),
+                template.text,
                 self.stats.unknown_devices[template.text],
-            )  # fmt: skip
+            )
 
     def _readings(
         self, device: MqttDevice, topic: str, payload: bytes, observed_at: int
@@ -222,8 +225,11 @@ class MqttDriver:
         if self._due(device.id):
             log.warning(
                 "device %s: unusable payload on %s: %s (%d rejected so far)",
-                device.id, topic, reason, self.stats.rejected[device.id],
-            )  # fmt: skip
+                device.id,
+                topic,
+                reason,
+                self.stats.rejected[device.id],
+            )
 
     def _field_errors(
         self, device: MqttDevice, topic: str, payload: bytes, readings: list[Reading]
@@ -263,8 +269,11 @@ class MqttDriver:
         self._down_logged = False
         log.info(
             "MQTT: connected to %s%s, subscribed to %d topics for %d devices",
-            self.broker.where, " again" * again, len(filters), len(self.router),
-        )  # fmt: skip
+            self.broker.where,
+            " again" * again,
+            len(filters),
+            len(self.router),
+        )
         for topic, code in zip(filters, granted, strict=False):
             if code.is_failure if isinstance(code, ReasonCode) else code >= 0x80:
                 log.warning("MQTT: broker %s refused subscription to %s", self.broker.where, topic)
@@ -274,8 +283,10 @@ class MqttDriver:
         if self.connected or not self._down_logged:
             log.warning(
                 "MQTT: broker %s unavailable (%s); reconnecting with backoff up to %g s",
-                self.broker.where, reason, RECONNECT_CAP,
-            )  # fmt: skip
+                self.broker.where,
+                reason,
+                RECONNECT_CAP,
+            )
             self._down_logged = True
 
 

@@ -47,8 +47,9 @@ async def watch_alarms(site: Site, out: TextIO, *, settle: float = SETTLE) -> No
             _write(out, format_message(topics, message))
 
 
-async def send_command(site: Site, action: str, alarm_id: str, by: str,
-                       **args: Any) -> dict[str, Any]:
+async def send_command(
+    site: Site, action: str, alarm_id: str, by: str, **args: Any
+) -> dict[str, Any]:
     """Send one command to the site's gateway and return its reply (`ok`, `reason`, ...).
 
     `args` are the action's arguments (`duration="15m"` to shelve). Raises `TimeoutError`
@@ -93,8 +94,10 @@ async def fetch_status(site: Site, *, wait: float = COMMAND_TIMEOUT) -> dict[str
                         return document
         except TimeoutError:
             pass
-    raise LookupError(f"no gateway status on {topics.status} at {spec.where} within "
-                      f"{timeout:g} s: has the gateway of site {topics.site} ever run there?")
+    raise LookupError(
+        f"no gateway status on {topics.status} at {spec.where} within "
+        f"{timeout:g} s: has the gateway of site {topics.site} ever run there?"
+    )
 
 
 def format_table(alarms: Iterable[dict[str, Any]]) -> str:
@@ -102,13 +105,27 @@ def format_table(alarms: Iterable[dict[str, Any]]) -> str:
     rows = sorted(alarms, key=lambda a: (_rank(a.get("priority")), a.get("raised_at") or 0))
     if not rows:
         return "no active alarms"
-    header = _TABLE.format(priority="PRIORITY", state="STATE", zone="ZONE", device="DEVICE",
-                           id="ALARM", raised="RAISED", message="MESSAGE")
-    lines = [_TABLE.format(
-        priority=str(a.get("priority", "")).upper(), state=_state(a), zone=a.get("zone", ""),
-        device=a.get("device") or "-", id=a.get("id", ""), raised=_time(a.get("raised_at")),
-        message=a.get("message", ""),
-    ) for a in rows]
+    header = _TABLE.format(
+        priority="PRIORITY",
+        state="STATE",
+        zone="ZONE",
+        device="DEVICE",
+        id="ALARM",
+        raised="RAISED",
+        message="MESSAGE",
+    )
+    lines = [
+        _TABLE.format(
+            priority=str(a.get("priority", "")).upper(),
+            state=_state(a),
+            zone=a.get("zone", ""),
+            device=a.get("device") or "-",
+            id=a.get("id", ""),
+            raised=_time(a.get("raised_at")),
+            message=a.get("message", ""),
+        )
+        for a in rows
+    ]
     return "\n".join([header, *lines])
 
 
@@ -116,9 +133,11 @@ def format_event(event: dict[str, Any]) -> str:
     """One event as a line: time, priority, zone, device, what happened, message, state."""
     alarm = event.get("alarm") or {}
     who = f" by {event['by']}" if event.get("by") else ""
-    return (f"{_time(event.get('at'))}  {str(alarm.get('priority', '')).upper():<8}  "
-            f"{alarm.get('zone', ''):<16}  {alarm.get('device') or '-':<12}  "
-            f"{event.get('kind', ''):<18}  {alarm.get('message', '')}  [{_state(alarm)}]{who}")
+    return (
+        f"{_time(event.get('at'))}  {str(alarm.get('priority', '')).upper():<8}  "
+        f"{alarm.get('zone', ''):<16}  {alarm.get('device') or '-':<12}  "
+        f"{event.get('kind', ''):<18}  {alarm.get('message', '')}  [{_state(alarm)}]{who}"
+    )
 
 
 def format_status(status: dict[str, Any]) -> str:
@@ -174,8 +193,13 @@ def _broker(site: Site) -> BrokerSpec:
 
 def _client(spec: BrokerSpec) -> aiomqtt.Client:
     """A client of its own (random id, clean session)."""
-    return aiomqtt.Client(spec.host, spec.port, username=spec.username, password=spec.password,
-                          keepalive=spec.keepalive)
+    return aiomqtt.Client(
+        spec.host,
+        spec.port,
+        username=spec.username,
+        password=spec.password,
+        keepalive=spec.keepalive,
+    )
 
 
 def _json(payload: object) -> Any:

@@ -25,8 +25,13 @@ which); anything else is refused, so a stray field can never be mistaken for par
 class CommandError(ValueError):
     """A command refused before it reached the rules engine; `reason` goes into the reply."""
 
-    def __init__(self, reason: str, request_id: Any = None, action: str | None = None,
-                 alarm: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        request_id: Any = None,
+        action: str | None = None,
+        alarm: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.request_id = request_id
@@ -71,8 +76,9 @@ def parse_command(payload: bytes) -> Command:
 
 def _document(payload: bytes) -> dict[str, Any]:
     if len(payload) > MAX_COMMAND_BYTES:
-        raise CommandError(f"a command of {len(payload)} bytes is too long "
-                           f"(at most {MAX_COMMAND_BYTES})")
+        raise CommandError(
+            f"a command of {len(payload)} bytes is too long (at most {MAX_COMMAND_BYTES})"
+        )
     try:
         document = json.loads(payload.decode("utf-8"))
     except UnicodeDecodeError:
@@ -106,6 +112,8 @@ def _named(text: str | None, reason: str) -> str:
 def _arguments(document: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(document) - _ENVELOPE - ARGUMENTS)
     if unknown:
-        raise ValueError(f"unknown field {', '.join(map(repr, unknown))}; a command has action, "
-                         "alarm, by, request_id and, to shelve, duration")
+        raise ValueError(
+            f"unknown field {', '.join(map(repr, unknown))}; a command has action, "
+            "alarm, by, request_id and, to shelve, duration"
+        )
     return {key: value for key, value in document.items() if key in ARGUMENTS}

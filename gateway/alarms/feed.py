@@ -228,8 +228,9 @@ class AlarmFeed:
             await self._announce(client)
             self._note_up()
             async with asyncio.TaskGroup() as tasks:
-                receiver = tasks.create_task(self._receive(client),
-                                             name=f"alarm-feed commands {self.topics.root}")
+                receiver = tasks.create_task(
+                    self._receive(client), name=f"alarm-feed commands {self.topics.root}"
+                )
                 await self._publish_until_closed(client)
                 receiver.cancel()
 
@@ -237,8 +238,13 @@ class AlarmFeed:
         spec, topics = self.broker, self.topics
         will = {"state": "offline", "site": topics.site, "reason": "connection lost"}
         return aiomqtt.Client(
-            spec.host, spec.port, username=spec.username, password=spec.password,
-            identifier=spec.client_id, clean_session=True, keepalive=spec.keepalive,
+            spec.host,
+            spec.port,
+            username=spec.username,
+            password=spec.password,
+            identifier=spec.client_id,
+            clean_session=True,
+            keepalive=spec.keepalive,
             will=aiomqtt.Will(topics.status, encode(will), qos=QOS, retain=True),
             # an alarm is one small packet: send it now, not when Nagle's algorithm says so
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
@@ -300,8 +306,7 @@ class AlarmFeed:
         """
         try:
             for message in messages:
-                await client.publish(message.topic, message.payload, qos=QOS,
-                                     retain=message.retain)
+                await client.publish(message.topic, message.payload, qos=QOS, retain=message.retain)
                 message.done = True
                 self._count(message)
         finally:
@@ -358,8 +363,9 @@ class AlarmFeed:
             command = parse_command(payload)
         except CommandError as error:
             log.info("alarm feed: command refused: %s", error.reason)
-            document = reply_document(error.request_id, error.action, error.alarm,
-                                      CommandResult.refused(error.reason))
+            document = reply_document(
+                error.request_id, error.action, error.alarm, CommandResult.refused(error.reason)
+            )
             self._queue.add_reply(document)
             self.stats.refused += 1
             return
@@ -372,15 +378,23 @@ class AlarmFeed:
         self.stats.reconnects += again
         self._backoff.reset()
         self._down_logged = False
-        log.info("alarm feed: connected to %s%s, publishing on %s/", self.broker.where,
-                 " again" * again, self.topics.root)
+        log.info(
+            "alarm feed: connected to %s%s, publishing on %s/",
+            self.broker.where,
+            " again" * again,
+            self.topics.root,
+        )
 
     def _note_down(self, reason: str) -> None:
         self.stats.connect_failures += not self.connected
         if self.connected or not self._down_logged:
-            log.warning("alarm feed: broker %s unavailable (%s); alarms wait in memory and "
-                        "reconnecting with backoff up to %g s",
-                        self.broker.where, reason, self._backoff.cap)
+            log.warning(
+                "alarm feed: broker %s unavailable (%s); alarms wait in memory and "
+                "reconnecting with backoff up to %g s",
+                self.broker.where,
+                reason,
+                self._backoff.cap,
+            )
             self._down_logged = True
 
 

@@ -18,17 +18,22 @@ from rules import AlarmEvent
 
 MEASUREMENT = "alarm_event"
 
-_TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": " ", "\r": " ",
-                              "\t": " "})
+_TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": " ", "\r": " ", "\t": " "})
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": " ", "\r": " "})
 
 
 def event_line(event: AlarmEvent, site: str, at: int | None = None) -> str:
     """One line for one event; `at` overrides the timestamp (see `EventLines`)."""
     alarm = event.alarm
-    tags = {"site": site, "building": alarm.building, "zone": alarm.zone,
-            "device": alarm.device or "", "rule": alarm.rule,
-            "class": str(alarm.alarm_class), "priority": str(alarm.priority)}
+    tags = {
+        "site": site,
+        "building": alarm.building,
+        "zone": alarm.zone,
+        "device": alarm.device or "",
+        "rule": alarm.rule,
+        "class": str(alarm.alarm_class),
+        "priority": str(alarm.priority),
+    }
     tag_text = "".join(f",{key}={_tag(value)}" for key, value in sorted(tags.items()) if value)
     fields = ",".join(f"{key}={text}" for key, text in _fields(event).items())
     return f"{MEASUREMENT}{tag_text} {fields} {event.at if at is None else at}"
@@ -36,9 +41,14 @@ def event_line(event: AlarmEvent, site: str, at: int | None = None) -> str:
 
 def _fields(event: AlarmEvent) -> Mapping[str, str]:
     alarm = event.alarm
-    fields = {"alarm_id": _string(event.alarm_id), "kind": _string(str(event.kind)),
-              "state": _string(str(alarm.state)), "message": _string(alarm.message),
-              "cause": _string(event.cause), "escalation_level": f"{alarm.escalation_level}i"}
+    fields = {
+        "alarm_id": _string(event.alarm_id),
+        "kind": _string(str(event.kind)),
+        "state": _string(str(alarm.state)),
+        "message": _string(alarm.message),
+        "cause": _string(event.cause),
+        "escalation_level": f"{alarm.escalation_level}i",
+    }
     if event.by is not None:
         fields["by"] = _string(event.by)
     return fields | _value_field(alarm.value)

@@ -160,5 +160,8 @@ class PublishQueue:
         self.dropped += 1
         if not self._dropping:
             self._dropping = True
-            log.warning("alarm feed: more than %d events waiting; dropping the least urgent "
-                        "(they are in the alarm store)", self.max_events)
+            log.warning(
+                "alarm feed: more than %d events waiting; dropping the least urgent "
+                "(they are in the alarm store)",
+                self.max_events,
+            )

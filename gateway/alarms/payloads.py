@@ -45,8 +45,9 @@ def status_document(state: str, site: str, at: int, **details: Any) -> Document:
     return {"state": state, "site": site, "at": at, **details}
 
 
-def reply_document(request_id: Any, action: str | None, alarm: str | None,
-                   result: CommandResult) -> Document:
+def reply_document(
+    request_id: Any, action: str | None, alarm: str | None, result: CommandResult
+) -> Document:
     """The reply to one command: the request id echoed back, ok, the reason and the events."""
     return {"request_id": request_id, "action": action, "alarm": alarm, **result.to_dict()}
 

@@ -113,8 +113,9 @@ class AlarmService:
             if self.feed is not None:
                 tasks.create_task(self._serve_commands(self.feed), name="alarm-commands")
 
-    async def command(self, action: Action | str, alarm_id: str, by: str | None = None,
-                      **args: object) -> CommandResult:
+    async def command(
+        self, action: Action | str, alarm_id: str, by: str | None = None, **args: object
+    ) -> CommandResult:
         """Apply a person's command (from any interface); refused commands change nothing."""
         async with self._lock:
             result = self.engine.command(action, alarm_id, by, **args)
@@ -143,8 +144,9 @@ class AlarmService:
     async def _serve_commands(self, feed: AlarmFeed) -> None:
         async for command in feed.commands:
             try:
-                result = await self.command(command.action, command.alarm, command.by,
-                                            **command.args)
+                result = await self.command(
+                    command.action, command.alarm, command.by, **command.args
+                )
             except Exception:  # one command's boundary: a bug must not stop the others
                 log.exception("command %s on %s failed", command.action, command.alarm)
                 result = CommandResult.refused("the gateway failed to apply the command")
@@ -169,10 +171,16 @@ class AlarmService:
             self.store_failures += 1
             if not self._store_failing:
                 self._store_failing = True
-                log.error("alarm store %s failed (%s); publishing alarms without storing them",
-                          self.store.path, error)
+                log.error(
+                    "alarm store %s failed (%s); publishing alarms without storing them",
+                    self.store.path,
+                    error,
+                )
             return
         if self._store_failing:
             self._store_failing = False
-            log.warning("alarm store %s works again (%d failed writes so far)", self.store.path,
-                        self.store_failures)
+            log.warning(
+                "alarm store %s works again (%d failed writes so far)",
+                self.store.path,
+                self.store_failures,
+            )

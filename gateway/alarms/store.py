@@ -111,8 +111,9 @@ class AlarmStore(SqliteFile):
             try:
                 alarms.append(Alarm.from_dict(json.loads(text)))
             except (ValueError, TypeError) as error:
-                logger.error("alarm store %s: skipping unreadable alarm %s: %s",
-                             self.path, alarm_id, error)
+                logger.error(
+                    "alarm store %s: skipping unreadable alarm %s: %s", self.path, alarm_id, error
+                )
         return alarms
 
     def _record(self, events: Sequence[AlarmEvent]) -> None:
@@ -147,8 +148,9 @@ class AlarmStore(SqliteFile):
             (self.keep_events,),
         ).rowcount
         if removed:
-            logger.info("alarm store %s: removed the %d oldest events of the history",
-                        self.path, removed)
+            logger.info(
+                "alarm store %s: removed the %d oldest events of the history", self.path, removed
+            )
 
     def _history(self, alarm_id: str | None, limit: int) -> list[AlarmEvent]:
         args: tuple[object, ...] = (limit,) if alarm_id is None else (alarm_id, limit)

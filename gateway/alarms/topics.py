@@ -55,6 +55,6 @@ class FeedTopics:
     def alarm_id_of(self, topic: str) -> str | None:
         """The alarm id in an alarm topic of this site, or None for any other topic."""
         head = f"{self.root}/alarms/"
-        if topic.startswith(head) and "/" not in topic[len(head):]:
-            return topic[len(head):] or None
+        if topic.startswith(head) and "/" not in topic[len(head) :]:
+            return topic[len(head) :] or None
         return None

@@ -50,9 +50,10 @@ def _reserved_ids(config: SiteConfig) -> Iterator[Problem]:
     """The gateway raises its own trouble alarms under `site.gateway_id`: no device may."""
     for index, device in enumerate(config.devices):
         if device.id == config.site.gateway_id:
-            yield ("devices", index, "id"), (
-                f"{device.id!r} is the gateway's own id (for its trouble alarms); "
-                "choose another")
+            yield (
+                ("devices", index, "id"),
+                (f"{device.id!r} is the gateway's own id (for its trouble alarms); choose another"),
+            )
 
 
 def _zone_buildings(config: SiteConfig) -> Iterator[Problem]:
@@ -73,8 +74,10 @@ def _device_references(config: SiteConfig, profiles: Profiles) -> Iterator[Probl
         if profile is None:
             yield (*here, "profile"), f"unknown profile {device.profile!r}"
         elif profile.kind != device.kind:
-            yield (*here, "profile"), (
-                f"profile {profile.id!r} is for {profile.kind}, not {device.kind}")
+            yield (
+                (*here, "profile"),
+                (f"profile {profile.id!r} is for {profile.kind}, not {device.kind}"),
+            )
         elif isinstance(device.source, ModbusSource) != isinstance(profile, ModbusProfile):
             yield (*here, "source"), f"does not match the {profile.protocol} profile {profile.id!r}"
         if isinstance(device.source, ModbusSource) and device.source.endpoint not in endpoints:
@@ -102,9 +105,13 @@ def _modbus_overlaps(config: SiteConfig, profiles: Profiles) -> Iterator[Problem
             other = _first_overlap(ranges, blocks)
             if other is not None:
                 first, last = min(a for a, _ in ranges), max(b for _, b in ranges)
-                yield ("devices", index, "source"), (
-                    f"{function} {first}-{last} of unit {device.source.unit} on "
-                    f"{device.source.endpoint!r} overlap device {other!r}")
+                yield (
+                    ("devices", index, "source"),
+                    (
+                        f"{function} {first}-{last} of unit {device.source.unit} on "
+                        f"{device.source.endpoint!r} overlap device {other!r}"
+                    ),
+                )
             blocks.extend((a, b, device.id) for a, b in ranges)
 
 
@@ -114,27 +121,43 @@ def _serial_timeouts(config: SiteConfig, profiles: Profiles) -> Iterator[Problem
     for index, endpoint in enumerate(config.modbus.endpoints):
         if endpoint.serial is None:
             continue
-        line = SerialLine(endpoint.serial, baudrate=endpoint.baudrate, parity=endpoint.parity,
-                          stopbits=endpoint.stopbits, bytesize=endpoint.bytesize)
-        seconds, slowest = longest_exchange(line, _devices_on(config, profiles, endpoint.id),
-                                            endpoint.merge_gap)
+        line = SerialLine(
+            endpoint.serial,
+            baudrate=endpoint.baudrate,
+            parity=endpoint.parity,
+            stopbits=endpoint.stopbits,
+            bytesize=endpoint.bytesize,
+        )
+        seconds, slowest = longest_exchange(
+            line, _devices_on(config, profiles, endpoint.id), endpoint.merge_gap
+        )
         if slowest is not None and endpoint.timeout <= seconds:
             values = f"{slowest.count} {slowest.function.value.replace('_', ' ')}s"
-            yield ("modbus", "endpoints", index, "timeout"), (
-                f"{endpoint.timeout:g} s is less than the {seconds * 1e3:.0f} ms a read of "
-                f"{values} of unit {slowest.unit} takes on the wire at {endpoint.baudrate} "
-                "baud; every such read would time out")
+            yield (
+                ("modbus", "endpoints", index, "timeout"),
+                (
+                    f"{endpoint.timeout:g} s is less than the {seconds * 1e3:.0f} ms a read of "
+                    f"{values} of unit {slowest.unit} takes on the wire at {endpoint.baudrate} "
+                    "baud; every such read would time out"
+                ),
+            )
 
 
 def _devices_on(config: SiteConfig, profiles: Profiles, endpoint: str) -> list[ModbusDevice]:
     """The endpoint's devices as the poller sees them (those with a Modbus profile)."""
     return [
-        ModbusDevice(device.id, device.source.unit, device.source.address, profile,
-                     device.poll_interval or config.defaults.poll_interval)
+        ModbusDevice(
+            device.id,
+            device.source.unit,
+            device.source.address,
+            profile,
+            device.poll_interval or config.defaults.poll_interval,
+        )
         for device in config.devices
-        if isinstance(device.source, ModbusSource) and device.source.endpoint == endpoint
+        if isinstance(device.source, ModbusSource)
+        and device.source.endpoint == endpoint
         and isinstance(profile := profiles.get(device.profile), ModbusProfile)
-    ]  # fmt: skip
+    ]
 
 
 def _point_ranges(source: ModbusSource, profile: ModbusProfile) -> dict[Function, list[Range]]:
@@ -197,8 +220,10 @@ def _topic_problem(
     subscription = fill_template(topic.pattern, "+")
     for other, (other_subscription, device) in patterns.items():
         if overlap(subscription, other_subscription):
-            return (f"topic {topic.pattern!r} overlaps {other!r} of device {device!r}: a "
-                    "message could be meant for either")
+            return (
+                f"topic {topic.pattern!r} overlaps {other!r} of device {device!r}: a "
+                "message could be meant for either"
+            )
     return None
 
 
@@ -220,7 +245,11 @@ def _sink_names(config: SiteConfig) -> Iterator[Problem]:
     first: dict[str, int] = {}
     for index, connection in enumerate(config.influxdb):
         if connection.name in first:
-            yield ("influxdb", index, "name"), (
-                f"duplicate name {connection.name!r} (also at index {first[connection.name]}):"
-                " give each connection its own name")
+            yield (
+                ("influxdb", index, "name"),
+                (
+                    f"duplicate name {connection.name!r} (also at index {first[connection.name]}):"
+                    " give each connection its own name"
+                ),
+            )
         first.setdefault(connection.name, index)

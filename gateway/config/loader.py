@@ -52,8 +52,12 @@ def _load_profiles(
                 issues += error.issues
                 continue
             if profile.id in profiles:
-                issues.append(document.issue(("profiles", index), f"profile id {profile.id!r} "
-                                             f"in {file.name} is defined twice"))
+                issues.append(
+                    document.issue(
+                        ("profiles", index),
+                        f"profile id {profile.id!r} in {file.name} is defined twice",
+                    )
+                )
             profiles[profile.id] = profile
         if not (document.file.parent / entry).exists():
             issues.append(document.issue(("profiles", index), f"no such file or folder '{entry}'"))

@@ -129,8 +129,10 @@ class MqttSource(_Model):
     def _shorthand(cls, value: Any) -> Any:
         if isinstance(value, str):
             if value != "mqtt":
-                raise ValueError(f"write `mqtt` (the site's topic_template) or a mapping such as "
-                                 f"{{topic: ...}}, not {value!r}")
+                raise ValueError(
+                    f"write `mqtt` (the site's topic_template) or a mapping such as "
+                    f"{{topic: ...}}, not {value!r}"
+                )
             return {}
         return value
 
@@ -191,8 +193,10 @@ class MqttConnection(_Model):
     topic_prefix: str = "firegw"
     keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
     topic_template: str | None = Field(
-        default=None, description="topic of MQTT devices without their own: a template with a "
-        "{device} level, e.g. st-lukes/nvr/{device}/health")
+        default=None,
+        description="topic of MQTT devices without their own: a template with a "
+        "{device} level, e.g. st-lukes/nvr/{device}/health",
+    )
 
     @field_validator("topic_template")
     @classmethod
@@ -240,8 +244,9 @@ def _one_or_many(value: Any) -> str:
 InfluxConnection = Annotated[
     Annotated[InfluxV1Connection, Tag("influx-v1")]
     | Annotated[InfluxV2Connection, Tag("influx-v2")],
-    Discriminator(_influx_api, custom_error_type="influx_api",
-                  custom_error_message="api must be v1 or v2"),
+    Discriminator(
+        _influx_api, custom_error_type="influx_api", custom_error_message="api must be v1 or v2"
+    ),
 ]
 InfluxConnections = Annotated[
     Annotated[InfluxConnection, Tag("one-connection")]
@@ -262,11 +267,14 @@ class OutboxSettings(_Model):
     path: Path = Path("var/outbox.sqlite")
     max_rows: Annotated[int, Field(ge=1000)] = 50_000_000
     alarm_fill: Annotated[float, Field(gt=0, le=1)] = Field(
-        default=0.5, description="share of max_rows waiting that raises the trouble alarm "
-        "'outbox nearly full'")
+        default=0.5,
+        description="share of max_rows waiting that raises the trouble alarm 'outbox nearly full'",
+    )
     alarm_age: Duration = Field(
-        default=900.0, description="age of the oldest line a database still waits for that "
-        "raises the trouble alarm 'history not reaching the database'")
+        default=900.0,
+        description="age of the oldest line a database still waits for that "
+        "raises the trouble alarm 'history not reaching the database'",
+    )
 
 
 class Defaults(_Model):

@@ -91,8 +91,12 @@ class Site:
     def tags(self, device: Device) -> dict[str, str]:
         """The InfluxDB tags of a device's readings."""
         zone = self.zones[device.zone]
-        return {"site": self.config.site.id, "building": zone.building, "zone": zone.id,
-                "device": device.id}
+        return {
+            "site": self.config.site.id,
+            "building": zone.building,
+            "zone": zone.id,
+            "device": device.id,
+        }
 
     def poll_interval(self, device: Device) -> float:
         return device.poll_interval or self.config.defaults.poll_interval

@@ -41,8 +41,10 @@ CREATE TABLE IF NOT EXISTS outbox_counter (
 _DEAD_LETTER_SINK = "ALTER TABLE dead_letter ADD COLUMN sink TEXT"  # files made before sinks
 _DROPPED = "dropped"  # the `outbox_counter` row of the size cap's drops
 _ROWS = "rows"  # the `outbox_counter` row of the lines in the outbox
-_ADD_TO_COUNTER = ("INSERT INTO outbox_counter (name, value) VALUES (?, ?)"
-                   " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value")
+_ADD_TO_COUNTER = (
+    "INSERT INTO outbox_counter (name, value) VALUES (?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
+)
 
 DEFAULT_SINK = "influxdb"
 """The sink name of a site with one `influxdb:` connection and no name for it."""
@@ -166,8 +168,9 @@ class Outbox(SqliteFile):
             stored = dict(db.execute("SELECT sink, last_id FROM sink_position").fetchall())
             db.execute("DELETE FROM sink_position")
             self._positions = {sink: stored.get(sink, 0) for sink in self.sinks}
-            db.executemany("INSERT INTO sink_position (sink, last_id) VALUES (?, ?)",
-                           self._positions.items())  # fmt: skip
+            db.executemany(
+                "INSERT INTO sink_position (sink, last_id) VALUES (?, ?)", self._positions.items()
+            )
             self._collect(db)
 
     def _append(self, lines: Sequence[str]) -> None:
@@ -191,9 +194,12 @@ class Outbox(SqliteFile):
         self.dropped += removed
         logger.warning(
             "outbox %s is full (cap %d lines): dropped the %d oldest readings, %d in all%s",
-            self.path, cap, removed, self.dropped,
+            self.path,
+            cap,
+            removed,
+            self.dropped,
             "" if removed else "; only alarm events are left, which are never dropped",
-        )  # fmt: skip
+        )
 
     def _peek_after(self, position: int, limit: int) -> Rows:
         query = "SELECT id, line FROM outbox WHERE id > ? ORDER BY id LIMIT ?"
@@ -293,10 +299,12 @@ class OutboxReader:
 
 def _drop_query(never_drop: Sequence[str]) -> str:
     """DELETE the oldest rows, up to a limit, that are not of a `never_drop` measurement."""
-    keep = "".join(f" AND line NOT LIKE '{_like_prefix(name)},%' ESCAPE '\\'"
-                   for name in never_drop)  # fmt: skip
-    return (f"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE 1{keep}"
-            " ORDER BY id LIMIT ?)")  # fmt: skip
+    keep = "".join(
+        f" AND line NOT LIKE '{_like_prefix(name)},%' ESCAPE '\\'" for name in never_drop
+    )
+    return (
+        f"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE 1{keep} ORDER BY id LIMIT ?)"
+    )
 
 
 def _like_prefix(measurement: str) -> str:

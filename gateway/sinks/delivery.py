@@ -169,8 +169,12 @@ class OutboxSink:
             self.rejected += len(rejected)
             logger.warning(
                 "%s %s rejected %d of %d lines, set aside as dead letters; first: %s",
-                self.name, self.url, len(rejected), len(rows), rejected[0][1],
-            )  # fmt: skip
+                self.name,
+                self.url,
+                len(rejected),
+                len(rows),
+                rejected[0][1],
+            )
         await reader.advance(rows[-1][0])
         self.written += len(rows) - len(rejected)
         self._succeeded()
@@ -195,8 +199,7 @@ class OutboxSink:
         if self._failures == 1:
             logger.warning("%s %s: %s; retrying in the background", self.name, self.url, error)
         else:
-            logger.debug("%s %s: attempt %d failed: %s", self.name, self.url, self._failures,
-                         error)  # fmt: skip
+            logger.debug("%s %s: attempt %d failed: %s", self.name, self.url, self._failures, error)
         await asyncio.sleep(self._delay(error))
 
     def _delay(self, error: SinkError) -> float:
@@ -208,8 +211,9 @@ class OutboxSink:
 
     def _succeeded(self) -> None:
         if self._failures:
-            logger.info("%s %s: writing again after %d failed attempts",
-                        self.name, self.url, self._failures)  # fmt: skip
+            logger.info(
+                "%s %s: writing again after %d failed attempts", self.name, self.url, self._failures
+            )
         self._failures = 0
         self.last_error = None
         self.last_success = time.time()

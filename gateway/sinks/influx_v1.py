@@ -54,8 +54,9 @@ class InfluxV1Sink(OutboxSink):
         retry_max: float = 30.0,
         timeout: float = 10.0,
     ) -> None:
-        super().__init__(name, url, batch_size=batch_size, retry_initial=retry_initial,
-                         retry_max=retry_max)  # fmt: skip
+        super().__init__(
+            name, url, batch_size=batch_size, retry_initial=retry_initial, retry_max=retry_max
+        )
         self.database = database
         self._params = {"db": database, "precision": "ns"}
         if retention_policy:
@@ -97,8 +98,9 @@ class InfluxV1Sink(OutboxSink):
                 if error.status is None or error.status >= 500 or error.status == 429:
                     await self._wait_after(error)
                     continue
-                logger.warning("InfluxDB %s: cannot create database %r: %s",
-                               self.url, self.database, error)  # fmt: skip
+                logger.warning(
+                    "InfluxDB %s: cannot create database %r: %s", self.url, self.database, error
+                )
             return
 
     async def _post(self, path: str, **kwargs: Any) -> bytes:

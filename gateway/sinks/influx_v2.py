@@ -53,8 +53,9 @@ class InfluxV2Sink(OutboxSink):
         retry_max: float = 30.0,
         timeout: float = 10.0,
     ) -> None:
-        super().__init__(name, url, batch_size=batch_size, retry_initial=retry_initial,
-                         retry_max=retry_max)  # fmt: skip
+        super().__init__(
+            name, url, batch_size=batch_size, retry_initial=retry_initial, retry_max=retry_max
+        )
         self.org = org
         self.bucket = bucket
         self._token = token
@@ -82,8 +83,12 @@ class InfluxV2Sink(OutboxSink):
         """The client, made on first use: it must be created inside the running loop."""
         if self._client is None:
             self._client = InfluxDBClientAsync(
-                self.url, self._token, self.org, timeout=int(self._timeout * 1000),
-                client_session_kwargs={"headers": {"Content-Encoding": "gzip"}})
+                self.url,
+                self._token,
+                self.org,
+                timeout=int(self._timeout * 1000),
+                client_session_kwargs={"headers": {"Content-Encoding": "gzip"}},
+            )
         return self._client
 
 
