@@ -57,8 +57,8 @@ from bench.processes import (
 from bench.site import DEFAULT_SITE, RESULTS, write_site
 from bench.stats import ms, summary
 from bench.trials import Run, detector_plan, line_up, run_trials
+from firegw.embedded_broker import EmbeddedBroker
 from gateway.alarms import FeedTopics
-from gateway.broker import EmbeddedBroker
 from gateway.config import DeviceKind
 from rules import parse_duration
 

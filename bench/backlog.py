@@ -2,7 +2,7 @@
 
 `--minutes` of a site's readings: every point of every device's profile at each device's poll
 interval, each device at its own phase, timestamps spread over the minutes before now, each
-line encoded by `gateway.lineprotocol` under the device's tags, appended through a real
+line encoded by `gateway.outbox.lineprotocol` under the device's tags, appended through a real
 `Outbox` in batches of `APPEND_BATCH`. The time spent in `append` gives the append rate.
 """
 
@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.throughput import device_points
-from drivers.reading import Reading
+from core.reading import Reading
 from gateway.config import Site
-from gateway.lineprotocol import encode_point, series_key
 from gateway.outbox import Outbox
+from gateway.outbox.lineprotocol import encode_point, series_key
 
 __all__ = ["APPEND_BATCH", "Backlog", "build_backlog", "device_series"]
 
@@ -79,7 +79,7 @@ class Backlog:
 
 
 def device_series(site: Site) -> list[DeviceSeries]:
-    """Every device of `site` with its tags encoded once, as `OutboxFeed` does; each device's
+    """Every device of `site` with its tags encoded once, as `ReadingRecorder` does; each device's
     polls start at its own phase of the interval, as independent poll loops would."""
     points = dict(device_points(site))
     devices = site.config.devices

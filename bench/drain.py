@@ -6,8 +6,8 @@
 1. The backlog: `--minutes` of the site's readings at `--scale` (the site scaled as
    bench/alarm_latency.py scales it), as the gateway would have stored them during an outage:
    every point of every device's profile at each device's poll interval, timestamps spread
-   over the minutes before now, each line encoded by `gateway.lineprotocol` under the device's
-   tags. The lines go into a real `Outbox` through `Outbox.append`, in batches of 100,000;
+   over the minutes before now, each line encoded by `gateway.outbox.lineprotocol` under the
+   device's tags. The lines go into a real `Outbox` through `Outbox.append`, in batches of 100,000;
    that gives the **append rate** (lines per second spent in `append`).
 2. The drain, `--runs` times on a fresh copy of that outbox file: a fresh InfluxDB 1.x
    (`influxd`, as tests/servers.py starts it), a private Mosquitto, the site's simulators in
@@ -60,7 +60,7 @@ from bench.processes import (
 from bench.servers import InfluxDB
 from bench.site import DEFAULT_SITE, RESULTS, write_site
 from bench.stats import spread
-from gateway.broker import EmbeddedBroker
+from firegw.embedded_broker import EmbeddedBroker
 from gateway.config import Site, load_site
 from gateway.config.models import OutboxSettings
 

@@ -6,7 +6,7 @@ core and peak RSS under 64 MB at reference-site scale with 1 s polling).
         [--out bench/results/footprint[-quick].json]
 
 Mosquitto and InfluxDB 1.x as processes of their own, the site's simulators in this process,
-and the gateway as plain `firegw run` (`python -m gateway run`: nothing of the benchmark in
+and the gateway as plain `firegw run` (`python -m firegw run`: nothing of the benchmark in
 it), writing to that InfluxDB and publishing its feed on that broker. Each run starts a fresh
 gateway (new outbox, new database), lets it warm up for `--warm-up` s, then reads
 `/proc/<pid>/stat` (utime + stime) and `/proc/<pid>/status` (VmHWM, VmRSS, threads) at the

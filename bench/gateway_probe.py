@@ -39,7 +39,7 @@ from typing import Any
 
 from bench.looplag import LoopLag
 from gateway.config import load_site
-from gateway.runtime import Gateway
+from gateway.runtime.gateway import Gateway
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,7 +131,7 @@ def _report(
     feed = service.feed if service is not None else None
     return {
         "latencies": list(service.latencies) if service is not None else [],
-        "readings": gateway.hub.published,
+        "readings": gateway.runtime.hub.published,
         "feed": dataclasses.asdict(feed.stats) if feed is not None else None,
         "store_failures": service.store_failures if service is not None else None,
         "cpu_user_s": usage.ru_utime,

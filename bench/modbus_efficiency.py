@@ -12,7 +12,7 @@ ports, in this process, and three measurements against them:
     back, for `--seconds`: requests/s and registers/s.
 (a') the same bare loop sending the gateway's own merged requests instead (same sizes as
     (b)), so that requests/s compare like for like.
-(b) gateway: `ModbusDriver` on that same endpoint (`gateway.wiring.modbus_endpoints`) with the
+(b) gateway: `ModbusDriver` on that same endpoint (`gateway.runtime.modbus_endpoints`) with the
     site's `defaults.poll_interval` set to 1 ms (validation only asks for > 0), so cycles run
     back to back, for `--seconds`: readings delivered, the endpoint stats' requests, and
     registers (each cycle reads the merged plan's registers): requests/s and registers/s.
@@ -41,14 +41,14 @@ from typing import Any
 from pymodbus.client import AsyncModbusTcpClient
 
 from bench.machine import machine
+from core.reading import Reading
 from drivers.modbus import ModbusDriver
 from drivers.modbus.merge import plan_requests
 from drivers.modbus.spec import ModbusEndpointSpec
-from drivers.reading import Reading
+from firegw.demo import relocate
 from gateway.config import Site, load_site
 from gateway.config.models import ModbusSource
-from gateway.demo import relocate
-from gateway.wiring import modbus_endpoints
+from gateway.runtime.wiring import modbus_endpoints
 from simulators import SimulatedSite
 
 REPO = Path(__file__).resolve().parent.parent

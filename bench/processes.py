@@ -2,7 +2,7 @@
 
 Two ways to run it: `bench.gateway_probe` (`firegw run` plus a JSON report on exit: the
 gateway's own alarm latencies, stalls and collections), or plain `firegw run`
-(`python -m gateway run`), with nothing of the benchmark inside, for figures measured from
+(`python -m firegw run`), with nothing of the benchmark inside, for figures measured from
 outside (footprint, start-up and shutdown). Either runs in its own session, so Ctrl-C is the
 benchmark's to pass on, and is stopped with SIGTERM (SIGKILL after `STOP_TIMEOUT`).
 """
@@ -45,7 +45,7 @@ def gateway_command(site_file: Path, report: Path | None) -> list[str]:
             "--report",
             str(report),
         ]
-    return [sys.executable, "-m", "gateway", "run", str(site_file)]
+    return [sys.executable, "-m", "firegw", "run", str(site_file)]
 
 
 @contextlib.asynccontextmanager

@@ -2,8 +2,9 @@
 
 Both are async context managers that start the server in a temporary folder of their own and
 stop it on exit; `pid` is there so that a benchmark can measure the server from outside
-(`bench.procstat`). Unlike `gateway.broker.EmbeddedBroker` there is no fallback: a benchmark of
-the shared side needs the real server, and says which command installs it when it is missing.
+(`bench.procstat`). Unlike `firegw.embedded_broker.EmbeddedBroker` there is no fallback: a
+benchmark of the shared side needs the real server, and says which command installs it when
+it is missing.
 """
 
 from __future__ import annotations

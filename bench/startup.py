@@ -5,7 +5,7 @@ under 2 s; under 5 s).
         [--steady 3] [--quick] [--out bench/results/startup[-quick].json]
 
 Mosquitto, InfluxDB 1.x and the site's simulators are started once (`bench.testbed`). Each run
-starts plain `firegw run` (`python -m gateway run`) with a fresh outbox and a fresh database,
+starts plain `firegw run` (`python -m firegw run`) with a fresh outbox and a fresh database,
 and times, from just before the process is spawned (interpreter start and imports included):
 
 - to the first line in the outbox: the outbox file's highest id handed out is above 0 (read

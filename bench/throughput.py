@@ -6,7 +6,7 @@
 In one process, with no sockets: the gateway's `Hub` with its subscribers as `Gateway.run`
 wires them, minus the MQTT alarm feed: the `AlarmService` (real `RuleEngine` with the default
 rules, real `AlarmStore` in a temporary folder, feed None, ticking as in the gateway) and the
-`OutboxFeed` -> `OutboxWriter` -> real `Outbox` (temporary SQLite file). Readings for every
+`ReadingRecorder` -> `OutboxWriter` -> real `Outbox` (temporary SQLite file). Readings for every
 point of every device of the site (values that raise no alarm: detectors normal, hydrants at
 0.4 MPa, cameras online and recording) are published one device batch at a time, as the drivers
 deliver them, as fast as the hub takes them, for `--seconds`; `observed_at` is the wall clock.
@@ -41,12 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import machine
-from drivers.reading import Reading
+from core.reading import Reading
 from gateway.alarms import AlarmService, AlarmStore
 from gateway.config import Site, load_site
-from gateway.hub import Hub
-from gateway.outbox import Outbox, OutboxWriter
-from gateway.runtime import OutboxFeed
+from gateway.outbox import Outbox, OutboxWriter, ReadingRecorder
+from gateway.runtime.hub import Hub
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SITE = REPO / "config" / "hospital.yaml"
@@ -101,7 +100,7 @@ async def one_run(site: Site, folder: Path, seconds: float) -> dict[str, Any]:
         service = AlarmService.for_site(site, store, None, writer, rules=site.config.rules)
         hub = Hub()
         hub.subscribe("alarms", service)
-        hub.subscribe("outbox", OutboxFeed(site, writer))
+        hub.subscribe("outbox", ReadingRecorder(site, writer))
         async with asyncio.TaskGroup() as tasks:
             writing = tasks.create_task(writer.run())
             alarms = tasks.create_task(service.run())

@@ -1,8 +1,6 @@
-"""Protocol drivers: Modbus and MQTT in, typed `Reading`s out.
+"""Protocol drivers: Modbus (`drivers.modbus`) and MQTT (`drivers.mqtt`) in, typed readings out.
 
-Drivers know protocols, not fire safety.
+Drivers know protocols, not fire safety. Each is a package with its config models (device
+profiles), its decoding, a README of its profile format, and a driver class that runs until
+cancelled and hands every device's readings to a `core.ReadingSink`.
 """
-
-from drivers.reading import Quality, Reading, Value, now_ns
-
-__all__ = ["Quality", "Reading", "Value", "now_ns"]

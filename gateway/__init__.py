@@ -1,0 +1,12 @@
+"""The gateway: one site's pieces assembled, from readings in to alarms and history out.
+
+- `gateway.config`: the site file, typed and checked (also what the simulators read).
+- `gateway.runtime`: the running gateway: `Gateway`, the hub, the wiring of config to drivers.
+- `gateway.alarms`: the rules engine's events stored, published on the MQTT feed, acted on.
+- `gateway.outbox`: the durable on-disk outbox and the InfluxDB line encoding.
+- `gateway.sinks`: delivery from the outbox to InfluxDB v1 and v2.
+- `gateway.health`: device health, delivery health and the gateway's status document.
+- `gateway.rejected`: MQTT payloads the drivers could not use, kept for inspection.
+
+docs/architecture.md has the picture.
+"""

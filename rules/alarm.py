@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
-from drivers.reading import Value
+from core.reading import Value
 from rules.model import AlarmClass, AlarmState, Priority
 
 

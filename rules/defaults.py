@@ -10,14 +10,14 @@ Numbers and their sources (see reference/domain-facts.md):
 - camera retention 90 days (the customer's requirement for key sites), frame rate 25 fps;
 - the gateway's own troubles (DESIGN section 7): its history not reaching the database, and
   its outbox nearly full. Their limits are the site's `outbox:` settings; the gateway reports
-  each condition as a flag (see gateway/history.py), so the rules only raise and clear.
+  each condition as a flag (see gateway/health/delivery.py), so the rules only raise and clear.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
-from drivers.reading import Quality
+from core.reading import Quality
 from rules.model import AlarmClass, DeviceKind, Priority
 from rules.specs import (
     AnyRule,

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rules.comms import CommsMonitor
 from rules.conditions import (
     DeviceMonitor,
     RateMonitor,
@@ -32,7 +33,6 @@ from rules.specs import (
     ValidityRule,
     ZoneRule,
 )
-from rules.supervision import CommsMonitor
 from rules.zones import BlindSpotMonitor, CoincidenceMonitor
 
 

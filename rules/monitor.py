@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from drivers.reading import Value
+from core.reading import Value
 from rules.alarm import AlarmSource
 from rules.delay import DelayTimer
 from rules.model import DeviceInfo

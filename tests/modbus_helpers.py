@@ -23,6 +23,7 @@ from pymodbus.datastore import (
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusTcpServer
 
+from core.reading import Quality, Reading
 from drivers.modbus import (
     EndpointPoller,
     ModbusDevice,
@@ -30,7 +31,6 @@ from drivers.modbus import (
     ModbusEndpointSpec,
     ModbusProfile,
 )
-from drivers.reading import Quality, Reading
 from tests.servers import free_port
 
 PROFILES = Path(__file__).resolve().parent.parent / "config" / "profiles"

@@ -14,8 +14,8 @@ from typing import Any, Self
 
 import pytest
 
+from core.reading import Reading, Value
 from drivers.mqtt import BrokerSpec
-from drivers.reading import Reading, Value
 from gateway.alarms import AlarmFeed, Command, CommandError, FeedTopics, parse_command
 from gateway.alarms.outgoing import PublishQueue
 from rules import (

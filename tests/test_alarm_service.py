@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from drivers.reading import Reading, Value, now_ns
+from core.reading import Reading, Value, now_ns
+from firegw.alarms import send_command, watch_alarms
 from gateway.alarms import (
     AlarmFeed,
     AlarmService,
@@ -25,8 +26,6 @@ from gateway.alarms import (
     FeedTopics,
     device_infos,
     event_line,
-    send_command,
-    watch_alarms,
 )
 from gateway.config import Site, load_site
 from gateway.outbox import Outbox, OutboxWriter
@@ -334,7 +333,7 @@ async def test_the_cli_watches_the_feed_and_sends_commands(
 async def test_a_command_gets_a_timeout_when_no_gateway_listens(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("gateway.alarms.cli.COMMAND_TIMEOUT", 0.5)
+    monkeypatch.setattr("firegw.alarms.COMMAND_TIMEOUT", 0.5)
     with pytest.raises(
         TimeoutError,
         match=r"no reply on .*/commands/reply within 0.5 s: is the "

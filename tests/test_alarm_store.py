@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.reading import Reading, Value
+from core.reading import Reading, Value
 from gateway.alarms import AlarmStore, AlarmStoreClosedError
 from rules import AlarmEvent, AlarmState, DeviceInfo, DeviceKind, FakeClock, RuleEngine
 

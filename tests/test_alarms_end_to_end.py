@@ -21,13 +21,13 @@ import pytest
 
 from gateway.alarms import FeedTopics
 from gateway.config import Site, load_site
-from gateway.runtime import Gateway
+from gateway.runtime.gateway import Gateway
 from simulators import SimulatedSite
 from tests.mqtt_watch import Watcher, retained
 from tests.servers import MosquittoServer
 from tests.sites import clinic_site
 
-FIREGW = [sys.executable, "-m", "gateway"]
+FIREGW = [sys.executable, "-m", "firegw"]
 
 
 async def start_gateway(site_file: Path) -> asyncio.subprocess.Process:

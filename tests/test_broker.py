@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiomqtt
 import pytest
 
-from gateway.broker import EmbeddedBroker
+from firegw.embedded_broker import EmbeddedBroker
 
 
 @pytest.mark.parametrize("use_mosquitto", [True, False], ids=["mosquitto", "amqtt"])

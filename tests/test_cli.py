@@ -19,7 +19,7 @@ from simulators import SimulatedSite
 from tests.servers import InfluxServer, MosquittoServer, free_port
 from tests.sites import CONFIG, clinic_site, eventually
 
-FIREGW = [sys.executable, "-m", "gateway"]
+FIREGW = [sys.executable, "-m", "firegw"]
 
 
 def firegw(*args: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from drivers.mqtt import TopicRouter
 from gateway.config import ConfigError, DeviceKind, load_site
-from gateway.wiring import mqtt_devices
+from gateway.runtime.wiring import mqtt_devices
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
 PANEL = "id: opd-panel, host: 127.0.0.1, port: 15020"

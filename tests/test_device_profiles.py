@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import yaml
 
+from core.reading import Quality, Reading
 from drivers.modbus import ModbusDriver, ModbusProfile
 from drivers.mqtt import BrokerSpec, MqttDriver, MqttProfile, decode_payload
-from drivers.reading import Quality, Reading
 from gateway.alarms import device_infos
 from gateway.config import ConfigError, DeviceKind, Site, load_site
-from gateway.wiring import modbus_endpoints, mqtt_devices
+from gateway.runtime.wiring import modbus_endpoints, mqtt_devices
 from rules import AlarmClass, AlarmEvent, EventKind, FakeClock, RuleEngine
 from rules.defaults import default_table
 from simulators import SimulatedSite

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import Site, load_site
-from gateway.runtime import Gateway
+from gateway.runtime.gateway import Gateway
 from simulators import SimulatedSite
 from tests.servers import InfluxServer, MosquittoServer
 from tests.sites import clinic_site, eventually

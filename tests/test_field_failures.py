@@ -34,11 +34,11 @@ from typing import Self
 
 import pytest
 
+from core.reading import Quality
 from drivers.modbus import ModbusDriver
 from drivers.modbus.link import RECONNECT_CAP, RECONNECT_INITIAL
-from drivers.reading import Quality
 from gateway.config import Site, load_site
-from gateway.wiring import modbus_endpoints
+from gateway.runtime.wiring import modbus_endpoints
 from simulators import SimulatedSite
 from tests.modbus_helpers import POLL, Collector, all_good, polling
 from tests.servers import SerialPair, free_port
@@ -233,7 +233,7 @@ def test_check_refuses_a_timeout_instead_of_clamping_it(
     line = f"{{id: panel, host: 127.0.0.1, port: 1502, timeout: {timeout}}}"
     site = panel_site(tmp_path, line)
     result = subprocess.run(
-        [sys.executable, "-m", "gateway", "check", str(site)],
+        [sys.executable, "-m", "firegw", "check", str(site)],
         capture_output=True,
         text=True,
         timeout=60,

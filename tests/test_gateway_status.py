@@ -16,16 +16,17 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from gateway.alarms import FeedTopics, fetch_status
+from firegw.alarms import fetch_status
+from gateway.alarms import FeedTopics
 from gateway.config import Site, load_site
-from gateway.runtime import Gateway
+from gateway.runtime.gateway import Gateway
 from simulators import SimulatedSite
 from tests.conftest import InfluxFactory
 from tests.mqtt_watch import Watcher
 from tests.servers import InfluxServer, MosquittoServer
 from tests.sites import clinic_site, eventually
 
-FAST = {"status_every": 0.3, "history_every": 0.3}
+FAST = {"status_every": 0.3, "delivery_every": 0.3}
 
 
 @contextlib.asynccontextmanager
@@ -80,7 +81,7 @@ async def test_status_shows_each_devices_health_and_firegw_status_prints_it(
             )
 
         status = await status_where(site, settled, "one device lost, one degraded, others ok")
-        command = [sys.executable, "-m", "gateway", "status", str(site_file)]
+        command = [sys.executable, "-m", "firegw", "status", str(site_file)]
         printed = await run(command)
         every_device = await run([*command, "--all"])
     stopped = await run(command, exit_status=1)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from drivers import Reading
+from core import Reading
 from gateway.config.models import OutboxSettings
-from gateway.history import HistoryHealth
+from gateway.health.delivery import DeliveryHealth
 from gateway.outbox import Outbox
 from tests.sites import eventually
 
@@ -25,11 +25,11 @@ def readings(count: int, at: int) -> list[str]:
 async def test_raised_at_the_fill_share_and_cleared_when_delivered(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="gateway.history")
+    caplog.set_level(logging.INFO, logger="gateway.health.delivery")
     settings = OutboxSettings(max_rows=1000, alarm_fill=0.5, alarm_age=3600)
     now = time.time_ns()
     async with Outbox(tmp_path / "outbox.db", sinks=["central"], max_rows=1000) as outbox:
-        health = HistoryHealth(settings, outbox)
+        health = DeliveryHealth(settings, outbox)
         await outbox.append(readings(499, now))
         assert await health.check() is None
         await outbox.append(readings(1, now))
@@ -39,7 +39,7 @@ async def test_raised_at_the_fill_share_and_cleared_when_delivered(
         await outbox.reader("central").advance(rows[-1][0])
         assert await health.check() is None
     messages = [
-        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "gateway.history"
+        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "gateway.health.delivery"
     ]
     assert messages == [
         (
@@ -56,7 +56,7 @@ async def test_raised_at_the_fill_share_and_cleared_when_delivered(
 async def test_raised_when_the_oldest_waiting_line_is_too_old(tmp_path: Path) -> None:
     settings = OutboxSettings(max_rows=1000, alarm_fill=0.5, alarm_age=60)
     async with Outbox(tmp_path / "outbox.db", sinks=["local", "central"]) as outbox:
-        health = HistoryHealth(settings, outbox)
+        health = DeliveryHealth(settings, outbox)
         await outbox.append(readings(1, time.time_ns() - 30 * 10**9))
         assert await health.check() is None
         await outbox.append(readings(1, time.time_ns()))
@@ -78,7 +78,7 @@ async def test_a_commit_that_fills_the_outbox_is_reported_at_once(tmp_path: Path
         published.extend(readings)
 
     async with Outbox(tmp_path / "outbox.db", sinks=["central"], max_rows=1000) as outbox:
-        health = HistoryHealth(
+        health = DeliveryHealth(
             settings, outbox, device="firegw-test", publish=publish, interval=3600
         )
         task = asyncio.create_task(health.run())
@@ -101,7 +101,7 @@ async def test_a_commit_that_fills_the_outbox_is_reported_at_once(tmp_path: Path
 async def test_the_report_names_each_sinks_backlog_and_delay(tmp_path: Path) -> None:
     settings = OutboxSettings(max_rows=1000, alarm_fill=0.5, alarm_age=60)
     async with Outbox(tmp_path / "outbox.db", sinks=["local", "central"]) as outbox:
-        health = HistoryHealth(settings, outbox)
+        health = DeliveryHealth(settings, outbox)
         await outbox.append(readings(3, time.time_ns() - 90 * 10**9))
         [first, *_] = await outbox.peek(3)
         await outbox.reader("local").advance(first[0])

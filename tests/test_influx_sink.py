@@ -14,9 +14,9 @@ from typing import Protocol
 import pytest
 from aiohttp import web
 
-from drivers.reading import Quality, Reading
-from gateway.lineprotocol import encode
+from core.reading import Quality, Reading
 from gateway.outbox import Outbox, OutboxWriter
+from gateway.outbox.lineprotocol import encode
 from gateway.sinks import InfluxV1Sink, OutboxSink
 from tests.servers import InfluxServer
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.reading import Quality, Reading
-from gateway.lineprotocol import LineProtocolError, encode, encode_point, series_key
+from core.reading import Quality, Reading
+from gateway.outbox.lineprotocol import LineProtocolError, encode, encode_point, series_key
 
 T = 1_700_000_000_123_456_789
 SITE = {"site": "campus", "building": "inpatient-1", "zone": "ward-3"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+from core.reading import Quality
 from drivers.modbus import (
     EndpointPoller,
 )
-from drivers.reading import Quality
 from tests.modbus_helpers import (
     FIRE,
     TIMEOUT,

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+from core.reading import Quality
 from drivers.modbus.decode import decode_point
 from drivers.modbus.profile import ModbusProfile, RegisterPoint
-from drivers.reading import Quality
 
 PROFILES = Path(__file__).resolve().parent.parent / "config" / "profiles"
 LAYOUTS_64 = {"ABCD": "ABCDEFGH", "CDAB": "GHEFCDAB", "BADC": "BADCFEHG", "DCBA": "HGFEDCBA"}

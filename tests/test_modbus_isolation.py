@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from core.reading import Quality
 from drivers.modbus import (
     EndpointPoller,
     ModbusDriver,
 )
-from drivers.reading import Quality
 from gateway.config import load_site
-from gateway.wiring import modbus_endpoints
+from gateway.runtime.wiring import modbus_endpoints
 from simulators import SimulatedSite
 from tests.modbus_helpers import (
     EXCEPTION_2,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pymodbus.datastore import ModbusDeviceContext, ModbusSparseDataBlock
 
+from core.reading import Quality
 from drivers.modbus import (
     EndpointPoller,
     ModbusDevice,
@@ -22,9 +23,8 @@ from drivers.modbus import (
     plan_reads,
     plan_requests,
 )
-from drivers.reading import Quality
 from gateway.config import load_site
-from gateway.wiring import modbus_endpoints
+from gateway.runtime.wiring import modbus_endpoints
 from simulators import SimulatedSite
 from tests.modbus_helpers import (
     DETECTOR,

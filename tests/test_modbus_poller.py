@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 import pytest
 
+from core.reading import Quality, Reading
 from drivers.modbus import (
     EndpointPoller,
 )
-from drivers.reading import Quality, Reading
 from tests.modbus_helpers import (
     FIRE,
     HYDRANT,

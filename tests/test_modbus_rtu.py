@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from core.reading import Quality
 from drivers.modbus import EndpointPoller
-from drivers.reading import Quality
 from gateway.config import Site, load_site
-from gateway.wiring import modbus_endpoints
+from gateway.runtime.wiring import modbus_endpoints
 from simulators import SimulatedSite
 from tests.modbus_helpers import Collector, all_good, polling
 from tests.servers import SerialPair, require_binary
@@ -130,7 +130,7 @@ async def test_a_silent_unit_times_out_while_the_others_answer(
     assert sink.count("SD-2-1", Quality.TIMEOUT) <= 3
 
 
-FIREGW = [sys.executable, "-m", "gateway"]
+FIREGW = [sys.executable, "-m", "firegw"]
 
 
 async def test_firegw_simulate_serves_a_serial_endpoint_on_the_port_given(

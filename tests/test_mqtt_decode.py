@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from core.reading import Quality
 from drivers.mqtt.decode import PayloadError, decode_payload
 from drivers.mqtt.profile import MqttProfile
-from drivers.reading import Quality
 
 PROFILES = Path(__file__).resolve().parent.parent / "config" / "profiles"
 CAMERA = MqttProfile.model_validate(

@@ -16,8 +16,8 @@ import aiomqtt
 import pytest
 import yaml
 
+from core.reading import Quality, Reading
 from drivers.mqtt import BrokerSpec, MqttDevice, MqttDriver, MqttProfile
-from drivers.reading import Quality, Reading
 from tests.conftest import MosquittoFactory
 from tests.servers import MosquittoServer
 

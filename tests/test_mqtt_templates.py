@@ -10,7 +10,7 @@ import pytest
 
 from drivers.mqtt import MqttDevice, MqttDriver
 from gateway.config import load_site
-from gateway.wiring import mqtt_devices
+from gateway.runtime.wiring import mqtt_devices
 from simulators import SimulatedSite
 from tests.servers import MosquittoServer
 from tests.test_mqtt_subscriber import (

@@ -1,6 +1,6 @@
 """Nothing accepted is lost, nothing arrives twice: the gateway as a process, killed and starved.
 
-Real servers throughout: `python -m gateway run SITE` as a subprocess, the simulated clinic
+Real servers throughout: `python -m firegw run SITE` as a subprocess, the simulated clinic
 over real sockets in the test process, Mosquitto, and InfluxDB 1.x. Every check compares
 exact sets of (device, point, timestamp), never totals: "accepted" is what the test itself
 read from the SQLite outbox file (the committed rows are exactly what a kill leaves behind),
@@ -33,7 +33,7 @@ from tests.mqtt_watch import retained
 from tests.servers import InfluxServer, MosquittoServer, free_port
 from tests.sites import clinic_site, eventually
 
-FIREGW = [sys.executable, "-m", "gateway", "run"]
+FIREGW = [sys.executable, "-m", "firegw", "run"]
 MEASUREMENTS = ("smoke_detector", "hydrant_pressure", "camera", "gateway", "alarm_event")
 TAGS = frozenset({"time", "site", "building", "zone", "device", "rule", "class", "priority"})
 ALARM_EVENT = "alarm_event"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from drivers.mqtt import MqttDevice, MqttDriver, RejectedPayload
-from gateway.cli import main
+from firegw.main import main
 from gateway.config import load_site
-from gateway.rejects import RejectedEntry, RejectedPayloads, read_rejected
-from gateway.runtime import Gateway
+from gateway.rejected import RejectedEntry, RejectedPayloads, read_rejected
+from gateway.runtime.gateway import Gateway
 from tests.servers import MosquittoServer
 from tests.sites import clinic_site, eventually
 from tests.test_mqtt_subscriber import (

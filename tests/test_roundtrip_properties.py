@@ -15,9 +15,9 @@ from typing import Any
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from core.reading import Quality
 from drivers.modbus.decode import decode_point
 from drivers.modbus.profile import ByteOrder, DataType, RegisterPoint
-from drivers.reading import Quality
 from simulators.registers import encode
 
 # No example database: the run writes nothing into the tree and depends on nothing it left.

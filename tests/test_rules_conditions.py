@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.reading import Quality, Reading, Value
+from core.reading import Quality, Reading, Value
 from rules import (
     AlarmClass,
     AlarmEvent,

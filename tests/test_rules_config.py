@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 import rules
-from drivers.reading import Reading
+from core.reading import Reading
 from rules import (
     AlarmClass,
     DeviceInfo,
@@ -363,4 +363,4 @@ def test_the_rules_package_is_pure() -> None:
                 assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
             for name in names:
                 if name.startswith("drivers"):
-                    assert name == "drivers.reading", f"{path.name} imports {name}"
+                    assert name == "core.reading", f"{path.name} imports {name}"

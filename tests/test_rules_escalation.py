@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.reading import Reading
+from core.reading import Reading
 from rules import (
     AlarmEvent,
     DeviceInfo,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from drivers.reading import Reading, Value
+from core.reading import Reading, Value
 from rules import (
     Action,
     Alarm,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from drivers.reading import Reading, Value
+from core.reading import Reading, Value
 from rules import (
     Alarm,
     AlarmEvent,

@@ -4,6 +4,7 @@ them, merging neighbouring registers of all devices polled together into few req
 The gateway builds `ModbusEndpointSpec`s from its site config and runs a `ModbusDriver`.
 """
 
+from core.reading import ReadingSink
 from drivers.modbus.decode import decode_point
 from drivers.modbus.derive import derive, derived_readings
 from drivers.modbus.link import EndpointStats, PollFailure
@@ -21,7 +22,6 @@ from drivers.modbus.profile import (
 )
 from drivers.modbus.spec import MERGE_GAP, ModbusDevice, ModbusEndpointSpec, Parity, SerialLine
 from drivers.modbus.wire import exchange_time, longest_exchange
-from drivers.sink import ReadingSink
 
 __all__ = [
     "MERGE_GAP",

@@ -16,14 +16,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from drivers.backoff import Backoff
+from core.backoff import Backoff
+from core.reading import Quality, Reading, ReadingSink, now_ns
 from drivers.modbus.decode import decode_point
 from drivers.modbus.link import Link, PollFailure, raise_if_cancelled
 from drivers.modbus.merge import PointRead, Request, plan_requests
 from drivers.modbus.profile import RegisterPoint
 from drivers.modbus.spec import ModbusDevice
-from drivers.reading import Quality, Reading, now_ns
-from drivers.sink import ReadingSink
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import math
 import struct
 from collections.abc import Sequence
 
+from core.reading import Quality, Value
 from drivers.modbus.profile import ByteOrder, CurrentLoop, DataType, RegisterPoint
-from drivers.reading import Quality, Value
 
 Decoded = tuple[Value | None, Quality, str | None]
 

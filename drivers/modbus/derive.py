@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from core.reading import Quality, Reading, ReadingSink
 from drivers.modbus.decode import Decoded
 from drivers.modbus.profile import DerivedPoint, ModbusProfile
 from drivers.modbus.spec import ModbusDevice
-from drivers.reading import Quality, Reading
-from drivers.sink import ReadingSink
 
 _POINT_FAULTS = frozenset({Quality.DECODE_ERROR, Quality.OUT_OF_RANGE})
 """Qualities that are one point's own; the others (timeout, exception, disconnected) are the

@@ -21,11 +21,11 @@ from pymodbus.client.base import ModbusBaseClient
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
-from drivers.backoff import Backoff
+from core.backoff import Backoff
+from core.reading import Quality
 from drivers.modbus.merge import Request
 from drivers.modbus.profile import Function
 from drivers.modbus.spec import ModbusEndpointSpec
-from drivers.reading import Quality
 
 log = logging.getLogger(__name__)
 

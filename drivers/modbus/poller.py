@@ -16,12 +16,12 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-from drivers.backoff import Backoff
+from core.backoff import Backoff
+from core.reading import ReadingSink
 from drivers.modbus.cycle import PollGroup
 from drivers.modbus.derive import with_derived
 from drivers.modbus.link import RECONNECT_CAP, RECONNECT_INITIAL, EndpointStats, Link
 from drivers.modbus.spec import ModbusDevice, ModbusEndpointSpec
-from drivers.sink import ReadingSink
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ The gateway builds a `BrokerSpec` and `MqttDevice`s (each on an exact topic or a
 template with a `{device}` level) from its site config and runs an `MqttDriver`.
 """
 
+from core.reading import ReadingSink
 from drivers.mqtt.decode import PayloadError, PointResult, decode_payload
 from drivers.mqtt.profile import FieldPoint, FieldType, MqttProfile
 from drivers.mqtt.rejects import RejectedPayload, RejectHandler
@@ -16,7 +17,6 @@ from drivers.mqtt.topics import (
     key_problem,
     topic_problem,
 )
-from drivers.sink import ReadingSink
 
 __all__ = [
     "PLACEHOLDER",

@@ -12,8 +12,8 @@ import json
 import math
 from typing import Any, NoReturn
 
+from core.reading import Quality, Value
 from drivers.mqtt.profile import FieldPoint, FieldType, MqttProfile
-from drivers.reading import Quality, Value
 
 PointResult = tuple[str, Value | None, Quality, str | None]
 """(point name, value, quality, detail) for one point of the profile."""

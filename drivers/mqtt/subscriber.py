@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from drivers.backoff import Backoff
+from core.backoff import Backoff
+from core.reading import Reading, ReadingSink, now_ns
 from drivers.mqtt.decode import PayloadError, decode_payload
 from drivers.mqtt.rejects import RejectedPayload, RejectHandler, field_error_reason
 from drivers.mqtt.routing import MqttDevice, TopicRouter
-from drivers.reading import Reading, now_ns
-from drivers.sink import ReadingSink
 
 log = logging.getLogger(__name__)
 

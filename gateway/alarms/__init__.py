@@ -5,16 +5,8 @@
   events, the gateway's status with a last will, commands and replies; fire first.
 - `AlarmService`: the glue, a hub subscriber that runs the engine, stores, publishes, writes
   alarm events to the outbox for InfluxDB, and serves commands.
-- `watch_alarms`, `send_command`: the CLI's view of the feed.
 """
 
-from gateway.alarms.cli import (
-    fetch_status,
-    format_event,
-    format_table,
-    send_command,
-    watch_alarms,
-)
 from gateway.alarms.commands import Command, CommandError, parse_command
 from gateway.alarms.devices import device_infos, gateway_device
 from gateway.alarms.feed import AlarmFeed, FeedStats
@@ -39,12 +31,7 @@ __all__ = [
     "device_infos",
     "event_document",
     "event_line",
-    "fetch_status",
-    "format_event",
-    "format_table",
     "gateway_device",
     "is_gone",
     "parse_command",
-    "send_command",
-    "watch_alarms",
 ]

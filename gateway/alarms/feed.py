@@ -22,7 +22,7 @@ from typing import Any, Self
 
 import aiomqtt
 
-from drivers.backoff import Backoff
+from core.backoff import Backoff
 from drivers.mqtt import BrokerSpec
 from gateway.alarms.commands import Command, CommandError, parse_command
 from gateway.alarms.outgoing import LAST, Outgoing, PublishQueue
@@ -36,7 +36,6 @@ from gateway.alarms.payloads import (
 )
 from gateway.alarms.topics import FeedTopics
 from gateway.config import Site
-from gateway.wiring import broker as site_broker
 from rules import Alarm, AlarmEvent, CommandResult, EventKind
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ class AlarmFeed:
         The client id is the site's (``mqtt.client_id`` or ``firegw-<site>``) plus
         ``-alarms``, so it never takes over the MQTT driver's session.
         """
-        spec = site_broker(site, f"firegw-{site.config.site.id}")
+        spec = site.broker(f"firegw-{site.config.site.id}")
         spec = dataclasses.replace(spec, client_id=client_id or f"{spec.client_id}-alarms")
         return cls(spec, FeedTopics.for_site(site), **options)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from drivers.reading import Value
+from core.reading import Value
 from rules import AlarmEvent
 
 MEASUREMENT = "alarm_event"

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Self
 
-from drivers.reading import Reading
+from core.reading import Reading
 from gateway.alarms.devices import device_infos
 from gateway.alarms.feed import LATENCIES_KEPT, AlarmFeed
 from gateway.alarms.lines import EventLines

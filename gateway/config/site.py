@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import Field
 
 from drivers.modbus.profile import ModbusProfile
+from drivers.mqtt import BrokerSpec
 from drivers.mqtt.profile import MqttProfile
 from drivers.mqtt.topics import PLACEHOLDER, fill_template
 from gateway.config.models import (
@@ -126,6 +127,24 @@ class Site:
         if topic is None:
             raise LookupError(f"device {device.id} has no MQTT topic")
         return topic
+
+    def broker(self, client_id: str) -> BrokerSpec:
+        """The site's MQTT broker as a client's spec, named `client_id` unless the site names
+        its own; the password is read from its reference now, at start-up.
+
+        Raises `LookupError` when the site has no `mqtt:` connection.
+        """
+        mqtt = self.config.mqtt
+        if mqtt is None:
+            raise LookupError("the site has no mqtt: connection")
+        return BrokerSpec(
+            host=mqtt.host,
+            port=mqtt.port,
+            username=mqtt.username,
+            password=mqtt.password.reveal() if mqtt.password else None,
+            client_id=mqtt.client_id or client_id,
+            keepalive=mqtt.keepalive,
+        )
 
     def resolve(self, path: Path) -> Path:
         """A path from the config, relative to the config file's folder unless absolute."""

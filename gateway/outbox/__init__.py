@@ -6,10 +6,24 @@ position, and moves that position on only after its server acknowledged the line
 leaves the outbox once every sink has passed it (delivered, or set aside in the `dead_letter`
 table with the reason), or when the outbox is full and it is among the oldest readings.
 
-`OutboxWriter` sits in front of the outbox and batches single lines into large transactions.
+`OutboxWriter` sits in front of the outbox and batches single lines into large transactions;
+`ReadingRecorder` (a hub subscriber) feeds it every reading as an InfluxDB line
+(`lineprotocol`).
 """
 
+from gateway.outbox.lineprotocol import LineProtocolError, encode, encode_point, series_key
+from gateway.outbox.recorder import ReadingRecorder
 from gateway.outbox.store import Outbox, OutboxClosedError, OutboxReader
 from gateway.outbox.writer import OutboxWriter
 
-__all__ = ["Outbox", "OutboxClosedError", "OutboxReader", "OutboxWriter"]
+__all__ = [
+    "LineProtocolError",
+    "Outbox",
+    "OutboxClosedError",
+    "OutboxReader",
+    "OutboxWriter",
+    "ReadingRecorder",
+    "encode",
+    "encode_point",
+    "series_key",
+]

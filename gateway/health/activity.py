@@ -11,7 +11,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from drivers import Quality, Reading, Value
+from core import Quality, Reading, Value
 from gateway.config import DeviceKind, Site
 
 

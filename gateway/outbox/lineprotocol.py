@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from drivers.reading import Quality, Reading, Value
+from core.reading import Quality, Reading, Value
 
 __all__ = ["LineProtocolError", "encode"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from drivers.modbus import ModbusDevice, ModbusEndpointSpec, SerialLine
-from drivers.mqtt import BrokerSpec, MqttDevice
+from drivers.mqtt import MqttDevice
 from gateway.config import (
     InfluxV1Connection,
     InfluxV2Connection,
@@ -77,21 +77,6 @@ def mqtt_devices(site: Site) -> list[MqttDevice]:
                 )
             )
     return devices
-
-
-def broker(site: Site, client_id: str) -> BrokerSpec:
-    """The site's MQTT broker; the password is read from its reference now, at start-up."""
-    mqtt = site.config.mqtt
-    if mqtt is None:
-        raise LookupError("the site has no mqtt: connection")
-    return BrokerSpec(
-        host=mqtt.host,
-        port=mqtt.port,
-        username=mqtt.username,
-        password=mqtt.password.reveal() if mqtt.password else None,
-        client_id=mqtt.client_id or client_id,
-        keepalive=mqtt.keepalive,
-    )
 
 
 def make_sink(connection: InfluxV1Connection | InfluxV2Connection) -> OutboxSink:

@@ -11,17 +11,16 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core import restarts
 from drivers.modbus import ModbusDriver
 from drivers.mqtt import MqttDriver
-from gateway import supervisor
 from gateway.alarms import AlarmFeed, AlarmService
-from gateway.devicehealth import HealthBook, count_states
-from gateway.history import HistoryHealth
-from gateway.hub import Hub
+from gateway.health.delivery import DeliveryHealth
+from gateway.health.devices import HealthBook, count_states
 from rules import AlarmState
 
 __all__ = ["LOG_EVERY", "PUBLISH_EVERY", "StatusReporter"]
@@ -34,11 +33,14 @@ LOG_EVERY = 60.0
 
 @dataclass
 class StatusReporter:
-    """Builds the status document from the running gateway's parts and sends it out."""
+    """Builds the status document from the running gateway's parts and sends it out.
 
-    hub: Hub
+    `readings` says how many readings the hub has passed on since start.
+    """
+
+    readings: Callable[[], int]
     health: HealthBook
-    history: HistoryHealth | None
+    delivery: DeliveryHealth | None
     alarms: AlarmService | None
     feed: AlarmFeed | None
     modbus: ModbusDriver
@@ -65,11 +67,11 @@ class StatusReporter:
     def document(self) -> dict[str, Any]:
         """The status details (the feed adds `state`, `site` and `at`)."""
         health = self.health.snapshot()
-        report = self.history.report if self.history is not None else None
+        report = self.delivery.report if self.delivery is not None else None
         return {
             "started_at": self.started_at,
             "uptime": round(time.monotonic() - self._started, 1),
-            "readings": self.hub.published,
+            "readings": self.readings(),
             "devices": count_states(health),
             "device_health": {device.device: device.as_dict() for device in health},
             "history": report.as_dict() if report is not None else None,
@@ -80,7 +82,7 @@ class StatusReporter:
             },
             "mqtt": self._mqtt(),
             "feed": self._feed(),
-            "restarts": dict(supervisor.restarts),
+            "restarts": dict(restarts),
         }
 
     def _alarms(self) -> dict[str, Any]:

@@ -5,59 +5,21 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
-from drivers import Reading
+from core import supervise
 from drivers.modbus import ModbusDriver
 from drivers.mqtt import MqttDriver
-from gateway.activity import SiteActivity
 from gateway.alarms import AlarmFeed, AlarmService, AlarmStore
 from gateway.config import Site
-from gateway.devicehealth import HealthBook
-from gateway.history import NEVER_DROP, HistoryHealth
-from gateway.hub import Hub
-from gateway.lineprotocol import LineProtocolError, encode_point, series_key
-from gateway.outbox import Outbox, OutboxWriter
-from gateway.rejects import RejectedPayloads
+from gateway.health import NEVER_DROP, DeliveryHealth, HealthBook, SiteActivity, StatusReporter
+from gateway.outbox import Outbox, OutboxWriter, ReadingRecorder
+from gateway.rejected import RejectedPayloads
+from gateway.runtime.hub import Hub
+from gateway.runtime.wiring import make_sink, modbus_endpoints, mqtt_devices
 from gateway.sinks import OutboxSink
-from gateway.status import StatusReporter
-from gateway.supervisor import supervise
-from gateway.wiring import broker, make_sink, modbus_endpoints, mqtt_devices
 
 log = logging.getLogger(__name__)
-
-
-class OutboxFeed:
-    """Hub subscriber that turns readings into InfluxDB lines and queues them for the outbox."""
-
-    def __init__(self, site: Site, writer: OutboxWriter) -> None:
-        self._writer = writer
-        self._series = {
-            device.id: series_key(device.kind.value, site.tags(device))
-            for device in site.config.devices
-        }
-        itself = site.config.site.gateway_id  # its own health readings (gateway/history.py)
-        self._series[itself] = series_key(
-            "gateway", {"site": site.config.site.id, "device": itself}
-        )
-        self.unencodable = 0
-
-    async def __call__(self, readings: Sequence[Reading]) -> None:
-        for reading in readings:
-            try:
-                line = encode_point(self._series[reading.device], reading)
-            except LineProtocolError as error:
-                self.unencodable += 1
-                if self.unencodable == 1:
-                    log.error(
-                        "reading of %s.%s cannot be stored: %s (counting, not logging again)",
-                        reading.device,
-                        reading.point,
-                        error,
-                    )
-                continue
-            await self._writer.put(line)
 
 
 class Gateway:
@@ -78,14 +40,14 @@ class Gateway:
         *,
         store_only: bool = False,
         status_every: float | None = None,
-        history_every: float | None = None,
+        delivery_every: float | None = None,
     ) -> None:
         self.site = site
         self.hub = Hub()
         self.activity = SiteActivity(site)
         self.store_only = store_only or site.config.influxdb is None
         self.status_every = status_every
-        self.history_every = history_every
+        self.delivery_every = delivery_every
         self.started = asyncio.Event()
         self.outbox: Outbox | None = None
         self.sinks: dict[str, OutboxSink] = (
@@ -93,7 +55,7 @@ class Gateway:
             if self.store_only
             else {connection.name: make_sink(connection) for connection in site.influx_connections}
         )
-        self.history: HistoryHealth | None = None
+        self.delivery: DeliveryHealth | None = None
         self.alarms: AlarmService | None = None
         self.modbus_driver = ModbusDriver(modbus_endpoints(site))
         devices = mqtt_devices(site)
@@ -101,7 +63,7 @@ class Gateway:
         # Payloads the MQTT driver rejects are kept for `firegw rejected` (opened in run()).
         self.rejected_payloads = RejectedPayloads(site.rejected_payloads_path)
         self.mqtt_driver = (
-            MqttDriver(broker(site, client_id), devices, on_reject=self.rejected_payloads.add)
+            MqttDriver(site.broker(client_id), devices, on_reject=self.rejected_payloads.add)
             if devices
             else None
         )
@@ -128,13 +90,13 @@ class Gateway:
             AsyncExitStack() as stack,
         ):
             self.outbox = outbox
-            self.history = HistoryHealth(
+            self.delivery = DeliveryHealth(
                 settings,
                 outbox,
                 self.sinks,
                 device=self.site.config.site.gateway_id,
                 publish=self.hub.publish,
-                **_every(self.history_every),
+                **_every(self.delivery_every),
             )
             writer = OutboxWriter(outbox, on_commit=self._committed)
             feed = (
@@ -147,7 +109,7 @@ class Gateway:
             )
             self.hub.subscribe("alarms", self.alarms)
             self.hub.subscribe("activity", self.activity)
-            self.hub.subscribe("outbox", OutboxFeed(self.site, writer))
+            self.hub.subscribe("outbox", ReadingRecorder(self.site, writer))
             status = self._status_reporter(feed)
             _freeze_start_up_objects()
             try:
@@ -159,9 +121,9 @@ class Gateway:
     def _status_reporter(self, feed: AlarmFeed | None) -> StatusReporter:
         options = {"publish_every": self.status_every} if self.status_every else {}
         return StatusReporter(
-            self.hub,
+            lambda: self.hub.published,
             self.health,
-            self.history,
+            self.delivery,
             self.alarms,
             feed,
             self.modbus_driver,
@@ -188,8 +150,8 @@ class Gateway:
                 tasks.create_task(supervise("mqtt", lambda: mqtt.run(self.hub.publish)))
             for name, sink in self.sinks.items():
                 tasks.create_task(supervise(f"sink {name}", lambda s=sink: self._run_sink(s)))
-            if self.history is not None:
-                tasks.create_task(supervise("history-health", self.history.run))
+            if self.delivery is not None:
+                tasks.create_task(supervise("delivery-health", self.delivery.run))
             tasks.create_task(supervise("status", status.run))
             self.started.set()
             log.info(
@@ -201,8 +163,8 @@ class Gateway:
     def _committed(self) -> None:
         for sink in self.sinks.values():
             sink.wake()
-        if self.history is not None:
-            self.history.committed()
+        if self.delivery is not None:
+            self.delivery.committed()
 
     async def _run_sink(self, sink: OutboxSink) -> None:
         """Deliver the outbox to one database (a supervised task: a crash restarts it)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -50,3 +51,10 @@ class Reading:
 def now_ns() -> int:
     """Wall-clock time for `Reading.observed_at`."""
     return time.time_ns()
+
+
+ReadingSink = Callable[[Sequence[Reading]], Awaitable[None]]
+"""Where readings go: all readings of one poll (or one message) of one device at once.
+
+Awaiting it is the backpressure: a driver does not poll that device again until it returns.
+"""

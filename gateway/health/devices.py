@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from drivers import Quality
-from gateway.activity import DeviceActivity, SiteActivity
+from core import Quality
 from gateway.config import Site
+from gateway.health.activity import DeviceActivity, SiteActivity
 
 __all__ = ["RECENT", "DeviceHealth", "HealthBook", "HealthState", "count_states"]
 

@@ -11,8 +11,8 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from firegw.rejected import add_rejected_command
 from gateway.config import ConfigError, DeviceKind, Site, load_site
-from gateway.rejects_cli import add_rejected_command
 
 DEFAULT_SITE = Path(__file__).resolve().parent.parent / "config" / "hospital.yaml"
 DEFAULT_SCENARIO = DEFAULT_SITE.parent / "scenarios" / "demo.yaml"
@@ -140,7 +140,7 @@ def _check(site: Site, args: argparse.Namespace) -> int:
 
 
 def _run(site: Site, args: argparse.Namespace) -> int:
-    from gateway.runtime import Gateway
+    from gateway.runtime.gateway import Gateway
 
     try:
         gateway = Gateway(site)
@@ -179,7 +179,7 @@ def _simulate(site: Site, args: argparse.Namespace) -> int:
 
 
 def _demo(site: Site, args: argparse.Namespace) -> int:
-    from gateway.demo import run_demo
+    from firegw.demo import run_demo
 
     scenario = args.scenario if args.scenario and args.scenario.exists() else None
     return _until_signal(
@@ -190,7 +190,7 @@ def _demo(site: Site, args: argparse.Namespace) -> int:
 def _alarms(site: Site, args: argparse.Namespace) -> int:
     import aiomqtt
 
-    from gateway.alarms import watch_alarms
+    from firegw.alarms import watch_alarms
 
     try:
         return _until_signal(watch_alarms(site, sys.stdout))
@@ -203,8 +203,8 @@ def _status(site: Site, args: argparse.Namespace) -> int:
     """Print the status the gateway last published (exit 1 if it is offline or unknown)."""
     import aiomqtt
 
-    from gateway.alarms import fetch_status
-    from gateway.statusview import format_status
+    from firegw.alarms import fetch_status
+    from firegw.status import format_status
 
     try:
         document = asyncio.run(fetch_status(site))
@@ -219,7 +219,7 @@ def _alarm_command(site: Site, args: argparse.Namespace) -> int:
     """Send one command through the site's broker and print the gateway's answer."""
     import aiomqtt
 
-    from gateway.alarms import send_command
+    from firegw.alarms import send_command
 
     extra = {"duration": args.duration} if args.action == "shelve" else {}
     try:

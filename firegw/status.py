@@ -1,8 +1,8 @@
 """`firegw status CONFIG`: the gateway's status document as a person reads it.
 
-The document comes from the broker (the gateway publishes it retained, see gateway/status.py),
-so the command works from any machine that reaches the broker, and says `offline` with the
-reason when the gateway is gone.
+The document comes from the broker (the gateway publishes it retained, see
+gateway/health/status.py), so the command works from any machine that reaches the broker, and
+says `offline` with the reason when the gateway is gone.
 """
 
 from __future__ import annotations

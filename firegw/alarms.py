@@ -21,7 +21,6 @@ from drivers.mqtt import BrokerSpec
 from gateway.alarms.payloads import encode
 from gateway.alarms.topics import FeedTopics
 from gateway.config import Site
-from gateway.wiring import broker
 from rules import Priority
 
 COMMAND_TIMEOUT = 10.0
@@ -188,7 +187,7 @@ async def _reply_to(client: aiomqtt.Client, request_id: str) -> dict[str, Any]:
 
 def _broker(site: Site) -> BrokerSpec:
     """The site's broker and login, without a client id: the CLI gets a random one."""
-    return dataclasses.replace(broker(site, "firegw-cli"), client_id=None)
+    return dataclasses.replace(site.broker("firegw-cli"), client_id=None)
 
 
 def _client(spec: BrokerSpec) -> aiomqtt.Client:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 
-from gateway.activity import GroupSummary, SiteActivity, is_normal
 from gateway.config import DeviceKind
+from gateway.health.activity import GroupSummary, SiteActivity, is_normal
 from rules import Alarm, AlarmState, Priority
 
 _COLUMNS = (
@@ -32,7 +32,7 @@ def render(
 ) -> str:
     """One screenful: a header, buildings by device kind, the alarms, and recent changes.
 
-    `health` counts the devices by health state (`gateway.devicehealth.count_states`).
+    `health` counts the devices by health state (`gateway.health.devices.count_states`).
     """
     states = ", ".join(f"{n} {state}" for state, n in health.items() if n) or "none yet"
     lines = [

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from gateway.broker import EmbeddedBroker, free_port
+from firegw.embedded_broker import EmbeddedBroker, free_port
+from firegw.screen import render
 from gateway.config import Site
-from gateway.devicehealth import count_states
-from gateway.runtime import Gateway
-from gateway.screen import render
+from gateway.health.devices import count_states
+from gateway.runtime.gateway import Gateway
 from simulators import SimulatedSite, load_scenario
 
 

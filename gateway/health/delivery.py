@@ -1,6 +1,6 @@
 """Is the history reaching every database? The outbox and its sinks watched like a device.
 
-Every `interval` seconds `HistoryHealth` takes a `HistoryReport`: the outbox's backlog against
+Every `interval` seconds `DeliveryHealth` takes a `DeliveryReport`: the outbox's backlog against
 its cap, the lines dropped at the cap and set aside as dead letters, and per sink its backlog,
 how far behind it is, its write rate and its last error. Two trouble conditions come out of it:
 
@@ -24,14 +24,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from drivers import Reading
-from drivers.sink import ReadingSink
+from core import Reading
+from core.reading import ReadingSink
 from gateway.alarms.lines import MEASUREMENT as ALARM_MEASUREMENT
 from gateway.config.models import OutboxSettings
 from gateway.outbox import Outbox
 from gateway.sinks import OutboxSink
 
-__all__ = ["NEVER_DROP", "HistoryHealth", "HistoryReport", "SinkHealth"]
+__all__ = ["NEVER_DROP", "DeliveryHealth", "DeliveryReport", "SinkHealth"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class SinkHealth:
 
 
 @dataclass(frozen=True, slots=True)
-class HistoryReport:
+class DeliveryReport:
     """The outbox and every sink at one moment, and the trouble conditions they amount to."""
 
     at: int
@@ -110,7 +110,7 @@ class HistoryReport:
         ]
 
 
-class HistoryHealth:
+class DeliveryHealth:
     """Watches the outbox and its sinks; see the module's docstring.
 
     Args:
@@ -143,7 +143,7 @@ class HistoryHealth:
         self.device = device
         self.publish = publish
         self.interval = interval
-        self.report: HistoryReport | None = None
+        self.report: DeliveryReport | None = None
         self.trouble: str | None = None
         self._written: dict[str, tuple[float, int]] = {}
         self._committed = asyncio.Event()
@@ -194,7 +194,7 @@ class HistoryHealth:
             await self.publish(report.readings(self.device))
         return trouble
 
-    async def _take(self) -> HistoryReport:
+    async def _take(self) -> DeliveryReport:
         backlog, cap = await self.outbox.backlog(), self.settings.max_rows
         now = time.time_ns()
         sinks = tuple([await self._sink(name, now) for name in self.outbox.sinks])
@@ -209,7 +209,7 @@ class HistoryHealth:
             ),
             None,
         )
-        return HistoryReport(
+        return DeliveryReport(
             now,
             backlog,
             cap,
@@ -254,6 +254,6 @@ class HistoryHealth:
         return round((written - before[1]) / (now - before[0]), 1)
 
 
-def _causes(report: HistoryReport) -> tuple[bool, bool]:
+def _causes(report: DeliveryReport) -> tuple[bool, bool]:
     """Which conditions hold; a delay that only grows is not logged again."""
     return report.filling is not None, report.late is not None

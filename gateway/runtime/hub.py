@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from drivers import Reading
+from core import Reading
 
 log = logging.getLogger(__name__)
 

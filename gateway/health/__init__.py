@@ -1,0 +1,28 @@
+"""Can the box be trusted right now? What the site is doing, device by device, and whether
+the history reaches the databases, gathered into the gateway's status document.
+
+- `SiteActivity`: a hub subscriber keeping every device's latest values and state changes.
+- `HealthBook`: each device ok, degraded, lost or waiting, with its errors by kind.
+- `DeliveryHealth`: the outbox and every sink watched like a device, with two trouble alarms.
+- `StatusReporter`: the retained status document on the feed, and a summary in the log.
+"""
+
+from gateway.health.activity import GroupSummary, SiteActivity, is_normal
+from gateway.health.delivery import NEVER_DROP, DeliveryHealth, DeliveryReport, SinkHealth
+from gateway.health.devices import DeviceHealth, HealthBook, HealthState, count_states
+from gateway.health.status import StatusReporter
+
+__all__ = [
+    "NEVER_DROP",
+    "DeliveryHealth",
+    "DeliveryReport",
+    "DeviceHealth",
+    "GroupSummary",
+    "HealthBook",
+    "HealthState",
+    "SinkHealth",
+    "SiteActivity",
+    "StatusReporter",
+    "count_states",
+    "is_normal",
+]

@@ -1,0 +1,12 @@
+"""The running gateway: its parts assembled from the site config, every task supervised.
+
+`Gateway` owns the outbox, the alarm store and feed, the drivers, the sinks and the health
+reports; the `Hub` fans each batch of readings out to the alarm service, the site's activity
+and the outbox; `wiring` turns the site config into the drivers' and sinks' own specs.
+"""
+
+from gateway.runtime.gateway import Gateway
+from gateway.runtime.hub import Hub
+from gateway.runtime.wiring import make_sink, modbus_endpoints, mqtt_devices
+
+__all__ = ["Gateway", "Hub", "make_sink", "modbus_endpoints", "mqtt_devices"]
