@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, Self, TypeVar
 
 import pytest
 
-from tests.modbus_helpers import ServerFactory, modbus_servers
-from tests.servers import InfluxServer, MosquittoServer, SerialPair, VictoriaMetricsServer
+from tests.servers import InfluxServer, MosquittoServer, VictoriaMetricsServer
 
 MosquittoFactory = Callable[[], MosquittoServer]
 InfluxFactory = Callable[[], InfluxServer]
@@ -74,18 +73,4 @@ def influxdb_factory(tmp_path: Path) -> Iterator[InfluxFactory]:
 def victoria_metrics_factory(tmp_path: Path) -> Iterator[VictoriaFactory]:
     """Start VictoriaMetrics servers (v2 write API peers) a test may stop and restart."""
     with _servers(VictoriaMetricsServer, tmp_path / "victoria-metrics") as start:
-        yield start
-
-
-@pytest.fixture
-def serial_pair(tmp_path: Path) -> Iterator[SerialPair]:
-    """A virtual serial pair (socat): the gateway opens one end, the simulator the other."""
-    with SerialPair(tmp_path / "serial") as pair:
-        yield pair.start()
-
-
-@pytest.fixture
-async def modbus_server() -> AsyncIterator[ServerFactory]:
-    """Start pymodbus TCP servers (`await start(units, port=None)`); all stop after the test."""
-    async with modbus_servers() as start:
         yield start

@@ -76,7 +76,7 @@ class Watcher:
                         self._new.set()
             await asyncio.sleep(0.1)
 
-    async def wait_for(self, where: Callable[[Received], bool], within: float = 15.0) -> Received:
+    async def wait_for(self, where: Callable[[Received], bool], within: float = 30.0) -> Received:
         """The first message so far, or to come, that satisfies `where`."""
         async with asyncio.timeout(within):
             while True:

@@ -27,7 +27,7 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 INFLUXD = "/usr/bin/influxd"
 SOCAT = "/usr/bin/socat"
 VICTORIA_METRICS = "/usr/bin/victoria-metrics"
-START_TIMEOUT = 15.0
+START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
 

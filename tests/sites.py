@@ -39,7 +39,7 @@ def clinic_site(
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool] | bool], *, within: float = 15.0, what: str = "condition"
+    check: Callable[[], Awaitable[bool] | bool], *, within: float = 30.0, what: str = "condition"
 ) -> None:
     """Wait until `check()` is true, polling; fail with `what` after `within` seconds."""
     deadline = time.monotonic() + within

@@ -1,0 +1,68 @@
+"""The life of an endpoint's connection: waiting for a server that is not there yet, losing
+it when the server stops or hangs, and making it again."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.reading import Quality
+from drivers.modbus import (
+    EndpointPoller,
+)
+from tests.drivers.modbus.helpers import (
+    FIRE,
+    TIMEOUT,
+    Collector,
+    ServerFactory,
+    all_good,
+    black_hole,
+    device,
+    endpoint,
+    polling,
+    unit,
+)
+from tests.servers import free_port
+
+
+async def test_waits_for_a_server_that_is_not_there_yet(modbus_server: ServerFactory) -> None:
+    port = free_port()
+    poller, sink = EndpointPoller(endpoint(port, device("sd-01", 1))), Collector()
+    async with polling(poller, sink):
+        down = await sink.next("sd-01")
+        assert {(r.quality, r.detail) for r in down.values()} == {
+            (Quality.DISCONNECTED, f"not connected to 127.0.0.1:{port}")
+        }
+        await modbus_server({1: unit([FIRE, 0, 0])}, port)
+        assert (await sink.next("sd-01", all_good, within=15))["status"].value == "fire"
+    assert poller.stats.connect_failures >= 1
+
+
+async def test_recovers_when_the_server_restarts(modbus_server: ServerFactory) -> None:
+    server = await modbus_server({1: unit([FIRE, 0, 0])})
+    poller, sink = EndpointPoller(endpoint(server.port, device("sd-01", 1))), Collector()
+    async with polling(poller, sink) as task:
+        assert all_good(await sink.next("sd-01"))
+        await server.stop()
+        lost = await sink.next("sd-01", lambda b: not all_good(b))
+        assert lost["status"].quality in (Quality.DISCONNECTED, Quality.TIMEOUT)
+        assert lost["status"].value is None
+        await asyncio.sleep(0.5)
+        await server.start()
+        back = await sink.next("sd-01", all_good, within=15)
+        assert back["status"].value == "fire"
+        assert not task.done()
+    assert poller.stats.reconnects >= 1
+
+
+async def test_hung_endpoint_times_out_and_is_reconnected() -> None:
+    async with black_hole() as port:
+        poller, sink = EndpointPoller(endpoint(port, device("sd-01", 1))), Collector()
+        async with polling(poller, sink):
+            hung = await sink.next("sd-01")
+            assert {(r.quality, r.detail) for r in hung.values()} == {
+                (Quality.TIMEOUT, f"no response within {TIMEOUT:g} s")
+            }
+            await sink.next("sd-01", lambda _: poller.stats.reconnects >= 1, within=20)
+            again = await sink.next("sd-01")
+            assert again["status"].quality in (Quality.TIMEOUT, Quality.DISCONNECTED)
+    assert poller.stats.reconnects >= 1
