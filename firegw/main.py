@@ -129,14 +129,21 @@ def _check(site: Site, args: argparse.Namespace) -> int:
         f"{counts[DeviceKind.HYDRANT_PRESSURE]} hydrants, {counts[DeviceKind.CAMERA]} cameras"
     )
     broker = f"{config.mqtt.host}:{config.mqtt.port}" if config.mqtt else "none"
-    influx = f"{config.influxdb.url} ({config.influxdb.api})" if config.influxdb else "none"
     print(
         f"  {len(config.modbus.endpoints)} Modbus endpoints, MQTT broker {broker}, "
-        f"InfluxDB {influx}"
+        f"InfluxDB {_databases(site)}"
     )
     print(f"  profiles: {', '.join(sorted(site.profiles))}")
     print(f"  outbox: {site.outbox_path}")
     return 0
+
+
+def _databases(site: Site) -> str:
+    """Each `influxdb:` connection as "URL (api)", named when there are several."""
+    connections = site.influx_connections
+    if len(connections) == 1:
+        return f"{connections[0].url} ({connections[0].api})"
+    return ", ".join(f"{c.name} {c.url} ({c.api})" for c in connections) or "none"
 
 
 def _run(site: Site, args: argparse.Namespace) -> int:

@@ -33,6 +33,32 @@ def test_check_summarises_the_reference_site() -> None:
     assert "120 smoke detectors, 35 hydrants, 40 cameras" in result.stdout
 
 
+def test_check_summarises_a_site_with_two_databases(tmp_path: Path) -> None:
+    """`influxdb:` may be a list (README, "InfluxDB 1.x or 2.x, one or several")."""
+    token = tmp_path / "influx-token"
+    token.write_text("secret\n")
+    text = (
+        (CONFIG / "demo.yaml")
+        .read_text()
+        .replace("profiles: [profiles/]", f"profiles: [{CONFIG / 'profiles'}]")
+    )
+    text += (
+        "influxdb:\n"
+        "  - {name: local, api: v1, url: 'http://127.0.0.1:8086', database: firegw}\n"
+        "  - {name: central, api: v2, url: 'https://influx.campus.example:8086', org: st-lukes,\n"
+        f"     bucket: fire-safety, token: {{file: {token}}}}}\n"
+    )
+    site = tmp_path / "site.yaml"
+    site.write_text(text)
+    result = firegw("check", str(site))
+    assert result.returncode == 0, result.stderr
+    assert (
+        "InfluxDB local http://127.0.0.1:8086 (v1), central https://influx.campus.example:8086 (v2)"
+        in result.stdout
+    )
+    assert "secret" not in result.stdout
+
+
 def test_check_of_a_broken_copy_exits_2_naming_every_problem(tmp_path: Path) -> None:
     text = (
         (CONFIG / "hospital.yaml")
