@@ -113,7 +113,7 @@ class ModbusEndpointServer:
             self.units[member.source.unit].members.append(member)
         for unit in self.units.values():
             unit.image = {table: [0] * unit.size(table) for table in _TABLES}
-        self._server: ModbusTcpServer | None = None
+        self._server: ModbusTcpServer | ModbusSerialServer | None = None
         self._failing: set[str] = set()
         self.refresh()
 
@@ -165,7 +165,7 @@ class ModbusEndpointServer:
         trace: TracebackType | None,
     ) -> None:
         if self._server is not None:
-            await self._server.shutdown()
+            await self._server.shutdown()  # type: ignore[no-untyped-call]  # pymodbus'
             self._server = None
 
     def _sim_devices(self, *, catch_all: bool = True) -> list[SimDevice]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
+from typing import Literal
 
 from drivers.modbus.profile import ByteOrder, DataType, RegisterPoint
 
@@ -63,12 +64,12 @@ def pack(kind: DataType, order: ByteOrder, number: int | float) -> list[int]:
 def unpack_unsigned(words: Sequence[int], order: ByteOrder) -> int:
     """The registers as one unsigned number, undoing `order` (the inverse of packing)."""
     ordered = list(reversed(words)) if order in _LOW_WORD_FIRST else list(words)
-    byteorder = "little" if order in _BYTES_SWAPPED else "big"
+    byteorder: Literal["little", "big"] = "little" if order in _BYTES_SWAPPED else "big"
     return int.from_bytes(b"".join(w.to_bytes(2, byteorder) for w in ordered), "big")
 
 
 def _to_words(data: bytes, order: ByteOrder) -> list[int]:
-    byteorder = "little" if order in _BYTES_SWAPPED else "big"
+    byteorder: Literal["little", "big"] = "little" if order in _BYTES_SWAPPED else "big"
     words = [int.from_bytes(data[i : i + 2], byteorder) for i in range(0, len(data), 2)]
     return words[::-1] if order in _LOW_WORD_FIRST else words
 

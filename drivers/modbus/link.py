@@ -268,7 +268,9 @@ class Link:
             code = response.exception_code
             name = EXCEPTION_NAMES.get(code, "unknown exception code")
             raise PollFailure(Quality.EXCEPTION, f"exception {code} ({name})")
-        values = response.bits if request.function.is_bit else response.registers
+        values: list[int] | list[bool] = (
+            list(response.bits) if request.function.is_bit else list(response.registers)
+        )
         if len(values) < request.count:
             detail = f"short response: {len(values)} of {request.count} values"
             raise PollFailure(Quality.DECODE_ERROR, detail)
@@ -294,4 +296,4 @@ def _send(client: ModbusBaseClient, request: Request) -> Awaitable[ModbusPDU]:
         Function.HOLDING_REGISTER: client.read_holding_registers,
         Function.INPUT_REGISTER: client.read_input_registers,
     }[request.function]
-    return read(request.address, count=request.count, device_id=request.unit)  # type: ignore[return-value]
+    return read(request.address, count=request.count, device_id=request.unit)

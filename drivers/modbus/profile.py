@@ -175,7 +175,8 @@ class ModbusProfile(BaseModel):
     @model_validator(mode="after")
     def _unique_names(self) -> Self:
         seen: set[str] = set()
-        for point in (*self.points, *self.derived):
+        every: tuple[RegisterPoint | DerivedPoint, ...] = (*self.points, *self.derived)
+        for point in every:
             if point.name in seen:
                 raise ValueError(f"point name {point.name!r} is used twice")
             seen.add(point.name)
@@ -194,7 +195,8 @@ class ModbusProfile(BaseModel):
     @property
     def point_names(self) -> tuple[str, ...]:
         """Every point a poll delivers: the register points, then the derived ones."""
-        return tuple(point.name for point in (*self.points, *self.derived))
+        every: tuple[RegisterPoint | DerivedPoint, ...] = (*self.points, *self.derived)
+        return tuple(point.name for point in every)
 
     def span(self, function: Function) -> tuple[int, int] | None:
         """The (first, last) offsets this profile reads in one table, or None."""

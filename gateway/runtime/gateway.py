@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 from contextlib import AsyncExitStack
@@ -149,7 +150,9 @@ class Gateway:
                 mqtt = self.mqtt_driver
                 tasks.create_task(supervise("mqtt", lambda: mqtt.run(self.hub.publish)))
             for name, sink in self.sinks.items():
-                tasks.create_task(supervise(f"sink {name}", lambda s=sink: self._run_sink(s)))
+                tasks.create_task(
+                    supervise(f"sink {name}", functools.partial(self._run_sink, sink))
+                )
             if self.delivery is not None:
                 tasks.create_task(supervise("delivery-health", self.delivery.run))
             tasks.create_task(supervise("status", status.run))

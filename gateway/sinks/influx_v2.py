@@ -14,17 +14,22 @@ thread instead, and this sink hands the client the compressed line protocol with
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import aiohttp
-from influxdb_client import WritePrecision
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.domain.write_precision import WritePrecision
 
 from gateway.sinks.delivery import SPLIT_STATUSES, OutboxSink, SinkError, retry_after
 
 __all__ = ["InfluxV2Sink"]
 
 logger = logging.getLogger(__name__)
+
+_NANOSECONDS = cast("WritePrecision", WritePrecision.NS)
+"""influxdb-client types `write_precision` as its `WritePrecision` class, whose members are
+plain strings."""
 
 
 class InfluxV2Sink(OutboxSink):
@@ -66,13 +71,13 @@ class InfluxV2Sink(OutboxSink):
         """Close the client's HTTP session; call after the task running `run` has ended."""
         client, self._client = self._client, None
         if client is not None:
-            await client.close()
+            await client.close()  # type: ignore[no-untyped-call]  # influxdb-client's
 
     async def _write(self, body: bytes) -> None:
         """Send one gzip-compressed batch; raise `SinkError` unless the server took it all."""
         write_api = self._connect().write_api()
         try:
-            await write_api.write(self.bucket, self.org, body, write_precision=WritePrecision.NS)
+            await write_api.write(self.bucket, self.org, body, write_precision=_NANOSECONDS)
         except InfluxDBError as error:
             raise _error_from(error) from error
         except (aiohttp.ClientError, TimeoutError) as error:
