@@ -1,14 +1,25 @@
-"""Keep long-lived tasks running: a crash is logged, counted and restarted with backoff."""
+"""Keep long-lived tasks running: a crash is logged, counted and restarted with backoff.
+
+With `core.Boundary`, the only place that catches every error: whatever a task did not
+expect ends here, is logged with its traceback, and the task starts again.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+from core.backoff import Backoff
+from core.errors import FiregwError
+
+__all__ = ["STABLE_RUN", "restarts", "supervise"]
+
 log = logging.getLogger(__name__)
+
+STABLE_RUN = 60.0
+"""Seconds a restarted task must run before a later crash counts as a first one again."""
 
 restarts: Counter[str] = Counter()
 """Restarts per supervised task name, for the status report."""
@@ -23,21 +34,26 @@ async def supervise(
 ) -> None:
     """Run `run()` until it returns; restart it after any exception except cancellation.
 
-    The delay doubles after each crash (with jitter, so restarts of many tasks do not line up)
-    and resets once the task has stayed up for a minute.
+    A `FiregwError` is logged as its message; anything else, a bug, with its traceback.
+
+    The delay doubles after each crash, between half and one and a half times its value so
+    that restarts of many tasks do not line up, and starts again from `first_delay` once the
+    task has stayed up for `STABLE_RUN` seconds.
     """
-    delay = first_delay
+    backoff = Backoff(first_delay, max_delay, spread=(0.5, 1.5))
     loop = asyncio.get_running_loop()
     while True:
         started = loop.time()
         try:
             await run()
+        except FiregwError as error:  # raised on purpose: its message says it all
+            restarts[name] += 1
+            log.error("task %s stopped: %s (restart %d); restarting", name, error, restarts[name])
         except Exception:
             restarts[name] += 1
             log.exception("task %s crashed (restart %d); restarting", name, restarts[name])
         else:
             return
-        if loop.time() - started > 60:
-            delay = first_delay
-        await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-        delay = min(delay * 2, max_delay)
+        if loop.time() - started >= STABLE_RUN:
+            backoff.reset()
+        await asyncio.sleep(backoff.next_delay())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +20,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from core import RateLimit
 from drivers.mqtt import RejectedPayload
-from gateway.sqlitefile import SqliteFile, transaction
+from gateway.sqlitefile import SqliteFile, StoreClosedError, transaction
 
 __all__ = ["RejectedEntry", "RejectedPayloads", "RejectedPayloadsClosedError", "read_rejected"]
 
@@ -63,7 +63,7 @@ class RejectedEntry:
         return self.size > len(self.payload)
 
 
-class RejectedPayloadsClosedError(RuntimeError):
+class RejectedPayloadsClosedError(StoreClosedError):
     """The rejected payload store was used while it was not open."""
 
 
@@ -105,7 +105,7 @@ class RejectedPayloads(SqliteFile):
         self._waiting: deque[_Row] = deque(maxlen=max_waiting)
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
-        self._failure_logged_at = -_FAILURE_LOG_EVERY
+        self._failure_log = RateLimit(_FAILURE_LOG_EVERY)
 
     def add(self, rejection: RejectedPayload) -> None:
         """Queue a rejected payload for the store (its first `max_payload_bytes` only)."""
@@ -171,9 +171,7 @@ class RejectedPayloads(SqliteFile):
             self.written += len(batch)
 
     def _log_failure(self, error: Exception) -> None:
-        now = time.monotonic()
-        if now - self._failure_logged_at >= _FAILURE_LOG_EVERY:
-            self._failure_logged_at = now
+        if self._failure_log.due("write"):
             log.warning(
                 "%s %s: cannot keep rejected payloads: %s (%d dropped so far)",
                 self.what,

@@ -17,7 +17,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from core import FiregwError
+
 T = TypeVar("T")
+
+
+class StoreClosedError(FiregwError):
+    """A store (outbox, alarm store, rejected payloads) was used while it was not open."""
 
 
 class SqliteFile:
@@ -28,7 +34,7 @@ class SqliteFile:
     """
 
     what = "database"
-    closed_error: type[RuntimeError] = RuntimeError
+    closed_error: type[StoreClosedError] = StoreClosedError
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)

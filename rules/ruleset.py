@@ -12,6 +12,7 @@ from typing import Annotated, Any, Self, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core import FiregwError
 from rules.defaults import default_table
 from rules.model import DeviceInfo, DeviceKind
 from rules.policies import ChatteringPolicy, EscalationPolicy, ShelvingPolicy
@@ -33,7 +34,7 @@ Overrides = Mapping[RuleName, RuleOverride]
 _R = TypeVar("_R", bound=AnyRule)
 
 
-class RuleConfigError(ValueError):
+class RuleConfigError(FiregwError, ValueError):
     """A rule configuration that does not fit the site; `key` is where, as a dotted path."""
 
     def __init__(self, key: str, message: str) -> None:

@@ -16,8 +16,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from core.backoff import Backoff
-from core.reading import Quality, Reading, ReadingSink, now_ns
+from core import Backoff, Boundary, Quality, Reading, ReadingSink, now_ns
 from drivers.modbus.decode import decode_point
 from drivers.modbus.link import Link, PollFailure, raise_if_cancelled
 from drivers.modbus.merge import PointRead, Request, plan_requests
@@ -83,7 +82,7 @@ class PollGroup:
         self._plan_key: tuple[object, ...] = ()
         self._planned: tuple[Request, ...] = ()
         self._logged: dict[str, Quality] = {}
-        self._crashed = False
+        self._delivery = Boundary(log, f"modbus group every {interval:g} s: delivering readings")
 
     async def run(self, sink: ReadingSink) -> None:
         """Poll in cycles from a random phase, on the monotonic clock, until cancelled.
@@ -97,26 +96,11 @@ class PollGroup:
         jitter = min(JITTER * self.interval, 0.05)
         while True:
             await asyncio.sleep(max(0.0, due - loop.time()) + self._rng.uniform(0.0, jitter))
-            await self._cycle_guarded(sink)
+            await self.cycle(sink)
             raise_if_cancelled()
             due += self.interval
             if due < loop.time():
                 due += math.ceil((loop.time() - due) / self.interval) * self.interval
-
-    async def _cycle_guarded(self, sink: ReadingSink) -> None:
-        """The poll loop's boundary: a bug costs one cycle, never the devices' supervision."""
-        try:
-            await self.cycle(sink)
-        except Exception:
-            if not self._crashed:
-                log.exception(
-                    "modbus group every %g s: cycle failed; polling goes on", self.interval
-                )
-                self._crashed = True
-            return
-        if self._crashed:
-            log.info("modbus group every %g s: cycles complete normally again", self.interval)
-            self._crashed = False
 
     async def cycle(self, sink: ReadingSink) -> None:
         """Read every due device once and deliver its readings."""
@@ -221,10 +205,8 @@ class PollGroup:
             readings = [_reading(device, p, poll.raw[p.name], at) for p in device.profile.points]
         else:
             readings = bad_readings(device, failure, at)
-        try:
+        with self._delivery:  # a failing sink costs one poll, not polling
             await sink(readings)
-        except Exception:  # the sink's boundary: a failing sink costs one poll, not polling
-            log.exception("device %s: delivering readings failed", device.id)
 
     def _note(self, device: ModbusDevice, failure: PollFailure | None) -> None:
         """Back a failing device off and log it once; log and forget it when it recovers."""

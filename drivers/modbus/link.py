@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.client.base import ModbusBaseClient
-from pymodbus.exceptions import ConnectionException, ModbusIOException
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
-from core.backoff import Backoff
-from core.reading import Quality
+from core import Backoff, ConnectionHealth, FiregwError, Quality
 from drivers.modbus.merge import Request
 from drivers.modbus.profile import Function
 from drivers.modbus.spec import ModbusEndpointSpec
@@ -82,7 +81,7 @@ class EndpointStats:
         }
 
 
-class PollFailure(Exception):
+class PollFailure(FiregwError):
     """Why a read produced no data: the quality and detail the devices' readings get."""
 
     def __init__(self, quality: Quality, detail: str) -> None:
@@ -126,7 +125,12 @@ class Link:
         self._lock = asyncio.Lock()
         self._lost = asyncio.Event()
         self._first_attempt = asyncio.Event()
-        self._down_logged = False
+        self.health = ConnectionHealth(
+            log,
+            f"endpoint {spec.id}",
+            retrying=f"retrying with backoff up to {RECONNECT_CAP:g} s",
+            counters=stats,
+        )
         self._answered = False
         self._unanswered = 0
 
@@ -156,8 +160,7 @@ class Link:
         """pymodbus' connect/disconnect callback: wake the reconnect loop on a loss."""
         if connected or self._lost.is_set():
             return
-        log.warning("endpoint %s: connection to %s lost", self.spec.id, self.spec.where)
-        self._down_logged = True
+        self.health.lost(f"connection to {self.spec.where} lost")
         self._lost.set()
 
     async def _keep_connected(self, client: ModbusBaseClient) -> None:
@@ -182,34 +185,18 @@ class Link:
             await asyncio.sleep(backoff.next_delay())
 
     async def _connect(self, client: ModbusBaseClient) -> bool:
+        """One connection attempt, counted and logged by the endpoint's health."""
+        where = self.spec.where
         try:
             connected = await client.connect()
-        except Exception:  # the reconnect loop's boundary: keep trying whatever went wrong
-            log.exception("endpoint %s: connecting to %s failed", self.spec.id, self.spec.where)
-            connected = False
-        self._note_connection(connected)
+        except (OSError, ModbusException) as error:
+            self.health.failed(f"cannot connect to {where} ({error})")
+            return False
+        if connected:
+            self.health.connected(where)
+        else:
+            self.health.failed(f"cannot connect to {where}")
         return connected
-
-    def _note_connection(self, connected: bool) -> None:
-        """Count the attempt; log the first failure, and the recovery, not every retry."""
-        if not connected:
-            self.stats.connect_failures += 1
-            if not self._down_logged:
-                log.warning(
-                    "endpoint %s: cannot connect to %s; retrying with backoff up to %g s",
-                    self.spec.id,
-                    self.spec.where,
-                    RECONNECT_CAP,
-                )
-                self._down_logged = True
-            return
-        self.stats.connects += 1
-        again = self.stats.connects > 1
-        self.stats.reconnects += again
-        self._down_logged = False
-        self._answered = False
-        self._unanswered = 0
-        log.info("endpoint %s: connected to %s%s", self.spec.id, self.spec.where, " again" * again)
 
     async def read(self, request: Request) -> list[int] | list[bool]:
         """Send one request (waiting for the line) and return its `count` values.
@@ -251,14 +238,9 @@ class Link:
         self.stats.timeouts += 1
         self._unanswered += 1
         if self.spec.serial is None and self._unanswered >= UNANSWERED_BEFORE_RECONNECT:
-            log.warning(
-                "endpoint %s: %d requests in a row unanswered; reconnecting to %s",
-                self.spec.id,
-                self._unanswered,
-                self.spec.where,
-            )
+            where, unanswered = self.spec.where, self._unanswered
+            self.health.lost(f"{unanswered} requests in a row unanswered; reconnecting to {where}")
             client.close()
-            self._down_logged = True
             self._lost.set()
         return PollFailure(Quality.TIMEOUT, f"no response within {self.spec.timeout:g} s")
 

@@ -11,22 +11,16 @@ re-established with backoff when it drops. Nothing but cancellation ends a poll 
 from __future__ import annotations
 
 import asyncio
-import logging
+import functools
 import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-from core.backoff import Backoff
-from core.reading import ReadingSink
+from core import ReadingSink, supervise
 from drivers.modbus.cycle import PollGroup
 from drivers.modbus.derive import with_derived
-from drivers.modbus.link import RECONNECT_CAP, RECONNECT_INITIAL, EndpointStats, Link
+from drivers.modbus.link import RECONNECT_INITIAL, EndpointStats, Link
 from drivers.modbus.spec import ModbusDevice, ModbusEndpointSpec
-
-log = logging.getLogger(__name__)
-
-STABLE_RUN = 60.0
-"""Seconds a restarted poller must run before a later crash counts as a first one again."""
 
 
 class EndpointPoller:
@@ -86,22 +80,8 @@ class ModbusDriver:
         """Poll every endpoint concurrently until cancelled (with no endpoints: just wait)."""
         async with asyncio.TaskGroup() as tasks:
             for poller in self.pollers:
-                tasks.create_task(_supervise(poller, sink), name=f"modbus {poller.spec.id}")
+                name = f"modbus {poller.spec.id}"
+                run = functools.partial(poller.run, sink)
+                tasks.create_task(supervise(name, run, first_delay=RECONNECT_INITIAL), name=name)
             if not self.pollers:
                 await asyncio.Event().wait()
-
-
-async def _supervise(poller: EndpointPoller, sink: ReadingSink) -> None:
-    """Restart a poller that ever ends, so one endpoint's bug never stops the others; the
-    backoff starts again from its first delay once a run has lasted `STABLE_RUN` seconds."""
-    backoff = Backoff(RECONNECT_INITIAL, RECONNECT_CAP)
-    loop = asyncio.get_running_loop()
-    while True:
-        started = loop.time()
-        try:
-            await poller.run(sink)
-        except Exception:  # the supervisor boundary: log, wait, restart
-            log.exception("modbus endpoint %s: poller crashed; restarting", poller.spec.id)
-        if loop.time() - started >= STABLE_RUN:
-            backoff.reset()
-        await asyncio.sleep(backoff.next_delay())

@@ -12,6 +12,7 @@ import json
 import math
 from typing import Any, NoReturn
 
+from core import FiregwError
 from core.reading import Quality, Value
 from drivers.mqtt.profile import FieldPoint, FieldType, MqttProfile
 
@@ -30,7 +31,7 @@ _JSON_NAMES = {
 }
 
 
-class PayloadError(ValueError):
+class PayloadError(FiregwError, ValueError):
     """A payload that cannot be decoded at all; `reason` says why, for the log."""
 
     def __init__(self, reason: str) -> None:

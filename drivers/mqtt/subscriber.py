@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,8 +21,7 @@ from dataclasses import dataclass, field
 import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.backoff import Backoff
-from core.reading import Reading, ReadingSink, now_ns
+from core import Backoff, Boundary, ConnectionHealth, RateLimit, Reading, ReadingSink, now_ns
 from drivers.mqtt.decode import PayloadError, decode_payload
 from drivers.mqtt.rejects import RejectedPayload, RejectHandler, field_error_reason
 from drivers.mqtt.routing import MqttDevice, TopicRouter
@@ -105,12 +103,23 @@ class MqttDriver:
         self.broker = broker
         self.router = TopicRouter(devices)
         self.stats = MqttStats()
-        self.connected = False
         self.on_reject = on_reject
+        self.health = ConnectionHealth(
+            log,
+            "MQTT",
+            retrying=f"reconnecting with backoff up to {RECONNECT_CAP:g} s",
+            counters=self.stats,
+        )
         self._rng = rng or random.Random()
         self._units = {d.id: {p.name: p.unit for p in d.profile.points} for d in devices}
-        self._last_logged: dict[str, float] = {}
-        self._down_logged = False
+        self._limit = RateLimit(REJECTION_LOG_EVERY)
+        self._delivery = Boundary(log, "MQTT: handling a message")
+        self._reject_handler = Boundary(log, "MQTT: keeping a rejected payload")
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection to the broker is up right now."""
+        return self.health.up
 
     @property
     def rejected(self) -> Counter[str]:
@@ -127,17 +136,14 @@ class MqttDriver:
                 await self._connection(sink, backoff)
                 await asyncio.sleep(backoff.next_delay())
         finally:
-            self.connected = False
+            self.health.closed()
 
     async def _connection(self, sink: ReadingSink, backoff: Backoff) -> None:
-        """One connection, from connecting until it fails; the reconnect loop's boundary."""
+        """One connection, from connecting until the broker goes away."""
         try:
             await self._session(sink, backoff)
         except aiomqtt.MqttError as exc:
-            self._note_down(str(exc))
-        except Exception:  # the task boundary: an unexpected error costs a reconnect only
-            log.exception("MQTT %s: receiving failed; reconnecting", self.broker.where)
-        self.connected = False
+            self.health.failed(f"broker {self.broker.where} unavailable ({exc})")
 
     async def _session(self, sink: ReadingSink, backoff: Backoff) -> None:
         """One connection: subscribe, then handle messages until the broker goes away."""
@@ -147,7 +153,9 @@ class MqttDriver:
             self._note_up(filters, granted)
             backoff.reset()
             async for message in client.messages:
-                await self._guarded(message, sink)
+                with self._delivery:  # a failing sink costs this message, not the connection
+                    await self._handle(message, sink)
+                self.stats.sink_failures = self._delivery.failures
 
     def _client(self) -> aiomqtt.Client:
         broker = self.broker
@@ -160,15 +168,6 @@ class MqttDriver:
             clean_session=broker.client_id is None,
             keepalive=broker.keepalive,
         )
-
-    async def _guarded(self, message: aiomqtt.Message, sink: ReadingSink) -> None:
-        """Handle one message; a failing sink costs this message's readings, not the link."""
-        try:
-            await self._handle(message, sink)
-        except Exception:  # the message loop's boundary
-            self.stats.sink_failures += 1
-            if self._due(f"sink {message.topic.value}"):
-                log.exception("MQTT message on %s could not be delivered", message.topic.value)
 
     async def _handle(self, message: aiomqtt.Message, sink: ReadingSink) -> None:
         observed_at = now_ns()
@@ -192,7 +191,7 @@ class MqttDriver:
                 log.warning("MQTT message on %s, which no device uses; ignored", topic)
             return
         self.stats.unknown_devices[template.text] += 1
-        if self._due(f"template {template.text}"):
+        if self._limit.due(f"template {template.text}"):
             log.warning(
                 "MQTT message on %s: %r is not the key of any device on %s; ignored (%d so far)",
                 topic,
@@ -221,7 +220,7 @@ class MqttDriver:
     def _reject(self, device: MqttDevice, topic: str, reason: str) -> None:
         """Count an unusable payload; log the reason at most once a minute per device."""
         self.stats.rejected[device.id] += 1
-        if self._due(device.id):
+        if self._limit.due(device.id):
             log.warning(
                 "device %s: unusable payload on %s: %s (%d rejected so far)",
                 device.id,
@@ -245,48 +244,16 @@ class MqttDriver:
         """Give a rejected payload to `on_reject`; whatever it raises stays here."""
         if self.on_reject is None:
             return
-        try:
+        with self._reject_handler:  # a broken dead-letter store must not stop the readings
             self.on_reject(RejectedPayload(device.id, topic, payload, reason, received_at))
-        except Exception:  # a broken dead-letter store must not stop the readings
-            self.stats.reject_handler_failures += 1
-            if self._due("on_reject"):
-                log.exception("MQTT: keeping a rejected payload of %s failed", device.id)
-
-    def _due(self, key: str) -> bool:
-        """Whether a rate-limited log line for `key` may be written now (once a minute)."""
-        now = time.monotonic()
-        if now - self._last_logged.get(key, -REJECTION_LOG_EVERY) < REJECTION_LOG_EVERY:
-            return False
-        self._last_logged[key] = now
-        return True
+        self.stats.reject_handler_failures = self._reject_handler.failures
 
     def _note_up(self, filters: list[str], granted: Sequence[int | ReasonCode]) -> None:
-        self.connected = True
-        self.stats.connects += 1
-        again = self.stats.connects > 1
-        self.stats.reconnects += again
-        self._down_logged = False
-        log.info(
-            "MQTT: connected to %s%s, subscribed to %d topics for %d devices",
-            self.broker.where,
-            " again" * again,
-            len(filters),
-            len(self.router),
-        )
+        detail = f"subscribed to {len(filters)} topics for {len(self.router)} devices"
+        self.health.connected(self.broker.where, detail)
         for topic, code in zip(filters, granted, strict=False):
             if code.is_failure if isinstance(code, ReasonCode) else code >= 0x80:
                 log.warning("MQTT: broker %s refused subscription to %s", self.broker.where, topic)
-
-    def _note_down(self, reason: str) -> None:
-        self.stats.connect_failures += not self.connected
-        if self.connected or not self._down_logged:
-            log.warning(
-                "MQTT: broker %s unavailable (%s); reconnecting with backoff up to %g s",
-                self.broker.where,
-                reason,
-                RECONNECT_CAP,
-            )
-            self._down_logged = True
 
 
 def _bytes(payload: aiomqtt.types.PayloadType) -> bytes:

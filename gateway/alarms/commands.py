@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import FiregwError
 from rules import Action
 
 MAX_COMMAND_BYTES = 8192
@@ -22,7 +23,7 @@ ARGUMENTS = frozenset({"duration"})
 which); anything else is refused, so a stray field can never be mistaken for part of a command."""
 
 
-class CommandError(ValueError):
+class CommandError(FiregwError, ValueError):
     """A command refused before it reached the rules engine; `reason` goes into the reply."""
 
     def __init__(

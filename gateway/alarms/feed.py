@@ -22,7 +22,7 @@ from typing import Any, Self
 
 import aiomqtt
 
-from core.backoff import Backoff
+from core import Backoff, ConnectionHealth, supervise
 from drivers.mqtt import BrokerSpec
 from gateway.alarms.commands import Command, CommandError, parse_command
 from gateway.alarms.outgoing import LAST, Outgoing, PublishQueue
@@ -95,7 +95,14 @@ class AlarmFeed:
         self.broker = broker
         self.topics = topics
         self.stats = FeedStats()
-        self.connected = False
+        self.health = ConnectionHealth(
+            log,
+            "alarm feed",
+            retrying=(
+                f"alarms wait in memory and reconnecting with backoff up to {reconnect_cap:g} s"
+            ),
+            counters=self.stats,
+        )
         self.latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)
         """Seconds from a reading's arrival to its alarm's `raised` event on the broker."""
         self.drain_timeout = drain_timeout
@@ -106,7 +113,6 @@ class AlarmFeed:
         self._started = False
         self._closing = asyncio.Event()
         self._drain_until = 0.0
-        self._down_logged = False
         self._status: dict[str, Any] = {}
         self._status_due = False
         self._tasks: asyncio.TaskGroup | None = None
@@ -126,7 +132,8 @@ class AlarmFeed:
     async def __aenter__(self) -> Self:
         self._tasks = asyncio.TaskGroup()
         await self._tasks.__aenter__()
-        self._runner = self._tasks.create_task(self._run(), name=f"alarm-feed {self.topics.root}")
+        name = f"alarm-feed {self.topics.root}"
+        self._runner = self._tasks.create_task(supervise(name, self._run), name=name)
         return self
 
     async def __aexit__(
@@ -215,11 +222,10 @@ class AlarmFeed:
         try:
             await self._session()
         except* aiomqtt.MqttError as errors:
-            self._note_down(str(errors.exceptions[0]))
-        except* Exception:  # the task boundary: an unexpected error costs a reconnect only
-            log.exception("alarm feed %s: publishing failed; reconnecting", self.broker.where)
+            where = self.broker.where
+            self.health.failed(f"broker {where} unavailable ({errors.exceptions[0]})")
         finally:
-            self.connected = False
+            self.health.closed()
 
     async def _session(self) -> None:
         async with self._client() as client:
@@ -371,30 +377,13 @@ class AlarmFeed:
         await self._commands.put(command)
 
     def _note_up(self) -> None:
-        self.connected = True
-        self.stats.connects += 1
-        again = self.stats.connects > 1
-        self.stats.reconnects += again
         self._backoff.reset()
-        self._down_logged = False
-        log.info(
-            "alarm feed: connected to %s%s, publishing on %s/",
-            self.broker.where,
-            " again" * again,
-            self.topics.root,
-        )
+        self.health.connected(self.broker.where, f"publishing on {self.topics.root}/")
 
-    def _note_down(self, reason: str) -> None:
-        self.stats.connect_failures += not self.connected
-        if self.connected or not self._down_logged:
-            log.warning(
-                "alarm feed: broker %s unavailable (%s); alarms wait in memory and "
-                "reconnecting with backoff up to %g s",
-                self.broker.where,
-                reason,
-                self._backoff.cap,
-            )
-            self._down_logged = True
+    @property
+    def connected(self) -> bool:
+        """Whether the feed's connection to the broker is up right now."""
+        return self.health.up
 
 
 @dataclass(slots=True)

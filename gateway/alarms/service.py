@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Self
 
-from core.reading import Reading
+from core import Boundary, ConnectionHealth, Reading
 from gateway.alarms.devices import device_infos
 from gateway.alarms.feed import LATENCIES_KEPT, AlarmFeed
 from gateway.alarms.lines import EventLines
@@ -62,7 +62,13 @@ class AlarmService:
         self.tick_interval = tick_interval
         self.store_failures = 0
         """Batches of events that could not be stored (they were published all the same)."""
-        self._store_failing = False
+        self._store_health = ConnectionHealth(
+            log,
+            f"alarm store {store.path}",
+            retrying="publishing alarms without storing them",
+            level=logging.ERROR,
+        )
+        self._command_failures = Boundary(log, "applying a command")
         self._lines = EventLines(site.config.site.id)
         self._lock = asyncio.Lock()
         self._restored = asyncio.Event()
@@ -143,13 +149,11 @@ class AlarmService:
 
     async def _serve_commands(self, feed: AlarmFeed) -> None:
         async for command in feed.commands:
-            try:
+            result = CommandResult.refused("the gateway failed to apply the command")
+            with self._command_failures:  # one command's bug must not stop the others
                 result = await self.command(
                     command.action, command.alarm, command.by, **command.args
                 )
-            except Exception:  # one command's boundary: a bug must not stop the others
-                log.exception("command %s on %s failed", command.action, command.alarm)
-                result = CommandResult.refused("the gateway failed to apply the command")
             feed.reply(command, result)
 
     async def _handle(self, events: Sequence[AlarmEvent], received_at: float | None = None) -> None:
@@ -169,18 +173,6 @@ class AlarmService:
             await self.store.record(events)
         except (sqlite3.Error, OSError, AlarmStoreClosedError) as error:
             self.store_failures += 1
-            if not self._store_failing:
-                self._store_failing = True
-                log.error(
-                    "alarm store %s failed (%s); publishing alarms without storing them",
-                    self.store.path,
-                    error,
-                )
+            self._store_health.failed(str(error))
             return
-        if self._store_failing:
-            self._store_failing = False
-            log.warning(
-                "alarm store %s works again (%d failed writes so far)",
-                self.store.path,
-                self.store_failures,
-            )
+        self._store_health.recovered("storing again")

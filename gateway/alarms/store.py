@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Self
 
 from gateway.alarms.payloads import is_gone
-from gateway.sqlitefile import SqliteFile, transaction
+from gateway.sqlitefile import SqliteFile, StoreClosedError, transaction
 from rules import Alarm, AlarmEvent
 
 __all__ = ["AlarmStore", "AlarmStoreClosedError"]
@@ -44,7 +44,7 @@ PRUNE_EVERY = 1000
 """Recorded events between two checks of the history's size."""
 
 
-class AlarmStoreClosedError(RuntimeError):
+class AlarmStoreClosedError(StoreClosedError):
     """The alarm store was used while it was not open."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import FiregwError
+
 
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
@@ -21,7 +23,7 @@ class ConfigIssue:
         return f"{where}:{field} {self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(FiregwError):
     """A config that cannot be used, with every problem found in it, in file order."""
 
     def __init__(self, issues: list[ConfigIssue]) -> None:

@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Mapping
 
+from core import FiregwError
 from core.reading import Quality, Reading, Value
 
 __all__ = ["LineProtocolError", "encode"]
@@ -35,7 +36,7 @@ _MEASUREMENT_AMBIGUOUS = re.compile(r"\\(?=[, \t\r\n]|\Z)")
 _KEY_AMBIGUOUS = re.compile(r"\\(?=[, =\t\r\n]|\Z)")
 
 
-class LineProtocolError(ValueError):
+class LineProtocolError(FiregwError, ValueError):
     """A reading that line protocol cannot represent; names what and quotes the value.
 
     Attributes:

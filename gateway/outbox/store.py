@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
-from gateway.sqlitefile import SqliteFile, transaction
+from gateway.sqlitefile import SqliteFile, StoreClosedError, transaction
 
 __all__ = ["Outbox", "OutboxClosedError", "OutboxReader"]
 
@@ -50,7 +50,7 @@ DEFAULT_SINK = "influxdb"
 """The sink name of a site with one `influxdb:` connection and no name for it."""
 
 
-class OutboxClosedError(RuntimeError):
+class OutboxClosedError(StoreClosedError):
     """The outbox or its writer was used after it was closed."""
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
-from core import Reading
+from core import Boundary, Reading, ReadingSink
+
+__all__ = ["Hub"]
 
 log = logging.getLogger(__name__)
-
-ReadingSink = Callable[[Sequence[Reading]], Awaitable[None]]
 
 
 class Hub:
@@ -17,21 +17,25 @@ class Hub:
 
     Subscribers are awaited in the order they subscribed, so each sees batches in the order the
     drivers published them. A subscriber applies backpressure by awaiting (the outbox writer
-    does when its queue is full); it must never raise, and one that does is logged and the
-    batch still goes to the rest.
+    does when its queue is full); it must never raise. One that does is contained at its own
+    `Boundary` (counted in `failures`, logged once a minute) and the batch still goes to the
+    rest, so `publish` itself never raises.
     """
 
     def __init__(self) -> None:
-        self._subscribers: list[tuple[str, ReadingSink]] = []
+        self._subscribers: list[tuple[ReadingSink, Boundary]] = []
         self.published = 0
 
     def subscribe(self, name: str, sink: ReadingSink) -> None:
-        self._subscribers.append((name, sink))
+        self._subscribers.append((sink, Boundary(log, f"hub subscriber {name}")))
+
+    @property
+    def failures(self) -> int:
+        """Batches a subscriber failed on, all subscribers together."""
+        return sum(boundary.failures for _, boundary in self._subscribers)
 
     async def publish(self, readings: Sequence[Reading]) -> None:
         self.published += len(readings)
-        for name, sink in self._subscribers:
-            try:
+        for sink, boundary in self._subscribers:
+            with boundary:
                 await sink(readings)
-            except Exception:
-                log.exception("subscriber %s failed on a batch of %d readings", name, len(readings))

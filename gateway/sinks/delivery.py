@@ -23,12 +23,12 @@ import contextlib
 import email.utils
 import gzip
 import logging
-import random
 import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
+from core import FULL_JITTER, Backoff, ConnectionHealth, FiregwError
 from gateway.outbox import Outbox, OutboxReader
 
 __all__ = ["OutboxSink", "Rows", "SinkError", "compress", "retry_after"]
@@ -45,14 +45,15 @@ _IDLE_WAIT = 0.2
 _GZIP_LEVEL = 1  # the gain of higher levels on line protocol is small; the CPU is a Pi's
 
 
-class SinkError(Exception):
+class SinkError(FiregwError):
     """A write or query the server did not accept, or a server that did not answer.
 
     Attributes:
         status: the HTTP status, or None when there was no response (connection refused,
             timeout).
-        retryable: whether sending the same request again may succeed; False for 400 and 413,
-            where only splitting the batch helps.
+        retryable: whether sending the same lines again may succeed. False when the server
+            refused them as they are (400 malformed, 413 too large): the batch is then split
+            until the refused lines are found, and those are set aside as dead letters.
         retry_after: seconds the server asked to wait (``Retry-After``), if it did.
         message: the server's error text, or what went wrong with the connection.
     """
@@ -101,14 +102,19 @@ class OutboxSink:
         self.name = name
         self.url = url.rstrip("/")
         self._batch_size = batch_size
-        self._retry_initial = retry_initial
-        self._retry_max = retry_max
+        self._backoff = Backoff(retry_initial, retry_max, spread=FULL_JITTER)
+        self.health = ConnectionHealth(
+            logger, f"{name} {self.url}", retrying="retrying in the background"
+        )
         self._wake = asyncio.Event()
-        self._failures = 0
         self.written = 0
         self.rejected = 0
-        self.last_error: str | None = None
         self.last_success: float | None = None
+
+    @property
+    def last_error(self) -> str | None:
+        """The most recent failure, None once a write succeeds again."""
+        return self.health.last_error
 
     async def __aenter__(self) -> Self:
         return self
@@ -184,7 +190,7 @@ class OutboxSink:
         try:
             await self._write(await _compressed(rows))
         except SinkError as error:
-            if error.status not in SPLIT_STATUSES:
+            if error.retryable:
                 raise
             if len(rows) == 1:
                 return [(rows, error.message)]
@@ -193,29 +199,15 @@ class OutboxSink:
         return []
 
     async def _wait_after(self, error: SinkError) -> None:
-        """Log the first failure of a run of failures, then wait before the next attempt."""
-        self._failures += 1
-        self.last_error = str(error)
-        if self._failures == 1:
-            logger.warning("%s %s: %s; retrying in the background", self.name, self.url, error)
-        else:
-            logger.debug("%s %s: attempt %d failed: %s", self.name, self.url, self._failures, error)
-        await asyncio.sleep(self._delay(error))
-
-    def _delay(self, error: SinkError) -> float:
-        """What the server asked for, else full jitter under an exponentially growing ceiling."""
-        if error.retry_after is not None:
-            return error.retry_after
-        ceiling = self._retry_initial * 2 ** min(self._failures - 1, 32)
-        return random.uniform(0, min(self._retry_max, ceiling))
+        """Log the first failure of a run of failures, then wait before the next attempt:
+        as long as the server asked, else full jitter under an exponentially growing ceiling."""
+        self.health.failed(str(error))
+        delay = self._backoff.next_delay()
+        await asyncio.sleep(delay if error.retry_after is None else error.retry_after)
 
     def _succeeded(self) -> None:
-        if self._failures:
-            logger.info(
-                "%s %s: writing again after %d failed attempts", self.name, self.url, self._failures
-            )
-        self._failures = 0
-        self.last_error = None
+        self.health.recovered("writing again")
+        self._backoff.reset()
         self.last_success = time.time()
 
 
