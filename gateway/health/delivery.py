@@ -29,7 +29,7 @@ from core.reading import ReadingSink
 from gateway.alarms.lines import MEASUREMENT as ALARM_MEASUREMENT
 from gateway.config.models import OutboxSettings
 from gateway.outbox import Outbox
-from gateway.sinks import OutboxSink
+from gateway.sinks import Sink
 
 __all__ = ["NEVER_DROP", "DeliveryHealth", "DeliveryReport", "SinkHealth"]
 
@@ -131,7 +131,7 @@ class DeliveryHealth:
         self,
         settings: OutboxSettings,
         outbox: Outbox,
-        sinks: Mapping[str, OutboxSink] | None = None,
+        sinks: Mapping[str, Sink] | None = None,
         *,
         device: str = "gateway",
         publish: ReadingSink | None = None,

@@ -9,6 +9,7 @@ import logging
 from contextlib import AsyncExitStack
 
 from core import supervise
+from drivers import Driver
 from drivers.modbus import ModbusDriver
 from drivers.mqtt import MqttDriver
 from gateway.alarms import AlarmFeed, AlarmService, AlarmStore
@@ -18,7 +19,7 @@ from gateway.outbox import Outbox, OutboxWriter, ReadingRecorder
 from gateway.rejected import RejectedPayloads
 from gateway.runtime.hub import Hub
 from gateway.runtime.wiring import make_sink, modbus_endpoints, mqtt_devices
-from gateway.sinks import OutboxSink
+from gateway.sinks import Sink
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Gateway:
         self.delivery_every = delivery_every
         self.started = asyncio.Event()
         self.outbox: Outbox | None = None
-        self.sinks: dict[str, OutboxSink] = (
+        self.sinks: dict[str, Sink] = (
             {}
             if self.store_only
             else {connection.name: make_sink(connection) for connection in site.influx_connections}
@@ -144,11 +145,9 @@ class Gateway:
             tasks.create_task(supervise("outbox-writer", writer.run))
             if self.alarms is not None:
                 tasks.create_task(supervise("alarms", self.alarms.run))
-            modbus = self.modbus_driver
-            tasks.create_task(supervise("modbus", lambda: modbus.run(self.hub.publish)))
-            if self.mqtt_driver is not None:
-                mqtt = self.mqtt_driver
-                tasks.create_task(supervise("mqtt", lambda: mqtt.run(self.hub.publish)))
+            for name, driver in self._drivers():
+                run_driver = functools.partial(driver.run, self.hub.publish)
+                tasks.create_task(supervise(name, run_driver))
             for name, sink in self.sinks.items():
                 tasks.create_task(
                     supervise(f"sink {name}", functools.partial(self._run_sink, sink))
@@ -163,13 +162,19 @@ class Gateway:
                 len(self.site.devices),
             )
 
+    def _drivers(self) -> list[tuple[str, Driver]]:
+        drivers: list[tuple[str, Driver]] = [("modbus", self.modbus_driver)]
+        if self.mqtt_driver is not None:
+            drivers.append(("mqtt", self.mqtt_driver))
+        return drivers
+
     def _committed(self) -> None:
         for sink in self.sinks.values():
             sink.wake()
         if self.delivery is not None:
             self.delivery.committed()
 
-    async def _run_sink(self, sink: OutboxSink) -> None:
+    async def _run_sink(self, sink: Sink) -> None:
         """Deliver the outbox to one database (a supervised task: a crash restarts it)."""
         if self.outbox is None:
             return

@@ -14,7 +14,7 @@ from gateway.config import (
     MqttSource,
     Site,
 )
-from gateway.sinks import InfluxV1Sink, OutboxSink
+from gateway.sinks import InfluxV1Sink, Sink
 
 
 def modbus_endpoints(site: Site) -> list[ModbusEndpointSpec]:
@@ -79,7 +79,7 @@ def mqtt_devices(site: Site) -> list[MqttDevice]:
     return devices
 
 
-def make_sink(connection: InfluxV1Connection | InfluxV2Connection) -> OutboxSink:
+def make_sink(connection: InfluxV1Connection | InfluxV2Connection) -> Sink:
     """The sink for one `influxdb:` connection; secrets are read now, at start-up."""
     if isinstance(connection, InfluxV2Connection):
         from gateway.sinks.influx_v2 import InfluxV2Sink  # heavy: only when configured
