@@ -10,22 +10,18 @@
 - `FiregwError`: the base of the errors raised on purpose, whose fields decide what happens.
 """
 
-from core.backoff import FULL_JITTER, RECONNECT, Backoff
+from core.backoff import FULL_JITTER, Backoff
 from core.boundary import Boundary, RateLimit
-from core.connection import ConnectionCounters, ConnectionHealth, Counters
+from core.connection import ConnectionHealth
 from core.errors import FiregwError
 from core.reading import Quality, Reading, ReadingSink, Value, now_ns
-from core.tasks import STABLE_RUN, restarts, supervise
+from core.tasks import restarts, supervise
 
 __all__ = [
     "FULL_JITTER",
-    "RECONNECT",
-    "STABLE_RUN",
     "Backoff",
     "Boundary",
-    "ConnectionCounters",
     "ConnectionHealth",
-    "Counters",
     "FiregwError",
     "Quality",
     "RateLimit",

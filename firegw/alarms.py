@@ -18,8 +18,7 @@ from typing import Any, TextIO
 import aiomqtt
 
 from drivers.mqtt import BrokerSpec
-from gateway.alarms.payloads import encode
-from gateway.alarms.topics import FeedTopics
+from gateway.alarms import FeedTopics, encode
 from gateway.config import Site
 from rules import Priority
 

@@ -12,8 +12,8 @@ from typing import TextIO
 from firegw.embedded_broker import EmbeddedBroker, free_port
 from firegw.screen import render
 from gateway.config import Site
-from gateway.health.devices import count_states
-from gateway.runtime.gateway import Gateway
+from gateway.health import count_states
+from gateway.runtime import Gateway
 from simulators import SimulatedSite, load_scenario
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from firegw.rejected import add_rejected_command
-from gateway.config import ConfigError, DeviceKind, Site, load_site
+from gateway.config import ConfigError, Site, load_site
+from rules import DeviceKind
 
 DEFAULT_SITE = Path(__file__).resolve().parent.parent / "config" / "hospital.yaml"
 DEFAULT_SCENARIO = DEFAULT_SITE.parent / "scenarios" / "demo.yaml"
@@ -147,7 +148,7 @@ def _databases(site: Site) -> str:
 
 
 def _run(site: Site, args: argparse.Namespace) -> int:
-    from gateway.runtime.gateway import Gateway
+    from gateway.runtime import Gateway
 
     try:
         gateway = Gateway(site)

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway.config import Site
-from gateway.rejected import RejectedEntry, read_rejected
+from gateway.health import RejectedEntry, read_rejected
 
 CLIP = {"reason": 60, "payload": 60}
 """Characters of the reason and the payload a table row shows; `--full` shows all."""

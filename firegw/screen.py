@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 
-from gateway.config import DeviceKind
-from gateway.health.activity import GroupSummary, SiteActivity, is_normal
-from rules import Alarm, AlarmState, Priority
+from gateway.health import GroupSummary, SiteActivity, is_normal
+from rules import Alarm, AlarmState, DeviceKind, Priority
 
 _COLUMNS = (
     (DeviceKind.SMOKE_DETECTOR, "SMOKE DETECTORS"),

@@ -5,8 +5,8 @@
 - `gateway.alarms`: the rules engine's events stored, published on the MQTT feed, acted on.
 - `gateway.outbox`: the durable on-disk outbox and the InfluxDB line encoding.
 - `gateway.sinks`: delivery from the outbox to InfluxDB v1 and v2.
-- `gateway.health`: device health, delivery health and the gateway's status document.
-- `gateway.rejected`: MQTT payloads the drivers could not use, kept for inspection.
+- `gateway.health`: device health, delivery health, the gateway's status document, and the
+  MQTT payloads the drivers could not use, kept for inspection.
 
 docs/architecture.md has the picture.
 """

@@ -6,63 +6,28 @@ overrides) to the site's devices, and owns the alarm lifecycle after ISA-18.2: r
 acknowledge, return to normal, clear, latch and reset, shelve, out of service, escalate.
 """
 
-from rules.alarm import Alarm, AlarmSource
-from rules.clock import Clock, FakeClock, SystemClock
+from rules.alarm import Alarm
+from rules.clock import Clock
 from rules.commands import Action, CommandResult
-from rules.defaults import default_table
 from rules.engine import RuleEngine
 from rules.events import AlarmEvent, EventKind
 from rules.model import AlarmClass, AlarmState, DeviceInfo, DeviceKind, Priority
-from rules.policies import ChatteringPolicy, EscalationPolicy, ShelvingPolicy
-from rules.ruleset import RuleConfigError, RuleSet, default_rules
-from rules.specs import (
-    BlindSpotRule,
-    CoincidenceRule,
-    Direction,
-    RateRule,
-    RuleOverride,
-    RuleSpec,
-    StateRule,
-    SupervisionRule,
-    ThresholdRule,
-    Trend,
-    ValidityRule,
-    parse_duration,
-)
+from rules.ruleset import RuleSet
+from rules.specs import parse_duration
 
 __all__ = [
     "Action",
     "Alarm",
     "AlarmClass",
     "AlarmEvent",
-    "AlarmSource",
     "AlarmState",
-    "BlindSpotRule",
-    "ChatteringPolicy",
     "Clock",
-    "CoincidenceRule",
     "CommandResult",
     "DeviceInfo",
     "DeviceKind",
-    "Direction",
-    "EscalationPolicy",
     "EventKind",
-    "FakeClock",
     "Priority",
-    "RateRule",
-    "RuleConfigError",
     "RuleEngine",
-    "RuleOverride",
     "RuleSet",
-    "RuleSpec",
-    "ShelvingPolicy",
-    "StateRule",
-    "SupervisionRule",
-    "SystemClock",
-    "ThresholdRule",
-    "Trend",
-    "ValidityRule",
-    "default_rules",
-    "default_table",
     "parse_duration",
 ]

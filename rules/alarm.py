@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
-from core.reading import Value
+from core import Value
 from rules.model import AlarmClass, AlarmState, Priority
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TypeGuard
 
-from core.reading import Quality, Reading
+from core import Quality, Reading
 from rules.alarm import AlarmSource
 from rules.model import DeviceInfo
 from rules.monitor import Monitor, device_source

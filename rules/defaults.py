@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from core.reading import Quality
+from core import Quality
 from rules.model import AlarmClass, DeviceKind, Priority
 from rules.specs import (
     AnyRule,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from core.reading import Quality, Reading
+from core import Quality, Reading
 from rules.alarm import Alarm
 from rules.clock import Clock, SystemClock
 from rules.commands import Action, CommandResult, Commands, Now, SourceAndMessage

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from core.reading import Value
+from core import Value
 from rules.alarm import Alarm, AlarmSource
 from rules.escalation import escalations_due
 from rules.events import AlarmEvent, EventKind

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from core.reading import Value
+from core import Value
 from rules.alarm import AlarmSource
 from rules.delay import DelayTimer
 from rules.model import DeviceInfo

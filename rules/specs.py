@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeGuard
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field
 
-from core.reading import Quality
+from core import Quality
 from rules.model import AlarmClass, DeviceKind, Priority
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$")

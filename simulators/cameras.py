@@ -22,9 +22,10 @@ from typing import Any
 
 import aiomqtt
 
-from drivers.mqtt.profile import FieldPoint, FieldType, MqttProfile
+from core import Value
+from drivers.mqtt import FieldPoint, FieldType, MqttProfile
 from gateway.config import MqttConnection, MqttSource, Site
-from simulators.devices import DeviceFleet, SimulatedDevice, Value
+from simulators.devices import DeviceFleet, SimulatedDevice
 from simulators.faults import LinkFault
 
 logger = logging.getLogger(__name__)

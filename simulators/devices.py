@@ -13,10 +13,10 @@ import random
 import re
 from typing import Any, ClassVar
 
-from gateway.config import Device, DeviceKind, Site
+from core import Value
+from gateway.config import Device, Site
+from rules import DeviceKind
 from simulators.faults import Fault, FaultError, LinkFault, check_fault
-
-Value = bool | int | float | str
 
 _FLOOR = re.compile(r"(?:^|-)(?:(\d+)f|b(\d+))(?:-|$)", re.IGNORECASE)
 

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from gateway.config import Device, DeviceKind, ModbusSource
+from gateway.config import Device, ModbusSource
+from rules import DeviceKind
 
 
 class Fault(StrEnum):

@@ -33,9 +33,10 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from drivers.modbus.profile import Function, ModbusProfile, RegisterPoint
+from core import Value
+from drivers.modbus import Function, ModbusProfile, RegisterPoint
 from gateway.config import ModbusEndpoint, ModbusSource, Site
-from simulators.devices import DeviceFleet, SimulatedDevice, Value
+from simulators.devices import DeviceFleet, SimulatedDevice
 from simulators.faults import LinkFault
 from simulators.registers import EncodeError, encode
 

@@ -13,9 +13,8 @@ import struct
 from collections.abc import Sequence
 from typing import Literal
 
-from drivers.modbus.profile import ByteOrder, DataType, RegisterPoint
-
-Value = bool | int | float | str
+from core import Value
+from drivers.modbus import ByteOrder, DataType, RegisterPoint
 
 _FORMATS = {
     DataType.BOOL: "H",  # a bool in a register is a bit field of a 16-bit word

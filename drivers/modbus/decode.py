@@ -11,7 +11,7 @@ import math
 import struct
 from collections.abc import Sequence
 
-from core.reading import Quality, Value
+from core import Quality, Value
 from drivers.modbus.profile import ByteOrder, CurrentLoop, DataType, RegisterPoint
 
 Decoded = tuple[Value | None, Quality, str | None]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from core.reading import Quality, Reading, ReadingSink
+from core import Quality, Reading, ReadingSink
 from drivers.modbus.decode import Decoded
 from drivers.modbus.profile import DerivedPoint, ModbusProfile
 from drivers.modbus.spec import ModbusDevice

@@ -4,19 +4,11 @@ The gateway builds a `BrokerSpec` and `MqttDevice`s (each on an exact topic or a
 template with a `{device}` level) from its site config and runs an `MqttDriver`.
 """
 
-from core.reading import ReadingSink
-from drivers.mqtt.decode import PayloadError, PointResult, decode_payload
 from drivers.mqtt.profile import FieldPoint, FieldType, MqttProfile
-from drivers.mqtt.rejects import RejectedPayload, RejectHandler
-from drivers.mqtt.routing import MqttDevice, TopicRouter
-from drivers.mqtt.subscriber import BrokerSpec, MqttDriver, MqttStats
-from drivers.mqtt.topics import (
-    PLACEHOLDER,
-    TopicTemplate,
-    fill_template,
-    key_problem,
-    topic_problem,
-)
+from drivers.mqtt.rejects import RejectedPayload
+from drivers.mqtt.routing import MqttDevice
+from drivers.mqtt.subscriber import BrokerSpec, MqttDriver
+from drivers.mqtt.topics import PLACEHOLDER, fill_template, key_problem, overlap, topic_problem
 
 __all__ = [
     "PLACEHOLDER",
@@ -26,16 +18,9 @@ __all__ = [
     "MqttDevice",
     "MqttDriver",
     "MqttProfile",
-    "MqttStats",
-    "PayloadError",
-    "PointResult",
-    "ReadingSink",
-    "RejectHandler",
     "RejectedPayload",
-    "TopicRouter",
-    "TopicTemplate",
-    "decode_payload",
     "fill_template",
     "key_problem",
+    "overlap",
     "topic_problem",
 ]

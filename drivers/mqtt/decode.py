@@ -12,8 +12,7 @@ import json
 import math
 from typing import Any, NoReturn
 
-from core import FiregwError
-from core.reading import Quality, Value
+from core import FiregwError, Quality, Value
 from drivers.mqtt.profile import FieldPoint, FieldType, MqttProfile
 
 PointResult = tuple[str, Value | None, Quality, str | None]

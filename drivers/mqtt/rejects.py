@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core.reading import Quality, Reading
+from core import Quality, Reading
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,11 @@
   alarm events to the outbox for InfluxDB, and serves commands.
 """
 
-from gateway.alarms.commands import Command, CommandError, parse_command
-from gateway.alarms.devices import device_infos, gateway_device
-from gateway.alarms.feed import AlarmFeed, FeedStats
-from gateway.alarms.lines import MEASUREMENT, EventLines, event_line
-from gateway.alarms.payloads import alarm_document, event_document, is_gone
+from gateway.alarms.feed import AlarmFeed
+from gateway.alarms.lines import MEASUREMENT
+from gateway.alarms.payloads import encode
 from gateway.alarms.service import AlarmService
-from gateway.alarms.store import AlarmStore, AlarmStoreClosedError
+from gateway.alarms.store import AlarmStore
 from gateway.alarms.topics import FeedTopics
 
 __all__ = [
@@ -21,17 +19,6 @@ __all__ = [
     "AlarmFeed",
     "AlarmService",
     "AlarmStore",
-    "AlarmStoreClosedError",
-    "Command",
-    "CommandError",
-    "EventLines",
-    "FeedStats",
     "FeedTopics",
-    "alarm_document",
-    "device_infos",
-    "event_document",
-    "event_line",
-    "gateway_device",
-    "is_gone",
-    "parse_command",
+    "encode",
 ]

@@ -22,7 +22,7 @@ def device_infos(site: Site) -> list[DeviceInfo]:
     return [
         DeviceInfo(
             id=device.id,
-            kind=DeviceKind(device.kind.value),
+            kind=device.kind,
             zone=device.zone,
             building=site.zones[device.zone].building,
             supervision=site.supervision(device),

@@ -1,4 +1,4 @@
-"""The alarm feed: alarms and events out to MQTT, people's commands in (DESIGN section 6).
+"""The alarm feed: alarms and events out to MQTT, people's commands in.
 
 One MQTT connection publishes each alarm's retained state, every event and the gateway's
 status, and receives commands. The public interface (topics, JSON, QoS, retain) is documented

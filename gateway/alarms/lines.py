@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from core.reading import Value
+from core import Value
 from rules import AlarmEvent
 
 MEASUREMENT = "alarm_event"

@@ -1,6 +1,6 @@
 """The alarm store: every alarm that is not gone, and the history of every event, on disk.
 
-DESIGN section 5: a restart neither loses an unacknowledged alarm nor raises an acknowledged
+After ISA-18.2: a restart neither loses an unacknowledged alarm nor raises an acknowledged
 one again. The service records each batch of events here before it publishes them, and after
 a restart hands `load()` to `RuleEngine.restore`.
 """

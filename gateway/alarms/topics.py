@@ -9,7 +9,7 @@ from gateway.config import Site
 
 @dataclass(frozen=True, slots=True)
 class FeedTopics:
-    """Topic names under `<prefix>/<site>/` (DESIGN section 6; see gateway/alarms/README.md)."""
+    """Topic names under `<prefix>/<site>/` (see gateway/alarms/README.md)."""
 
     prefix: str
     site: str

@@ -5,11 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from drivers.modbus.profile import Function, ModbusProfile
-from drivers.modbus.spec import ModbusDevice, SerialLine
-from drivers.modbus.wire import longest_exchange
-from drivers.mqtt.profile import MqttProfile
-from drivers.mqtt.topics import fill_template, overlap
+from drivers.modbus import Function, ModbusDevice, ModbusProfile, SerialLine, longest_exchange
+from drivers.mqtt import MqttProfile, fill_template, overlap
 from gateway.config.models import ModbusSource, MqttSource, SiteConfig
 from gateway.config.site import MqttTopic, mqtt_topic_of
 from gateway.config.yamlsource import Path_

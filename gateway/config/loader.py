@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from drivers.modbus.profile import ModbusProfile
-from drivers.mqtt.profile import MqttProfile
+from drivers.modbus import ModbusProfile
+from drivers.mqtt import MqttProfile
 from gateway.config.checks import check_site
 from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.models import INFLUX_TAGS, SOURCE_TAGS, SiteConfig

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -18,10 +19,10 @@ from pydantic import (
     model_validator,
 )
 
-from drivers.modbus.spec import MERGE_GAP, Parity
-from drivers.mqtt.topics import PLACEHOLDER, key_problem, topic_problem
+from drivers.modbus import MERGE_GAP, Parity
+from drivers.mqtt import PLACEHOLDER, key_problem, topic_problem
 from gateway.config.values import Duration, Secret
-from rules import RuleSet
+from rules import DeviceKind, RuleSet
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
@@ -30,10 +31,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DeviceKind(StrEnum):
-    SMOKE_DETECTOR = "smoke_detector"
-    HYDRANT_PRESSURE = "hydrant_pressure"
-    CAMERA = "camera"
+SITE_KINDS = (DeviceKind.SMOKE_DETECTOR, DeviceKind.HYDRANT_PRESSURE, DeviceKind.CAMERA)
+"""The kinds a site file may give a device (`gateway` is the gateway's own, never configured)."""
+
+
+def _site_kind(value: object) -> object:
+    if value not in SITE_KINDS:
+        kinds = ", ".join(kind.value for kind in SITE_KINDS)
+        raise ValueError(f"expected one of {kinds}, got {value!r}")
+    return value
 
 
 class RiskLevel(StrEnum):
@@ -169,7 +175,7 @@ SOURCE_TAGS = frozenset({"modbus-source", "mqtt-source"})
 
 class Device(_Model):
     id: Id
-    kind: DeviceKind
+    kind: Annotated[DeviceKind, BeforeValidator(_site_kind)]
     zone: str
     profile: str
     source: Source
@@ -294,5 +300,5 @@ class SiteConfig(_Model):
     influxdb: InfluxConnections | None = None
     outbox: OutboxSettings = OutboxSettings()
     defaults: Defaults = Defaults()
-    rules: RuleSet = Field(default_factory=RuleSet, description="DESIGN section 4 by default")
+    rules: RuleSet = Field(default_factory=RuleSet, description="the default rule table (rules/README.md) unless overridden")
     devices: tuple[Device, ...] = ()

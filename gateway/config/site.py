@@ -10,20 +10,18 @@ from typing import Annotated
 
 from pydantic import Field
 
-from drivers.modbus.profile import ModbusProfile
-from drivers.mqtt import BrokerSpec
-from drivers.mqtt.profile import MqttProfile
-from drivers.mqtt.topics import PLACEHOLDER, fill_template
+from drivers.modbus import ModbusProfile
+from drivers.mqtt import PLACEHOLDER, BrokerSpec, MqttProfile, fill_template
 from gateway.config.models import (
     Building,
     Device,
-    DeviceKind,
     InfluxV1Connection,
     InfluxV2Connection,
     MqttSource,
     SiteConfig,
     Zone,
 )
+from rules import DeviceKind
 
 Profile = Annotated[ModbusProfile | MqttProfile, Field(discriminator="protocol")]
 

@@ -5,24 +5,25 @@ the history reaches the databases, gathered into the gateway's status document.
 - `HealthBook`: each device ok, degraded, lost or waiting, with its errors by kind.
 - `DeliveryHealth`: the outbox and every sink watched like a device, with two trouble alarms.
 - `StatusReporter`: the retained status document on the feed, and a summary in the log.
+- `RejectedPayloads`: what devices sent that the drivers could not use, kept on disk.
 """
 
 from gateway.health.activity import GroupSummary, SiteActivity, is_normal
-from gateway.health.delivery import NEVER_DROP, DeliveryHealth, DeliveryReport, SinkHealth
-from gateway.health.devices import DeviceHealth, HealthBook, HealthState, count_states
+from gateway.health.delivery import NEVER_DROP, DeliveryHealth
+from gateway.health.devices import HealthBook, count_states
+from gateway.health.rejected import RejectedEntry, RejectedPayloads, read_rejected
 from gateway.health.status import StatusReporter
 
 __all__ = [
     "NEVER_DROP",
     "DeliveryHealth",
-    "DeliveryReport",
-    "DeviceHealth",
     "GroupSummary",
     "HealthBook",
-    "HealthState",
-    "SinkHealth",
+    "RejectedEntry",
+    "RejectedPayloads",
     "SiteActivity",
     "StatusReporter",
     "count_states",
     "is_normal",
+    "read_rejected",
 ]

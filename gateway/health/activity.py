@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core import Quality, Reading, Value
-from gateway.config import DeviceKind, Site
+from gateway.config import Site
+from rules import DeviceKind
 
 
 @dataclass(frozen=True, slots=True)

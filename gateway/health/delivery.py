@@ -24,10 +24,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from core import Reading
-from core.reading import ReadingSink
-from gateway.alarms.lines import MEASUREMENT as ALARM_MEASUREMENT
-from gateway.config.models import OutboxSettings
+from core import Reading, ReadingSink
+from gateway.alarms import MEASUREMENT as ALARM_MEASUREMENT
+from gateway.config import OutboxSettings
 from gateway.outbox import Outbox
 from gateway.sinks import Sink
 

@@ -11,19 +11,14 @@ table with the reason), or when the outbox is full and it is among the oldest re
 (`lineprotocol`).
 """
 
-from gateway.outbox.lineprotocol import LineProtocolError, encode, encode_point, series_key
 from gateway.outbox.recorder import ReadingRecorder
-from gateway.outbox.store import Outbox, OutboxClosedError, OutboxReader
+from gateway.outbox.store import Outbox, OutboxReader, Rows
 from gateway.outbox.writer import OutboxWriter
 
 __all__ = [
-    "LineProtocolError",
     "Outbox",
-    "OutboxClosedError",
     "OutboxReader",
     "OutboxWriter",
     "ReadingRecorder",
-    "encode",
-    "encode_point",
-    "series_key",
+    "Rows",
 ]

@@ -18,8 +18,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from core import FiregwError
-from core.reading import Quality, Reading, Value
+from core import FiregwError, Quality, Reading, Value
 
 __all__ = ["LineProtocolError", "encode"]
 

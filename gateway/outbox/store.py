@@ -16,6 +16,7 @@ __all__ = ["Outbox", "OutboxClosedError", "OutboxReader"]
 logger = logging.getLogger(__name__)
 
 Rows = list[tuple[int, str]]
+"""Outbox rows as (id, line), oldest first."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

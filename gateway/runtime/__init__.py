@@ -6,7 +6,5 @@ and the outbox; `wiring` turns the site config into the drivers' and sinks' own 
 """
 
 from gateway.runtime.gateway import Gateway
-from gateway.runtime.hub import Hub
-from gateway.runtime.wiring import make_sink, modbus_endpoints, mqtt_devices
 
-__all__ = ["Gateway", "Hub", "make_sink", "modbus_endpoints", "mqtt_devices"]
+__all__ = ["Gateway"]

@@ -14,9 +14,15 @@ from drivers.modbus import ModbusDriver
 from drivers.mqtt import MqttDriver
 from gateway.alarms import AlarmFeed, AlarmService, AlarmStore
 from gateway.config import Site
-from gateway.health import NEVER_DROP, DeliveryHealth, HealthBook, SiteActivity, StatusReporter
+from gateway.health import (
+    NEVER_DROP,
+    DeliveryHealth,
+    HealthBook,
+    RejectedPayloads,
+    SiteActivity,
+    StatusReporter,
+)
 from gateway.outbox import Outbox, OutboxWriter, ReadingRecorder
-from gateway.rejected import RejectedPayloads
 from gateway.runtime.hub import Hub
 from gateway.runtime.wiring import make_sink, modbus_endpoints, mqtt_devices
 from gateway.sinks import Sink

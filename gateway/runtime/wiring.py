@@ -82,7 +82,7 @@ def mqtt_devices(site: Site) -> list[MqttDevice]:
 def make_sink(connection: InfluxV1Connection | InfluxV2Connection) -> Sink:
     """The sink for one `influxdb:` connection; secrets are read now, at start-up."""
     if isinstance(connection, InfluxV2Connection):
-        from gateway.sinks.influx_v2 import InfluxV2Sink  # heavy: only when configured
+        from gateway.sinks import InfluxV2Sink  # heavy: only when configured
 
         return InfluxV2Sink(
             connection.url,

@@ -1,15 +1,27 @@
 """Sinks deliver the durable outbox to a time-series database, with retry, never dropping data.
 
 Every sink keeps the `Sink` promise; `OutboxSink` holds what they share (positions, splitting,
-backoff) and `InfluxV1Sink` writes to InfluxDB 1.x.
-
-`InfluxV2Sink` lives in `gateway.sinks.influx_v2` and is imported only where a v2 connection is
-configured: influxdb-client costs about 16 MB of memory, too much to pay for nothing on a box
-with 1 GB.
+backoff), `InfluxV1Sink` writes to InfluxDB 1.x and `InfluxV2Sink` to the 2.x API. The v2 sink
+is imported only when it is first asked for (``from gateway.sinks import InfluxV2Sink``), where
+a v2 connection is configured: influxdb-client costs about 16 MB of memory, too much to pay
+for nothing on a box with 1 GB.
 """
 
-from gateway.sinks.delivery import OutboxSink, SinkError
+from typing import TYPE_CHECKING
+
 from gateway.sinks.influx_v1 import InfluxV1Sink
 from gateway.sinks.sink import Sink
 
-__all__ = ["InfluxV1Sink", "OutboxSink", "Sink", "SinkError"]
+if TYPE_CHECKING:
+    from gateway.sinks.influx_v2 import InfluxV2Sink
+
+__all__ = ["InfluxV1Sink", "InfluxV2Sink", "Sink"]
+
+
+def __getattr__(name: str) -> object:
+    """`InfluxV2Sink`, imported the first time it is asked for."""
+    if name == "InfluxV2Sink":
+        from gateway.sinks.influx_v2 import InfluxV2Sink  # noqa: PLC0415
+
+        return InfluxV2Sink
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,19 +24,16 @@ import email.utils
 import gzip
 import logging
 import time
-from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
 from core import FULL_JITTER, Backoff, ConnectionHealth, FiregwError
-from gateway.outbox import Outbox, OutboxReader
+from gateway.outbox import Outbox, OutboxReader, Rows
 
-__all__ = ["OutboxSink", "Rows", "SinkError", "compress", "retry_after"]
+__all__ = ["OutboxSink", "SinkError", "compress", "retry_after"]
 
 logger = logging.getLogger(__name__)
 
-Rows = Sequence[tuple[int, str]]
-"""Outbox rows as (id, line), oldest first."""
 
 SPLIT_STATUSES = frozenset({400, 413})
 """Statuses where only a smaller batch can help: the server refused what it was given."""

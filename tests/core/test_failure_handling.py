@@ -14,12 +14,12 @@ from core import (
     Backoff,
     Boundary,
     ConnectionHealth,
-    Counters,
     FiregwError,
     RateLimit,
     restarts,
     supervise,
 )
+from core.connection import Counters
 
 LOG = logging.getLogger("tests.core")
 

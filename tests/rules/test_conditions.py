@@ -11,14 +11,14 @@ from rules import (
     AlarmState,
     DeviceInfo,
     DeviceKind,
-    EscalationPolicy,
     EventKind,
-    FakeClock,
     Priority,
     RuleEngine,
-    RuleOverride,
     RuleSet,
 )
+from rules.clock import FakeClock
+from rules.policies import EscalationPolicy
+from rules.specs import RuleOverride
 
 DETECTOR, HYDRANT, CAMERA = (
     DeviceKind.SMOKE_DETECTOR,

@@ -5,17 +5,9 @@ from __future__ import annotations
 import pytest
 
 from core.reading import Reading
-from rules import (
-    AlarmEvent,
-    DeviceInfo,
-    DeviceKind,
-    EscalationPolicy,
-    EventKind,
-    FakeClock,
-    Priority,
-    RuleEngine,
-    RuleSet,
-)
+from rules import AlarmEvent, DeviceInfo, DeviceKind, EventKind, Priority, RuleEngine, RuleSet
+from rules.clock import FakeClock
+from rules.policies import EscalationPolicy
 
 
 def make(rules: RuleSet | None = None) -> tuple[RuleEngine, FakeClock]:

@@ -17,13 +17,13 @@ from rules import (
     AlarmState,
     DeviceInfo,
     DeviceKind,
-    EscalationPolicy,
     EventKind,
-    FakeClock,
     Priority,
     RuleEngine,
     RuleSet,
 )
+from rules.clock import FakeClock
+from rules.policies import EscalationPolicy
 
 QUIET = RuleSet(escalation=EscalationPolicy(priorities=()))
 NORMAL, UNACK, ACK = AlarmState.NORMAL, AlarmState.UNACKNOWLEDGED, AlarmState.ACKNOWLEDGED

@@ -13,11 +13,11 @@ from rules import (
     DeviceInfo,
     DeviceKind,
     EventKind,
-    FakeClock,
     RuleEngine,
-    RuleOverride,
     RuleSet,
 )
+from rules.clock import FakeClock
+from rules.specs import RuleOverride
 
 DEVICES = [
     DeviceInfo("SD-1", DeviceKind.SMOKE_DETECTOR, "er", "opd", 1000.0),

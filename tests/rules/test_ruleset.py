@@ -13,18 +13,9 @@ from pydantic import ValidationError
 
 import rules
 from core.reading import Reading
-from rules import (
-    AlarmClass,
-    DeviceInfo,
-    DeviceKind,
-    FakeClock,
-    Priority,
-    RuleConfigError,
-    RuleEngine,
-    RuleSet,
-    default_rules,
-    parse_duration,
-)
+from rules import AlarmClass, DeviceInfo, DeviceKind, Priority, RuleEngine, RuleSet, parse_duration
+from rules.clock import FakeClock
+from rules.ruleset import RuleConfigError, default_rules
 
 RULES_DIR = Path(rules.__file__).parent
 DETECTOR, HYDRANT, CAMERA = (

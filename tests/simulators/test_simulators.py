@@ -22,20 +22,12 @@ from pymodbus.exceptions import ModbusIOException
 
 from drivers.mqtt.profile import MqttProfile
 from gateway.config import ModbusSource, Site, load_site
-from simulators import (
-    ControlClient,
-    DeviceFleet,
-    FaultError,
-    Scenario,
-    ScenarioError,
-    SimulatedSite,
-    Step,
-    health_document,
-    load_scenario,
-    play,
-    request_once,
-)
-from simulators.devices import floor_of
+from simulators import SimulatedSite, load_scenario
+from simulators.cameras import health_document
+from simulators.control import ControlClient, request_once
+from simulators.devices import DeviceFleet, floor_of
+from simulators.faults import FaultError
+from simulators.scenario import Scenario, ScenarioError, Step, play
 from tests.servers import MosquittoServer, free_port
 from tests.sites import CONFIG, clinic_site, eventually
 

@@ -23,13 +23,8 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusTcpServer
 
 from core.reading import Quality, Reading
-from drivers.modbus import (
-    EndpointPoller,
-    ModbusDevice,
-    ModbusDriver,
-    ModbusEndpointSpec,
-    ModbusProfile,
-)
+from drivers.modbus import ModbusDevice, ModbusDriver, ModbusEndpointSpec, ModbusProfile
+from drivers.modbus.poller import EndpointPoller
 from tests.servers import free_port
 from tests.sites import CONFIG
 

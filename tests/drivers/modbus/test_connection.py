@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from core.reading import Quality
-from drivers.modbus import (
-    EndpointPoller,
-)
+from drivers.modbus.poller import EndpointPoller
 from tests.drivers.modbus.helpers import (
     FIRE,
     TIMEOUT,

@@ -10,10 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.reading import Quality
-from drivers.modbus import (
-    EndpointPoller,
-    ModbusDriver,
-)
+from drivers.modbus import ModbusDriver
+from drivers.modbus.poller import EndpointPoller
 from gateway.config import load_site
 from gateway.runtime.wiring import modbus_endpoints
 from simulators import SimulatedSite

@@ -12,17 +12,16 @@ from pymodbus.datastore import ModbusDeviceContext, ModbusSparseDataBlock
 
 from core.reading import Quality
 from drivers.modbus import (
-    EndpointPoller,
     ModbusDevice,
     ModbusEndpointSpec,
     ModbusProfile,
     Parity,
     SerialLine,
-    exchange_time,
     longest_exchange,
-    plan_reads,
-    plan_requests,
 )
+from drivers.modbus.merge import plan_reads, plan_requests
+from drivers.modbus.poller import EndpointPoller
+from drivers.modbus.wire import exchange_time
 from gateway.config import load_site
 from gateway.runtime.wiring import modbus_endpoints
 from simulators import SimulatedSite

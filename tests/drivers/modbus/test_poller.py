@@ -16,9 +16,7 @@ from collections.abc import Sequence
 import pytest
 
 from core.reading import Quality, Reading
-from drivers.modbus import (
-    EndpointPoller,
-)
+from drivers.modbus.poller import EndpointPoller
 from tests.drivers.modbus.helpers import (
     FIRE,
     HYDRANT,

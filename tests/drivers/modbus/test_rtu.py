@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.reading import Quality
-from drivers.modbus import EndpointPoller
+from drivers.modbus.poller import EndpointPoller
 from gateway.config import Site, load_site
 from gateway.runtime.wiring import modbus_endpoints
 from simulators import SimulatedSite

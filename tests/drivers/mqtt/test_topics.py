@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from drivers.mqtt import MqttDevice, MqttProfile, TopicRouter, TopicTemplate, topic_problem
-from drivers.mqtt.topics import matches, overlap
+from drivers.mqtt import MqttDevice, MqttProfile, topic_problem
+from drivers.mqtt.routing import TopicRouter
+from drivers.mqtt.topics import TopicTemplate, matches, overlap
 from simulators.cameras import publishable
 from tests.sites import CONFIG
 

@@ -16,17 +16,11 @@ import pytest
 
 from core.reading import Reading, Value
 from drivers.mqtt import BrokerSpec
-from gateway.alarms import AlarmFeed, Command, CommandError, FeedTopics, parse_command
+from gateway.alarms import AlarmFeed, FeedTopics
+from gateway.alarms.commands import Command, CommandError, parse_command
 from gateway.alarms.outgoing import PublishQueue
-from rules import (
-    Action,
-    AlarmEvent,
-    CommandResult,
-    DeviceInfo,
-    DeviceKind,
-    FakeClock,
-    RuleEngine,
-)
+from rules import Action, AlarmEvent, CommandResult, DeviceInfo, DeviceKind, RuleEngine
+from rules.clock import FakeClock
 from tests.mqtt_watch import Watcher, publish_raw, retained, unique_topics
 from tests.servers import MOSQUITTO, MosquittoServer, port_open, require_binary
 from tests.sites import eventually

@@ -18,18 +18,13 @@ import pytest
 
 from core.reading import Reading, Value, now_ns
 from firegw.alarms import send_command, watch_alarms
-from gateway.alarms import (
-    AlarmFeed,
-    AlarmService,
-    AlarmStore,
-    EventLines,
-    FeedTopics,
-    device_infos,
-    event_line,
-)
+from gateway.alarms import AlarmFeed, AlarmService, AlarmStore, FeedTopics
+from gateway.alarms.devices import device_infos
+from gateway.alarms.lines import EventLines, event_line
 from gateway.config import Site, load_site
 from gateway.outbox import Outbox, OutboxWriter
-from rules import AlarmState, DeviceKind, FakeClock, RuleEngine, RuleSet
+from rules import AlarmState, DeviceKind, RuleEngine, RuleSet
+from rules.clock import FakeClock
 from tests.mqtt_watch import Watcher, publish_raw, retained
 from tests.servers import InfluxServer, MosquittoServer
 from tests.sites import CONFIG, clinic_site, eventually

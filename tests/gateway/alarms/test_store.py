@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from core.reading import Reading, Value
-from gateway.alarms import AlarmStore, AlarmStoreClosedError
-from rules import AlarmEvent, AlarmState, DeviceInfo, DeviceKind, FakeClock, RuleEngine
+from gateway.alarms import AlarmStore
+from gateway.alarms.store import AlarmStoreClosedError
+from rules import AlarmEvent, AlarmState, DeviceInfo, DeviceKind, RuleEngine
+from rules.clock import FakeClock
 
 DEVICES = [
     DeviceInfo("SD-1", DeviceKind.SMOKE_DETECTOR, "er", "opd", 1000.0),

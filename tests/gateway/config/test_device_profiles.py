@@ -21,11 +21,13 @@ import yaml
 
 from core.reading import Quality, Reading
 from drivers.modbus import ModbusDriver, ModbusProfile
-from drivers.mqtt import BrokerSpec, MqttDriver, MqttProfile, decode_payload
-from gateway.alarms import device_infos
-from gateway.config import ConfigError, DeviceKind, Site, load_site
+from drivers.mqtt import BrokerSpec, MqttDriver, MqttProfile
+from drivers.mqtt.decode import decode_payload
+from gateway.alarms.devices import device_infos
+from gateway.config import ConfigError, Site, load_site
 from gateway.runtime.wiring import modbus_endpoints, mqtt_devices
-from rules import AlarmClass, AlarmEvent, EventKind, FakeClock, RuleEngine
+from rules import AlarmClass, AlarmEvent, DeviceKind, EventKind, RuleEngine
+from rules.clock import FakeClock
 from rules.defaults import default_table
 from simulators import SimulatedSite
 from tests.servers import MosquittoServer, free_port

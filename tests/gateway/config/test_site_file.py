@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from drivers.mqtt import TopicRouter
-from gateway.config import ConfigError, DeviceKind, load_site
+from drivers.mqtt.routing import TopicRouter
+from gateway.config import ConfigError, load_site
 from gateway.runtime.wiring import mqtt_devices
+from rules import DeviceKind
 from tests.sites import CONFIG
 
 PANEL = "id: opd-panel, host: 127.0.0.1, port: 15020"

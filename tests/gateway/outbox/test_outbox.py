@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.outbox import Outbox, OutboxClosedError, OutboxWriter
+from gateway.outbox import Outbox, OutboxWriter
+from gateway.outbox.store import OutboxClosedError
 
 
 def lines(count: int, start: int = 0) -> list[str]:

@@ -17,7 +17,8 @@ from aiohttp import web
 from core.reading import Quality, Reading
 from gateway.outbox import Outbox, OutboxWriter
 from gateway.outbox.lineprotocol import encode
-from gateway.sinks import InfluxV1Sink, OutboxSink
+from gateway.sinks import InfluxV1Sink
+from gateway.sinks.delivery import OutboxSink
 from tests.servers import InfluxServer
 
 T0 = 1_700_000_000_000_000_000

@@ -12,7 +12,7 @@ import pytest
 from drivers.mqtt import MqttDevice, MqttDriver, RejectedPayload
 from firegw.main import main
 from gateway.config import load_site
-from gateway.rejected import RejectedEntry, RejectedPayloads, read_rejected
+from gateway.health.rejected import RejectedEntry, RejectedPayloads, read_rejected
 from gateway.runtime.gateway import Gateway
 from tests.drivers.mqtt.test_subscriber import (
     CAMERA,
