@@ -1,1 +1,1 @@
-"""Benchmarks against DESIGN section 8, on real processes and sockets (see bench/README.md)."""
+"""Benchmarks against the targets of docs/architecture.md, on real processes and sockets."""

@@ -1,4 +1,4 @@
-"""The one benchmark command: every part against the targets of DESIGN section 8, one table.
+"""The one benchmark command: every part against the targets (bench/targets.py), one table.
 
     .venv/bin/python -m bench [--quick] [--scale 10] [--runs 3] [--gateways 8]
         [--only alarm,throughput,modbus,footprint,startup,drain,campus] [--no-report]

@@ -1,5 +1,5 @@
-"""A campus: N gateways, one per building, against one broker and one InfluxDB (DESIGN section
-10): where the shared side, not the gateway, becomes the limit.
+"""A campus: N gateways, one per building, against one broker and one InfluxDB: where the
+shared side, not the gateway, becomes the limit.
 
     .venv/bin/python -m bench.campus [--site config/hospital.yaml] [--gateways 8]
         [--steps 1,2,4,8] [--scale 1] [--fires 3] [--seconds 20] [--settle 3] [--quick]

@@ -1,4 +1,4 @@
-"""Outbox append rate, and the drain of an outage's backlog to InfluxDB (DESIGN section 8).
+"""Outbox append rate, and the drain of an outage's backlog to InfluxDB.
 
     .venv/bin/python -m bench.drain [--site config/hospital.yaml] [--scale 10] [--minutes 60]
         [--runs 3] [--batch-size N] [--quick] [--out bench/results/drain.json]
@@ -45,7 +45,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from bench import outboxfile
+from bench import outboxfile, targets
 from bench.backlog import Backlog, build_backlog, device_series
 from bench.entry import run_part
 from bench.machine import describe, machine
@@ -64,8 +64,8 @@ from firegw.embedded_broker import EmbeddedBroker
 from gateway.config import Site, load_site
 from gateway.config.models import OutboxSettings
 
-TARGET = 50_000.0
-"""DESIGN section 8: points per second drained to the database after an outage."""
+TARGET = targets.DRAIN_POINTS_PER_S
+"""Points per second drained to the database after an outage."""
 SINK = "local"
 DATABASE = "firegw_drain"
 WATCH_INTERVAL = 0.05

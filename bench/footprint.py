@@ -1,5 +1,5 @@
-"""Footprint of the gateway process, measured from outside (DESIGN section 8: under 5% of one
-core and peak RSS under 64 MB at reference-site scale with 1 s polling).
+"""Footprint of the gateway process, measured from outside (targets: under 3% of one core and
+48 MB peak RSS at reference-site scale with 1 s polling).
 
     .venv/bin/python -m bench.footprint [--site config/hospital.yaml] [--scale 1] [--poll 1s]
         [--runs 3] [--warm-up 10] [--seconds 30] [--profile 0] [--quick]
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import pyspy
+from bench import pyspy, targets
 from bench.entry import run_part
 from bench.machine import describe, machine
 from bench.outboxfile import progress
@@ -42,9 +42,9 @@ from bench.stats import spread
 from bench.testbed import Testbed, open_testbed
 from rules import parse_duration
 
-CPU_TARGET = 5.0
+CPU_TARGET = targets.CPU_PERCENT_1X
 """Percent of one core."""
-RSS_TARGET_MB = 64.0
+RSS_TARGET_MB = targets.RSS_MB_1X
 FIGURES = (
     "cpu_percent_of_one_core",
     "peak_rss_mb",

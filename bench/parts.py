@@ -3,7 +3,7 @@
 Every part is its own module with its own command line and JSON results; the suite runs each
 as a child process (so that one part's threads, memory or CPU time never count in another's)
 and reads back its JSON. A `Row` is one figure: its median and spread over runs, the target of
-DESIGN section 8 it answers, and whether the median meets it.
+the targets (docs/architecture.md) it answers, and whether the median meets it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import targets
 from bench.stats import spread
 
 Document = dict[str, Any]
@@ -80,8 +81,8 @@ def alarm_rows(documents: dict[str, list[Document]], options: Options) -> list[R
             continue
         poll_ms = 1000 * runs[0]["site"]["poll_interval_s"]
         for key, label, limit in (
-            ("in_gateway", "alarm in gateway", 100.0),
-            ("end_to_end", "alarm end to end", poll_ms + 100.0),
+            ("in_gateway", "alarm in gateway", 1000 * targets.IN_GATEWAY_P99_S),
+            ("end_to_end", "alarm end to end", poll_ms + 1000 * targets.END_TO_END_MARGIN_S),
         ):
             for q in ("p50", "p99"):
                 values = [run["figures"][key][f"{q}_ms"] for run in runs]
@@ -97,8 +98,8 @@ def throughput_rows(documents: dict[str, list[Document]], options: Options) -> l
             "throughput, one core",
             "readings/s",
             [run["readings_per_cpu_s"] for run in runs],
-            ">= 20,000",
-            _above(20_000),
+            f">= {targets.THROUGHPUT_PER_CPU_S:,.0f}",
+            _above(targets.THROUGHPUT_PER_CPU_S),
         )
     ]
 
@@ -110,15 +111,15 @@ def modbus_rows(documents: dict[str, list[Document]], options: Options) -> list[
             "Modbus registers/s vs bare pymodbus",
             "ratio",
             [run["ratio_registers_per_s"] for run in runs],
-            ">= 0.80",
-            _above(0.80),
+            f">= {targets.MODBUS_REGISTER_RATIO:.2f}",
+            _above(targets.MODBUS_REGISTER_RATIO),
         ),
         Row.of(
             "Modbus requests/s the site needs",
             "requests/s",
             [run["whole_site"]["requests_per_s_needed"] for run in runs],
-            "a few dozen (< 100)",
-            _below(100),
+            f"a few dozen (< {targets.MODBUS_REQUESTS_PER_S})",
+            _below(targets.MODBUS_REQUESTS_PER_S),
         ),
     ]
 
@@ -130,15 +131,15 @@ def footprint_rows(documents: dict[str, list[Document]], options: Options) -> li
             "footprint: CPU of one core, 1x, 1 s poll",
             "%",
             [run["cpu_percent_of_one_core"] for run in runs],
-            "< 5%",
-            _below(5.0),
+            f"< {targets.CPU_PERCENT_1X:g}%",
+            _below(targets.CPU_PERCENT_1X),
         ),
         Row.of(
             "footprint: peak RSS, 1x",
             "MB",
             [run["peak_rss_mb"] for run in runs],
-            "< 64 MB",
-            _below(64.0),
+            f"< {targets.RSS_MB_1X:g} MB",
+            _below(targets.RSS_MB_1X),
         ),
     ]
 
@@ -150,23 +151,23 @@ def startup_rows(documents: dict[str, list[Document]], options: Options) -> list
             "start -> first reading in outbox",
             "s",
             [run["to_first_in_outbox_s"] for run in runs],
-            "< 2 s",
-            _below(2.0),
+            f"< {targets.STARTUP_S:g} s",
+            _below(targets.STARTUP_S),
         ),
         Row.of(
             "start -> first reading in InfluxDB",
             "s",
             [run["to_first_in_influxdb_s"] for run in runs],
-            "< 2 s",
-            _below(2.0),
+            f"< {targets.STARTUP_S:g} s",
+            _below(targets.STARTUP_S),
         ),
     ]
     stop = Row.of(
         "SIGTERM -> exit, outbox flushed",
         "s",
         [run["stop_s"] for run in runs],
-        "< 5 s",
-        _below(5.0),
+        f"< {targets.STOP_S:g} s",
+        _below(targets.STOP_S),
     )
     if stop.met and not all(run["flushed"] for run in runs):
         stop = Row(
@@ -204,7 +205,7 @@ def drain_rows(documents: dict[str, list[Document]], options: Options) -> list[R
                 figure["min"],
                 figure["max"],
                 figure["runs"],
-                ">= 50,000",
+                f">= {targets.DRAIN_POINTS_PER_S:,.0f}",
                 met,
             )
         )
@@ -221,8 +222,8 @@ def campus_rows(documents: dict[str, list[Document]], options: Options) -> list[
                     f"campus {n} gw: alarm p99 in gateway",
                     "ms",
                     [step["in_gateway"]["p99_ms"]],
-                    "< 100 ms",
-                    _below(100.0),
+                    f"< {1000 * targets.IN_GATEWAY_P99_S:g} ms",
+                    _below(1000 * targets.IN_GATEWAY_P99_S),
                 )
             )
             rows.append(

@@ -24,7 +24,8 @@ from bench.feed import Arrival, FeedWatcher
 from bench.looplag import LoopLag
 from bench.processes import cancel, log_tail
 from bench.stats import ms
-from gateway.config import DeviceKind, Site
+from gateway.config import Site
+from rules import DeviceKind
 from simulators import SimulatedSite
 
 COINCIDENCE_WINDOW = 60.0

@@ -1,0 +1,25 @@
+"""The targets every benchmark figure is checked against, in one place.
+
+They are the table of docs/architecture.md ("Targets"); change both together.
+"""
+
+IN_GATEWAY_P99_S = 0.010
+"""Reading in -> alarm on the broker, inside the gateway, p99 at 1x and 10x."""
+END_TO_END_MARGIN_S = 0.050
+"""State change on a simulator -> alarm on the broker, p99: the poll interval plus this."""
+THROUGHPUT_PER_CPU_S = 100_000.0
+"""Readings per second through rules and outbox, on one core."""
+MODBUS_REGISTER_RATIO = 1.0
+"""Registers per second against a bare pymodbus loop: at least as many."""
+MODBUS_REQUESTS_PER_S = 100
+"""Requests per second the reference site needs: a few dozen."""
+CPU_PERCENT_1X = 3.0
+"""Percent of one core at reference-site scale, 1 s polling."""
+RSS_MB_1X = 48.0
+"""Peak resident memory at reference-site scale."""
+STARTUP_S = 1.0
+"""Start-up to the first reading stored."""
+STOP_S = 2.0
+"""SIGTERM to exit, with the outbox flushed."""
+DRAIN_POINTS_PER_S = 100_000.0
+"""Points per second drained to the database after an outage."""
