@@ -191,13 +191,7 @@ def _broker(site: Site) -> BrokerSpec:
 
 def _client(spec: BrokerSpec) -> aiomqtt.Client:
     """A client of its own (random id, clean session)."""
-    return aiomqtt.Client(
-        spec.host,
-        spec.port,
-        username=spec.username,
-        password=spec.password,
-        keepalive=spec.keepalive,
-    )
+    return spec.client()
 
 
 def _json(payload: object) -> Any:

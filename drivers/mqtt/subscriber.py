@@ -17,6 +17,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
@@ -56,6 +57,22 @@ class BrokerSpec:
     @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def client(self, *, clean_session: bool | None = None, **options: Any) -> aiomqtt.Client:
+        """An aiomqtt client for this broker and login, named `client_id` (persistent session)
+        or anonymous (clean); `options` go to aiomqtt as they are (a will, socket options)."""
+        if clean_session is None:
+            clean_session = self.client_id is None
+        return aiomqtt.Client(
+            self.host,
+            self.port,
+            username=self.username,
+            password=self.password,
+            identifier=self.client_id,
+            clean_session=clean_session,
+            keepalive=self.keepalive,
+            **options,
+        )
 
 
 @dataclass
@@ -147,7 +164,7 @@ class MqttDriver:
 
     async def _session(self, sink: ReadingSink, backoff: Backoff) -> None:
         """One connection: subscribe, then handle messages until the broker goes away."""
-        async with self._client() as client:
+        async with self.broker.client() as client:
             filters = self.router.subscriptions
             granted = await client.subscribe([(topic, QOS) for topic in filters])
             self._note_up(filters, granted)
@@ -156,18 +173,6 @@ class MqttDriver:
                 with self._delivery:  # a failing sink costs this message, not the connection
                     await self._handle(message, sink)
                 self.stats.sink_failures = self._delivery.failures
-
-    def _client(self) -> aiomqtt.Client:
-        broker = self.broker
-        return aiomqtt.Client(
-            broker.host,
-            broker.port,
-            username=broker.username,
-            password=broker.password,
-            identifier=broker.client_id,
-            clean_session=broker.client_id is None,
-            keepalive=broker.keepalive,
-        )
 
     async def _handle(self, message: aiomqtt.Message, sink: ReadingSink) -> None:
         observed_at = now_ns()

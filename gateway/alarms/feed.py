@@ -240,16 +240,10 @@ class AlarmFeed:
                 receiver.cancel()
 
     def _client(self) -> aiomqtt.Client:
-        spec, topics = self.broker, self.topics
+        topics = self.topics
         will = {"state": "offline", "site": topics.site, "reason": "connection lost"}
-        return aiomqtt.Client(
-            spec.host,
-            spec.port,
-            username=spec.username,
-            password=spec.password,
-            identifier=spec.client_id,
+        return self.broker.client(
             clean_session=True,
-            keepalive=spec.keepalive,
             will=aiomqtt.Will(topics.status, encode(will), qos=QOS, retain=True),
             # an alarm is one small packet: send it now, not when Nagle's algorithm says so
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],

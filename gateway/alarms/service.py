@@ -1,8 +1,9 @@
 """The alarm service: readings into the rules engine, its events into the store, the feed and
 InfluxDB, and people's commands back into the engine.
 
-The flow (docs/architecture.md): hub -> rules -> alarm store (durable) -> alarm feed. Every event is in the
-store before it is published, so what a person saw on the feed survives a restart.
+The flow (docs/architecture.md): hub -> rules -> alarm store (durable) -> alarm feed. Every
+event is in the store before it is published, so what a person saw on the feed survives a
+restart.
 """
 
 from __future__ import annotations

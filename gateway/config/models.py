@@ -300,5 +300,8 @@ class SiteConfig(_Model):
     influxdb: InfluxConnections | None = None
     outbox: OutboxSettings = OutboxSettings()
     defaults: Defaults = Defaults()
-    rules: RuleSet = Field(default_factory=RuleSet, description="the default rule table (rules/README.md) unless overridden")
+    rules: RuleSet = Field(
+        default_factory=RuleSet,
+        description="the default rule table (rules/README.md) unless overridden",
+    )
     devices: tuple[Device, ...] = ()
