@@ -7,6 +7,7 @@
   a long-lived task running, a `Boundary` keeps one batch's or one command's failure from
   travelling back to whoever handed it over.
 - `RateLimit`: log lines that must not flood.
+- `parse_json`: JSON from outside the box, within bounds.
 - `FiregwError`: the base of the errors raised on purpose, whose fields decide what happens.
 """
 
@@ -14,6 +15,7 @@ from core.backoff import FULL_JITTER, Backoff
 from core.boundary import Boundary, RateLimit
 from core.connection import ConnectionHealth
 from core.errors import FiregwError
+from core.jsontext import JsonError, parse_json
 from core.reading import Quality, Reading, ReadingSink, Value, now_ns
 from core.tasks import restarts, supervise
 
@@ -23,12 +25,14 @@ __all__ = [
     "Boundary",
     "ConnectionHealth",
     "FiregwError",
+    "JsonError",
     "Quality",
     "RateLimit",
     "Reading",
     "ReadingSink",
     "Value",
     "now_ns",
+    "parse_json",
     "restarts",
     "supervise",
 ]

@@ -8,11 +8,10 @@ gives that one point a DECODE_ERROR reading and the other points their values.
 
 from __future__ import annotations
 
-import json
 import math
-from typing import Any, NoReturn
+from typing import Any
 
-from core import FiregwError, Quality, Value
+from core import FiregwError, JsonError, Quality, Value, parse_json
 from drivers.mqtt.profile import FieldPoint, FieldType, MqttProfile
 
 PointResult = tuple[str, Value | None, Quality, str | None]
@@ -60,22 +59,12 @@ def parse_document(payload: bytes, max_bytes: int) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise PayloadError(f"not UTF-8: invalid byte at offset {exc.start}") from exc
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
-    except PayloadError:
-        raise
-    except json.JSONDecodeError as exc:
-        raise PayloadError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except RecursionError as exc:
-        raise PayloadError("not usable JSON: nested too deeply") from exc
-    except ValueError as exc:  # an integer of over 4300 digits: Python refuses to convert it
-        raise PayloadError(f"not usable JSON: {str(exc).split(':', 1)[0]}") from exc
+        document = parse_json(text)
+    except JsonError as exc:
+        raise PayloadError(f"not JSON: {exc.reason}" if exc.syntax else exc.reason) from exc
     if not isinstance(document, dict):
         raise PayloadError(f"expected a JSON object, got {_json_name(document)}")
     return document
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise PayloadError(f"{name} is not a number JSON allows")
 
 
 def _decode_point(point: FieldPoint, document: dict[str, Any]) -> PointResult | None:

@@ -6,16 +6,17 @@ rules engine, which refuses what makes no sense for the alarm. Nothing is ever h
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import FiregwError
+from core import FiregwError, JsonError, parse_json
 from rules import Action
 
 MAX_COMMAND_BYTES = 8192
 """A command is a few hundred bytes; anything much larger is not one."""
+MAX_REQUEST_ID = 128
 
 _ENVELOPE = frozenset({"action", "alarm", "by", "request_id"})
 ARGUMENTS = frozenset({"duration"})
@@ -61,7 +62,7 @@ def parse_command(payload: bytes) -> Command:
     Checked in order: JSON object, action, alarm, by, no unknown fields.
     """
     document = _document(payload)
-    request_id = document.get("request_id")
+    request_id = _request_id(document.get("request_id"))
     action, alarm = _text(document.get("action")), _text(document.get("alarm"))
     try:
         return Command(
@@ -81,14 +82,27 @@ def _document(payload: bytes) -> dict[str, Any]:
             f"a command of {len(payload)} bytes is too long (at most {MAX_COMMAND_BYTES})"
         )
     try:
-        document = json.loads(payload.decode("utf-8"))
+        document = parse_json(payload.decode("utf-8"))
     except UnicodeDecodeError:
         raise CommandError("a command must be UTF-8 JSON") from None
-    except json.JSONDecodeError as error:
-        raise CommandError(f"a command must be JSON: {error}") from None
+    except JsonError as error:
+        if error.syntax:  # in the parser's own words, which say where
+            raise CommandError(f"a command must be JSON: {error.__cause__}") from None
+        raise CommandError(f"a command must be strict JSON ({error.reason})") from None
     if not isinstance(document, dict):
         raise CommandError("a command must be a JSON object")
     return document
+
+
+def _request_id(value: object) -> str | int | None:
+    """The sender's id for the reply: a short string or an integer, echoed back as it came."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str) and len(value) <= MAX_REQUEST_ID:
+        return value
+    raise CommandError(
+        f"request_id must be a string of at most {MAX_REQUEST_ID} characters or an integer"
+    )
 
 
 def _text(value: object) -> str | None:
@@ -117,4 +131,8 @@ def _arguments(document: Mapping[str, Any]) -> dict[str, Any]:
             f"unknown field {', '.join(map(repr, unknown))}; a command has action, "
             "alarm, by, request_id and, to shelve, duration"
         )
-    return {key: value for key, value in document.items() if key in ARGUMENTS}
+    arguments = {key: value for key, value in document.items() if key in ARGUMENTS}
+    for key, value in arguments.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{key} must be a finite number, got {value!r}")
+    return arguments

@@ -319,6 +319,25 @@ BAD_COMMANDS = [
         "duration",
     ),
     (b"{" + b" " * 9000 + b"}", "a command of 9002 bytes is too long (at most 8192)"),
+    (
+        b'{"action": "reset", "alarm": "fire:SD-0", "by": "al", "request_id": '
+        + b"[" * 1000
+        + b"]" * 1000
+        + b"}",
+        "a command must be strict JSON (not usable JSON: nested too deeply)",
+    ),
+    (
+        b'{"action": "reset", "alarm": "fire:SD-0", "by": "al", "request_id": [1]}',
+        "request_id must be a string of at most 128 characters or an integer",
+    ),
+    (
+        b'{"action": "shelve", "alarm": "fire:SD-0", "by": "al", "duration": NaN}',
+        "a command must be strict JSON (NaN is not a number JSON allows)",
+    ),
+    (
+        b'{"action": "shelve", "alarm": "fire:SD-0", "by": "al", "duration": 1e400}',
+        "duration must be a finite number, got inf",
+    ),
 ]
 
 
