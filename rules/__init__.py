@@ -13,6 +13,7 @@ from rules.defaults import default_table
 from rules.engine import RuleEngine
 from rules.events import AlarmEvent, EventKind
 from rules.model import AlarmClass, AlarmState, DeviceInfo, DeviceKind, Priority
+from rules.points import NORMAL, PointRead, Reads, known_states, point_reads
 from rules.policies import ChatteringPolicy, EscalationPolicy, ShelvingPolicy
 from rules.ruleset import RuleConfigError, RuleSet, default_rules
 from rules.specs import (
@@ -31,6 +32,7 @@ from rules.specs import (
 )
 
 __all__ = [
+    "NORMAL",
     "Action",
     "Alarm",
     "AlarmClass",
@@ -48,8 +50,10 @@ __all__ = [
     "EscalationPolicy",
     "EventKind",
     "FakeClock",
+    "PointRead",
     "Priority",
     "RateRule",
+    "Reads",
     "RuleConfigError",
     "RuleEngine",
     "RuleOverride",
@@ -64,5 +68,7 @@ __all__ = [
     "ValidityRule",
     "default_rules",
     "default_table",
+    "known_states",
     "parse_duration",
+    "point_reads",
 ]
