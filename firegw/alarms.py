@@ -99,10 +99,11 @@ async def fetch_status(site: Site, *, wait: float = COMMAND_TIMEOUT) -> dict[str
 
 
 def format_table(alarms: Iterable[dict[str, Any]]) -> str:
-    """The alarms present, most urgent first, as a fixed-width table."""
-    rows = sorted(alarms, key=lambda a: (_rank(a.get("priority")), a.get("raised_at") or 0))
+    """The alarms present as a fixed-width table: most urgent first, and within a priority
+    those that need a person first; a last line counts what needs a person."""
+    rows = sorted(alarms, key=_urgency)
     if not rows:
-        return "no active alarms"
+        return "no alarms"
     header = _TABLE.format(
         priority="PRIORITY",
         state="STATE",
@@ -112,30 +113,34 @@ def format_table(alarms: Iterable[dict[str, Any]]) -> str:
         raised="RAISED",
         message="MESSAGE",
     )
-    lines = [
-        _TABLE.format(
-            priority=str(a.get("priority", "")).upper(),
-            state=_state(a),
-            zone=a.get("zone", ""),
-            device=a.get("device") or "-",
-            id=a.get("id", ""),
-            raised=_time(a.get("raised_at")),
-            message=a.get("message", ""),
-        )
-        for a in rows
-    ]
-    return "\n".join([header, *lines])
+    lines = [_row(a) for a in rows]
+    return "\n".join([header, *lines, _count(rows)])
 
 
 def format_event(event: dict[str, Any]) -> str:
-    """One event as a line: time, priority, zone, device, what happened, message, state."""
+    """One event as a line: time, priority, zone, device, what happened, message, what a
+    person still has to do, state."""
     alarm = event.get("alarm") or {}
     who = f" by {event['by']}" if event.get("by") else ""
     return (
         f"{_time(event.get('at'))}  {str(alarm.get('priority', '')).upper():<8}  "
         f"{alarm.get('zone', ''):<16}  {alarm.get('device') or '-':<12}  "
-        f"{event.get('kind', ''):<18}  {alarm.get('message', '')}  [{_state(alarm)}]{who}"
+        f"{event.get('kind', ''):<18}  {alarm.get('message', '')}{_to_do(alarm)}  "
+        f"[{_state(alarm)}]{who}"
     )
+
+
+def person_needed(alarm: dict[str, Any]) -> str | None:
+    """What a person still has to do about an alarm of the feed, from its `needs_person`:
+    acknowledge it, reset it (a latched fire), or both; None when nothing is left to do."""
+    if not alarm.get("needs_person"):
+        return None
+    unacknowledged = alarm.get("state") in ("unacknowledged", "returned_unacknowledged")
+    if not alarm.get("latched"):
+        return "acknowledge"
+    reset = "reset once the condition is gone" if alarm.get("active") else "reset"
+    steps = f"acknowledge, then {reset}" if unacknowledged else reset
+    return steps if alarm.get("active") else f"{steps} (condition gone, latched)"
 
 
 def format_status(status: dict[str, Any]) -> str:
@@ -201,6 +206,41 @@ def _json(payload: object) -> Any:
         return json.loads(payload)
     except ValueError:
         return None
+
+
+def _row(alarm: dict[str, Any]) -> str:
+    return _TABLE.format(
+        priority=str(alarm.get("priority", "")).upper(),
+        state=_state(alarm),
+        zone=alarm.get("zone", ""),
+        device=alarm.get("device") or "-",
+        id=alarm.get("id", ""),
+        raised=_time(alarm.get("raised_at")),
+        message=f"{alarm.get('message', '')}{_to_do(alarm)}",
+    )
+
+
+def _urgency(alarm: dict[str, Any]) -> tuple[int, bool, int]:
+    """Priority first, then what needs a person, then the oldest."""
+    return (
+        _rank(alarm.get("priority")),
+        not alarm.get("needs_person"),
+        alarm.get("raised_at") or 0,
+    )
+
+
+def _count(alarms: list[dict[str, Any]]) -> str:
+    waiting = sum(1 for alarm in alarms if alarm.get("needs_person"))
+    total = f"{len(alarms)} alarm{'s' if len(alarms) != 1 else ''}"
+    if not waiting:
+        return f"{total}, none needs a person"
+    return f"{total}, {waiting} need{'s' if waiting == 1 else ''} a person"
+
+
+def _to_do(alarm: dict[str, Any]) -> str:
+    """`  NEEDS PERSON: ...` after the message, or nothing."""
+    steps = person_needed(alarm)
+    return f"  NEEDS PERSON: {steps}" if steps else ""
 
 
 def _state(alarm: dict[str, Any]) -> str:

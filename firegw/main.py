@@ -118,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(site: Site, args: argparse.Namespace) -> int:
+    for warning in site.warnings:  # doubtful, not wrong: the site is still OK
+        print(warning, file=sys.stderr)
     config = site.config
     counts = site.count_by_kind()
     print(f"{args.config}: OK")

@@ -48,7 +48,8 @@ def render(
         label = f"{building.name} ({building.id})"[: _BUILDING_WIDTH - 2]
         cells = (_cell(kind, activity.summary(building.id, kind), color) for kind, _ in _COLUMNS)
         lines.append(label.ljust(_BUILDING_WIDTH) + "".join(cells))
-    lines += ["", f"ALARMS ({len(alarms)})"]
+    waiting = sum(1 for alarm in alarms if alarm.needs_person)
+    lines += ["", f"ALARMS ({len(alarms)}, {waiting} need a person)"]
     lines += list(_alarm_lines(alarms, color)) or ["  none"]
     lines += ["", "LATEST STATE CHANGES"]
     lines += list(_changes(activity, color)) or ["  none yet"]
@@ -68,17 +69,20 @@ def _cell(kind: DeviceKind, group: GroupSummary, color: bool) -> str:
 
 
 def _alarm_lines(alarms: Sequence[Alarm], color: bool) -> Iterator[str]:
-    """Most urgent first; a person's eye goes to the top line."""
-    ordered = sorted(alarms, key=lambda alarm: (alarm.priority.rank, -alarm.raised_at))
+    """Most urgent first, and within a priority those that need a person: a person's eye
+    goes to the top line. Urgent alarms that need a person are painted."""
+    ordered = sorted(
+        alarms, key=lambda alarm: (alarm.priority.rank, not alarm.needs_person, -alarm.raised_at)
+    )
     for alarm in ordered[:_MAX_ALARMS]:
         clock = time.strftime("%H:%M:%S", time.localtime(alarm.raised_at / 1e9))
         escalation = f" ESCALATED {alarm.escalation_level}" if alarm.escalation_level else ""
         line = (
             f"  {clock}  {alarm.priority.upper():<8} {alarm.zone:<16} "
-            f"{alarm.message}  [{_STATES[alarm.state]}{escalation}]"
+            f"{alarm.message}  [{_STATES[alarm.state]}{_reset_needed(alarm)}{escalation}]"
         )
         urgent = alarm.priority in (Priority.CRITICAL, Priority.HIGH)
-        yield _paint(line, color) if urgent and alarm.state is AlarmState.UNACKNOWLEDGED else line
+        yield _paint(line, color) if urgent and alarm.needs_person else line
     if len(ordered) > _MAX_ALARMS:
         yield f"  ... and {len(ordered) - _MAX_ALARMS} more"
 
@@ -89,6 +93,13 @@ _STATES = {
     AlarmState.ACKNOWLEDGED: "acknowledged",
     AlarmState.RETURNED_UNACKNOWLEDGED: "cleared, not acknowledged",
 }
+
+
+def _reset_needed(alarm: Alarm) -> str:
+    """A latched alarm whose condition has gone still needs a person: it waits for a reset."""
+    if alarm.needs_person and alarm.latched and not alarm.active:
+        return ", RESET NEEDED: condition gone"
+    return ""
 
 
 def _changes(activity: SiteActivity, color: bool) -> Iterator[str]:

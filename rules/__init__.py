@@ -12,6 +12,7 @@ from rules.commands import Action, CommandResult
 from rules.engine import RuleEngine
 from rules.events import AlarmEvent, EventKind
 from rules.model import AlarmClass, AlarmState, DeviceInfo, DeviceKind, Priority
+from rules.points import PointRead, Reads, known_states, point_reads
 from rules.ruleset import RuleSet
 from rules.specs import parse_duration
 
@@ -26,8 +27,12 @@ __all__ = [
     "DeviceInfo",
     "DeviceKind",
     "EventKind",
+    "PointRead",
     "Priority",
+    "Reads",
     "RuleEngine",
     "RuleSet",
+    "known_states",
     "parse_duration",
+    "point_reads",
 ]

@@ -35,8 +35,8 @@ class Alarm:
 
     Times are wall-clock nanoseconds since the epoch: `raised_at` when the engine raised it,
     `observed_at` when the device was observed (the reading's own time). `active` says whether
-    the condition is present right now; a latched alarm can be active in the feed after its
-    condition has cleared, until a person resets it.
+    the condition is present right now; a latched alarm stays on the feed after its condition
+    has cleared, until a person resets it, and `needs_person` says so.
     """
 
     id: str
@@ -92,6 +92,18 @@ class Alarm:
         return self.shelved_until is not None
 
     @property
+    def needs_person(self) -> bool:
+        """Whether a person still has to act: not yet acknowledged, or latched and not reset.
+
+        A latched fire whose detector has cleared (`active` false) still needs a person: it is
+        over only when someone resets it. Shelving and out of service do not change it (they
+        have flags of their own); a shelved alarm still needs a person when its shelf expires.
+        """
+        if self.state in _WAITING_FOR_ACKNOWLEDGEMENT:
+            return True
+        return self.latched and self.state is not AlarmState.NORMAL
+
+    @property
     def suppressed(self) -> bool:
         """Shelved or out of service: its automatic transitions are not published."""
         return self.shelved_until is not None or self.out_of_service
@@ -101,12 +113,14 @@ class Alarm:
         return copy.copy(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types; the alarm class is under the key `class`."""
+        """Plain JSON types; the alarm class is under the key `class`. `shelved` and
+        `needs_person` are derived from the other fields (and ignored by `from_dict`)."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["class"] = str(data.pop("alarm_class"))
         data["priority"] = str(self.priority)
         data["state"] = str(self.state)
         data["shelved"] = self.shelved
+        data["needs_person"] = self.needs_person
         return data
 
     @classmethod
@@ -130,6 +144,9 @@ class Alarm:
         return cls(**values)
 
 
+_WAITING_FOR_ACKNOWLEDGEMENT = frozenset(
+    {AlarmState.UNACKNOWLEDGED, AlarmState.RETURNED_UNACKNOWLEDGED}
+)
 _REQUIRED = (
     "id",
     "rule",

@@ -79,11 +79,14 @@ class StateMonitor(DeviceMonitor):
 
 
 class ThresholdMonitor(DeviceMonitor):
-    """The value is beyond the limit; once active it must come back past limit +- deadband.
+    """The value is beyond the limit; the deadband holds the condition on the way in and out.
 
-    The on-delay counts only while the value is strictly beyond the limit (as in Rockwell's
-    ALMA block); the deadband applies once the alarm is active, so a pressure hovering between
-    the minimum and minimum + deadband keeps its alarm instead of chattering.
+    A Schmitt trigger: the condition starts when the value goes strictly beyond `limit`, and
+    only a value back past limit +- deadband ends it, whether the alarm is already active or
+    its on-delay is still counting. So a pressure oscillating 0.095/0.105 MPa around a 0.10
+    MPa minimum keeps one on-delay running and raises one alarm after it, instead of
+    restarting the on-delay at every reading above the minimum and never raising (or, once
+    raised, clearing and raising again).
     """
 
     __slots__ = ("below", "clear_at", "limit", "unit")
@@ -104,7 +107,7 @@ class ThresholdMonitor(DeviceMonitor):
         value = reading.value
         if reading.quality is not _GOOD or not _is_number(value):
             return None
-        limit = self.clear_at if self.timer.active else self.limit
+        limit = self.clear_at if self.timer.raw else self.limit
         return value < limit if self.below else value > limit
 
     def describe(self) -> str:
@@ -117,16 +120,22 @@ class ThresholdMonitor(DeviceMonitor):
 class RateMonitor(DeviceMonitor):
     """The value moves faster than the rate (units per minute) over a sliding window.
 
-    The rate is measured from the oldest reading inside the window to the newest, and only
-    once the readings span at least half the window, so one noisy poll cannot trigger it.
+    The rate is the net change from the oldest reading inside the window to the newest, and
+    it is judged only once the readings span at least half the window. The condition then
+    needs the rule's on-delay to raise: a dip that comes back (a pump start, a valve
+    operation) ends the condition the moment the value is back, so it never outlasts the
+    on-delay, while a fall that stays keeps the net change up for the whole window. The
+    deadband (units per minute) holds the condition on the way in and out, as for a
+    threshold: it starts above `rate` and ends only below rate - deadband.
     """
 
-    __slots__ = ("falling", "measured", "rate", "samples", "unit", "window")
+    __slots__ = ("clear_below", "falling", "measured", "rate", "samples", "unit", "window")
 
     def __init__(self, rule: RateRule, device: DeviceInfo) -> None:
         super().__init__(device_source(rule, device), rule, device)
         self.falling = rule.trend is Trend.FALLING
         self.rate = rule.rate
+        self.clear_below = round(rule.rate - rule.deadband, 9)
         self.window = rule.window
         self.unit = rule.unit or "units"
         self.measured = 0.0
@@ -146,7 +155,8 @@ class RateMonitor(DeviceMonitor):
         if span < self.window / 2:
             return None
         self.measured = (value - first_value) * 60.0 / span
-        return -self.measured > self.rate if self.falling else self.measured > self.rate
+        speed = -self.measured if self.falling else self.measured
+        return speed > (self.clear_below if self.timer.raw else self.rate)
 
     def describe(self) -> str:
         rate = f"{_number(abs(self.measured))} {self.unit}/min"

@@ -5,7 +5,11 @@ Numbers and their sources (see reference/domain-facts.md):
 - two detectors of one zone within 60 s: GB 50116-2013 4.1.6 ("AND" of two independent detectors);
 - trouble on-delay 10 s: keeps fleeting faults off the feed, well inside GB 50166's 100 s;
 - hydrant 0.10 MPa static minimum: GB 50974-2014 5.2.2 for class-I high-rise public buildings,
-  with a 0.02 MPa deadband (about 2 % of a 0-1.6 MPa span) and a 30 s on-delay;
+  with a 0.02 MPa deadband (about 2 % of a 0-1.6 MPa span) on the way in and out, and a 30 s
+  on-delay;
+- hydrant pressure falling faster than 0.05 MPa/min over 60 s, for the same 30 s on-delay as the
+  limits (pump starts and valve operations make dips of a few seconds every day), and a
+  0.02 MPa/min deadband so that a fall near the rate raises once;
 - NAMUR NE 43: a loop current outside 3.6-21 mA is a sensor or wiring fault, not a pressure;
 - camera retention 90 days (the customer's requirement for key sites), frame rate 25 fps;
 - the gateway's own troubles (DESIGN section 7): its history not reaching the database, and
@@ -151,11 +155,13 @@ def _hydrant_rules() -> tuple[AnyRule, ...]:
             point="pressure",
             trend=Trend.FALLING,
             rate=0.05,
+            deadband=0.02,
             window=60.0,
             unit="MPa",
             text="pressure falling fast (hydrant in use or burst pipe)",
             alarm_class=supervisory,
             priority=Priority.HIGH,
+            on_delay=30.0,
         ),
         ValidityRule(
             name="signal_invalid",

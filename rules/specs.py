@@ -11,7 +11,15 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeGuard
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from core import Quality
 from rules.model import AlarmClass, DeviceKind, Priority
@@ -97,14 +105,30 @@ class ThresholdRule(_Rule):
 
 
 class RateRule(_Rule):
-    """The value changes faster than `rate` units per minute, measured over `window`."""
+    """The value changes faster than `rate` units per minute, measured over `window`.
+
+    `deadband` (units per minute, less than `rate`) is the hysteresis: once the condition has
+    started (on-delay counting, or alarm active) it ends only below `rate - deadband`.
+    """
 
     type: Literal["rate"] = "rate"
     point: str
     trend: Trend = Trend.FALLING
     rate: Annotated[float, Field(gt=0)]
+    deadband: Annotated[float, Field(ge=0)] = 0.0
     window: Window = 60.0
     unit: str | None = None
+
+    @field_validator("deadband")
+    @classmethod
+    def _deadband_below_rate(cls, deadband: float, info: ValidationInfo) -> float:
+        rate = info.data.get("rate")
+        if rate is not None and deadband >= rate:
+            raise ValueError(
+                f"the deadband ({deadband:g}) must be less than the rate ({rate:g}), or the "
+                "condition could never end"
+            )
+        return deadband
 
 
 class ValidityRule(_Rule):

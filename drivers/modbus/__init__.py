@@ -5,7 +5,14 @@ The gateway builds `ModbusEndpointSpec`s from its site config and runs a `Modbus
 """
 
 from drivers.modbus.poller import ModbusDriver
-from drivers.modbus.profile import ByteOrder, DataType, Function, ModbusProfile, RegisterPoint
+from drivers.modbus.profile import (
+    ByteOrder,
+    DataType,
+    DerivedPoint,
+    Function,
+    ModbusProfile,
+    RegisterPoint,
+)
 from drivers.modbus.spec import MERGE_GAP, ModbusDevice, ModbusEndpointSpec, Parity, SerialLine
 from drivers.modbus.wire import longest_exchange
 
@@ -13,6 +20,7 @@ __all__ = [
     "MERGE_GAP",
     "ByteOrder",
     "DataType",
+    "DerivedPoint",
     "Function",
     "ModbusDevice",
     "ModbusDriver",

@@ -111,12 +111,23 @@ class RegisterPoint(BaseModel):
         if not self.function.is_bit and self.type is DataType.BOOL and self.bits is None:
             raise ValueError("a bool from a register needs bits: [n, n] to name the bit")
         if self.bits is not None:
-            low, high = self.bits
-            if not 0 <= low <= high < 16 * self.type.registers:
-                raise ValueError(f"bits {list(self.bits)} do not fit a {self.type}")
+            self._check_bits(self.bits)
         if self.enum is not None and (self.scale is not None or self.current_loop is not None):
             raise ValueError("an enum point cannot also be scaled")
         return self
+
+    def _check_bits(self, bits: tuple[int, int]) -> None:
+        """The bit field must lie within the register(s) the point reads, low bit first."""
+        low, high = bits
+        size = 16 * self.type.registers
+        if low > high:
+            raise ValueError(f"bits {list(bits)}: write the low bit first ([{high}, {low}])")
+        if not 0 <= low <= high < size:
+            registers = "one 16-bit register" if size == 16 else f"{size // 16} registers"
+            owner = "" if size == 16 else f" of a {self.type}"
+            raise ValueError(
+                f"bits {list(bits)} do not fit {registers}{owner} (bits 0 to {size - 1})"
+            )
 
     @property
     def count(self) -> int:

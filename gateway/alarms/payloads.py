@@ -25,7 +25,12 @@ def is_gone(alarm: Alarm) -> bool:
 
 
 def alarm_document(alarm: Alarm, site: str) -> Document:
-    """The retained state of one alarm: `Alarm.to_dict()` plus the site id."""
+    """The retained state of one alarm: `Alarm.to_dict()` plus the site id.
+
+    It carries `needs_person` beside `active`: a latched fire whose detector has cleared is
+    `active: false` but still `needs_person: true` until someone resets it, so a monitor that
+    shows what needs a person filters on `needs_person`, never on `active`.
+    """
     document = alarm.to_dict()
     document["site"] = site
     document["value"] = _json_value(alarm.value)

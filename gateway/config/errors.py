@@ -10,17 +10,23 @@ from core import FiregwError
 
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
-    """One problem in one place: `site.yaml:42: devices[7].zone: unknown zone 'op-2f'`."""
+    """One problem in one place: `site.yaml:42: devices[7].zone: unknown zone 'op-2f'`.
+
+    A `warning` is something that looks wrong but may be meant (a transmitter range that
+    looks like kPa): the site still loads, and it reads `file:line: warning: field: message`.
+    """
 
     file: Path
     line: int | None
     field: str
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
         where = self.file.name if self.line is None else f"{self.file.name}:{self.line}"
+        severity = " warning:" if self.warning else ""
         field = f" {self.field}:" if self.field else ""
-        return f"{where}:{field} {self.message}"
+        return f"{where}:{severity}{field} {self.message}"
 
 
 class ConfigError(FiregwError):

@@ -12,6 +12,7 @@ from drivers.mqtt import MqttProfile
 from gateway.config.checks import check_site
 from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.models import INFLUX_TAGS, SOURCE_TAGS, SiteConfig
+from gateway.config.rulepoints import check_rule_points
 from gateway.config.site import Profile, Site
 from gateway.config.yamlsource import Path_, YamlDocument, read_yaml
 
@@ -20,16 +21,27 @@ _PROFILE_TAGS = frozenset({"modbus", "mqtt"})
 
 
 def load_site(path: str | Path) -> Site:
-    """Read and check a site file; raises `ConfigError` listing every problem found."""
+    """Read and check a site file; raises `ConfigError` listing every problem found.
+
+    Warnings (things that look wrong but may be meant) do not stop it: they are in
+    `Site.warnings`, for `firegw check` to print and the gateway to log.
+    """
     file = Path(path)
     document = read_yaml(file)
     config = _validate(document, SiteConfig)
-    profiles, issues = _load_profiles(document, config)
+    profiles, documents, issues = _load_profiles(document, config)
+    warnings: list[ConfigIssue] = []
     if not issues:  # an unreadable profile would make every device using it an error too
         issues = [document.issue(where, message) for where, message in check_site(config, profiles)]
+        rule_errors, warnings = check_rule_points(config, profiles, documents)
+        issues += rule_errors
     if issues:
         raise ConfigError(issues)
-    return Site(file, config, profiles)
+    return Site(file, config, profiles, tuple(sorted(warnings, key=_in_file_order)))
+
+
+def _in_file_order(issue: ConfigIssue) -> tuple[str, int]:
+    return str(issue.file), issue.line or 0
 
 
 def _validate(document: YamlDocument, model: type[SiteConfig]) -> SiteConfig:
@@ -39,15 +51,20 @@ def _validate(document: YamlDocument, model: type[SiteConfig]) -> SiteConfig:
         raise ConfigError(_issues(document, error, SOURCE_TAGS | INFLUX_TAGS)) from None
 
 
+Profiles = dict[str, ModbusProfile | MqttProfile]
+
+
 def _load_profiles(
     document: YamlDocument, config: SiteConfig
-) -> tuple[dict[str, ModbusProfile | MqttProfile], list[ConfigIssue]]:
-    profiles: dict[str, ModbusProfile | MqttProfile] = {}
+) -> tuple[Profiles, dict[str, YamlDocument], list[ConfigIssue]]:
+    """Every profile by id, with the YAML it came from (for the lines of later checks)."""
+    profiles: Profiles = {}
+    documents: dict[str, YamlDocument] = {}
     issues: list[ConfigIssue] = []
     for index, entry in enumerate(config.profiles):
         for file in _profile_files(document.file.parent / entry):
             try:
-                profile = _read_profile(file)
+                profile, profile_document = _read_profile(file)
             except ConfigError as error:
                 issues += error.issues
                 continue
@@ -58,10 +75,10 @@ def _load_profiles(
                         f"profile id {profile.id!r} in {file.name} is defined twice",
                     )
                 )
-            profiles[profile.id] = profile
+            profiles[profile.id], documents[profile.id] = profile, profile_document
         if not (document.file.parent / entry).exists():
             issues.append(document.issue(("profiles", index), f"no such file or folder '{entry}'"))
-    return profiles, issues
+    return profiles, documents, issues
 
 
 def _profile_files(path: Path) -> list[Path]:
@@ -70,10 +87,10 @@ def _profile_files(path: Path) -> list[Path]:
     return [path] if path.exists() else []
 
 
-def _read_profile(file: Path) -> ModbusProfile | MqttProfile:
+def _read_profile(file: Path) -> tuple[ModbusProfile | MqttProfile, YamlDocument]:
     document = read_yaml(file)
     try:
-        return _PROFILE.validate_python(document.data)
+        return _PROFILE.validate_python(document.data), document
     except ValidationError as error:
         raise ConfigError(_issues(document, error, _PROFILE_TAGS, leading_only=True)) from None
 

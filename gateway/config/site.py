@@ -12,6 +12,7 @@ from pydantic import Field
 
 from drivers.modbus import ModbusProfile
 from drivers.mqtt import PLACEHOLDER, BrokerSpec, MqttProfile, fill_template
+from gateway.config.errors import ConfigIssue
 from gateway.config.models import (
     Building,
     Device,
@@ -66,11 +67,16 @@ def mqtt_topic_of(config: SiteConfig, device: Device) -> MqttTopic | None:
 
 @dataclass(frozen=True)
 class Site:
-    """Everything the gateway and the simulators need to know about one site."""
+    """Everything the gateway and the simulators need to know about one site.
+
+    `warnings` are what the checks found doubtful but not wrong (a transmitter range that
+    looks like kPa), in file order: `firegw check` prints them, the gateway logs them.
+    """
 
     path: Path
     config: SiteConfig
     profiles: dict[str, ModbusProfile | MqttProfile]
+    warnings: tuple[ConfigIssue, ...] = ()
 
     @cached_property
     def zones(self) -> dict[str, Zone]:

@@ -29,8 +29,9 @@ class YamlDocument:
                 return line
         return None
 
-    def issue(self, path: Path_, message: str) -> ConfigIssue:
-        return ConfigIssue(self.file, self.line_of(path), format_field(path), message)
+    def issue(self, path: Path_, message: str, warning: bool = False) -> ConfigIssue:
+        """The problem `message` at `path`, with the line it is on."""
+        return ConfigIssue(self.file, self.line_of(path), format_field(path), message, warning)
 
 
 def read_yaml(file: Path) -> YamlDocument:

@@ -84,6 +84,8 @@ class Gateway:
         )
 
     async def run(self) -> None:
+        for warning in self.site.warnings:  # what `firegw check` prints: doubtful, not wrong
+            log.warning("site config: %s", warning)
         settings = self.site.config.outbox
         names = list(self.sinks)
         async with (

@@ -334,7 +334,11 @@ def test_rate_of_fall_over_the_window(per_minute: float, raised: bool) -> None:
 
 
 def test_rate_needs_half_a_window_of_readings_before_it_judges() -> None:
-    engine, clock = make()
+    rules = RuleSet(
+        escalation=QUIET.escalation,
+        kinds={HYDRANT: {"pressure_falling": RuleOverride(on_delay=0.0)}},  # the window alone
+    )
+    engine, clock = make(rules)
     events = _pressure_ramp(engine, clock, 0.8, -0.01, 30)  # 0.6 MPa/min, but only 29 s seen
     assert events == []
     events = _pressure_ramp(engine, clock, 0.5, -0.01, 2)

@@ -35,7 +35,7 @@ DEFAULT_TABLE = [
     (DETECTOR, "comms_lost", "supervision", AlarmClass.TROUBLE, Priority.HIGH, False, 0),
     (HYDRANT, "pressure_low", "threshold", AlarmClass.SUPERVISORY, Priority.HIGH, False, 30),
     (HYDRANT, "pressure_high", "threshold", AlarmClass.SUPERVISORY, Priority.MEDIUM, False, 30),
-    (HYDRANT, "pressure_falling", "rate", AlarmClass.SUPERVISORY, Priority.HIGH, False, 0),
+    (HYDRANT, "pressure_falling", "rate", AlarmClass.SUPERVISORY, Priority.HIGH, False, 30),
     (HYDRANT, "signal_invalid", "validity", AlarmClass.TROUBLE, Priority.MEDIUM, False, 10),
     (HYDRANT, "comms_lost", "supervision", AlarmClass.TROUBLE, Priority.MEDIUM, False, 0),
     (CAMERA, "camera_offline", "state", AlarmClass.TROUBLE, Priority.HIGH, False, 10),
