@@ -1,7 +1,7 @@
 """The rules engine: readings and clock ticks in, alarm events out.
 
 A pure core that knows fire safety and nothing about protocols or storage. `RuleEngine` binds
-a `RuleSet` (the default table of DESIGN section 4 plus per-kind, per-zone and per-device
+a `RuleSet` (the default table of rules/README.md plus per-kind, per-zone and per-device
 overrides) to the site's devices, and owns the alarm lifecycle after ISA-18.2: raise,
 acknowledge, return to normal, clear, latch and reset, shelve, out of service, escalate.
 """

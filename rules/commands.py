@@ -1,7 +1,7 @@
 """What people do to alarms: acknowledge, mark on site, reset, shelve, take out of service.
 
 A command names who sent it. One that makes no sense is refused with a reason and changes
-nothing, so a reply topic can tell the sender exactly why (DESIGN section 6).
+nothing, so a reply topic can tell the sender exactly why.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The default rule table: DESIGN section 4, one entry per condition and device kind.
+"""The default rule table (rules/README.md): one entry per condition and device kind.
 
 Numbers and their sources (see reference/domain-facts.md):
 - detector fire at once and latched: a fire alarm stays until a person resets the panel;
@@ -12,7 +12,7 @@ Numbers and their sources (see reference/domain-facts.md):
   0.02 MPa/min deadband so that a fall near the rate raises once;
 - NAMUR NE 43: a loop current outside 3.6-21 mA is a sensor or wiring fault, not a pressure;
 - camera retention 90 days (the customer's requirement for key sites), frame rate 25 fps;
-- the gateway's own troubles (DESIGN section 7): its history not reaching the database, and
+- the gateway's own troubles: its history not reaching the database, and
   its outbox nearly full. Their limits are the site's `outbox:` settings; the gateway reports
   each condition as a flag (see gateway/health/delivery.py), so the rules only raise and clear.
 """

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 
 class DeviceKind(StrEnum):
-    """What a device is; the rule table has one section per kind (DESIGN section 3)."""
+    """What a device is; the rule table has one section per kind."""
 
     SMOKE_DETECTOR = "smoke_detector"
     HYDRANT_PRESSURE = "hydrant_pressure"

@@ -1,6 +1,6 @@
 """The rule configuration: the default table plus overrides per device kind, zone and device.
 
-In a site file it sits under `rules:`; an empty `rules: {}` means DESIGN section 4 as it is.
+In a site file it sits under `rules:`; an empty `rules: {}` means the default table as it is.
 Overrides apply in the order kind, zone, device, each changing only the fields it sets, and
 every override is checked against the rule it changes when the config is loaded.
 """
@@ -45,7 +45,7 @@ class RuleConfigError(FiregwError, ValueError):
 class RuleSet(BaseModel):
     """Which rules run, with what limits and timings, for every device of a site.
 
-    - `table`: the rules per device kind (defaults: DESIGN section 4); replacing it replaces all.
+    - `table`: the rules per device kind (defaults: `rules/defaults.py`); replacing it replaces all.
     - `extra`: site rules added to the table (a heat rule on detector temperature, say).
     - `kinds`, `zones`, `devices`: overrides by rule name, e.g. a lower pressure minimum for one
       hydrant, a longer on-delay in one zone, or `enabled: false` to switch a rule off.
@@ -113,7 +113,7 @@ class RuleSet(BaseModel):
 
 
 def default_rules() -> RuleSet:
-    """DESIGN section 4 without overrides: what a site gets when it says nothing."""
+    """The default table without overrides: what a site gets when it says nothing."""
     return RuleSet()
 
 

@@ -1,4 +1,4 @@
-"""Device health: is each device answering, and how well? (issue: field-grade drivers, item 7)
+"""Device health: is each device answering, and how well?
 
 Per device: when it last gave a good reading, its failures counted by kind, the Modbus round
 trip of its latest answered request, and one of four states:

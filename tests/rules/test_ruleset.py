@@ -46,7 +46,7 @@ DEFAULT_TABLE = [
     (CAMERA, "fps_low", "threshold", AlarmClass.TROUBLE, Priority.MEDIUM, False, 60),
     (CAMERA, "comms_lost", "supervision", AlarmClass.TROUBLE, Priority.MEDIUM, False, 0),
     (CAMERA, "blind_spot", "blind_spot", AlarmClass.SECURITY, Priority.HIGH, False, 0),
-    # DESIGN section 7: the gateway's own history and outbox
+    # the gateway's own history and outbox
     (
         DeviceKind.GATEWAY,
         "history_not_stored",
