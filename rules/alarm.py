@@ -62,6 +62,7 @@ class Alarm:
     shelved_until: int | None = None
     out_of_service: bool = False
     out_of_service_by: str | None = None
+    out_of_service_until: int | None = None
     activations: int = 0
     chattering: bool = False
     stale: bool = False
@@ -104,9 +105,21 @@ class Alarm:
         return self.latched and self.state is not AlarmState.NORMAL
 
     @property
-    def suppressed(self) -> bool:
-        """Shelved or out of service: its automatic transitions are not published."""
+    def held(self) -> bool:
+        """Shelved or out of service: kept by the engine even while normal."""
         return self.shelved_until is not None or self.out_of_service
+
+    @property
+    def is_fire(self) -> bool:
+        """A fire proper (a detector in fire, a confirmed fire): fire class and latched until a
+        person resets it; not a pre-alarm, which warns of one."""
+        return self.alarm_class is AlarmClass.FIRE and self.latched
+
+    @property
+    def suppressed(self) -> bool:
+        """Its automatic transitions are not published: shelved, or out of service unless it
+        is a fire (a fire from a device out of service is never silent)."""
+        return self.shelved_until is not None or (self.out_of_service and not self.is_fire)
 
     def snapshot(self) -> Alarm:
         """An independent copy, for an event: later transitions do not change it."""

@@ -6,12 +6,14 @@ nothing, so a reply topic can tell the sender exactly why.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from rules.alarm import AlarmSource
+from rules.disablement import disable, enable_where_done, is_disablement
 from rules.events import AlarmEvent, EventKind
 from rules.lifecycle import AlarmBook, AlarmRecord
 from rules.model import AlarmState
@@ -61,17 +63,25 @@ DeviceAlarms = Callable[[str], list[SourceAndMessage] | None]
 """Device id -> (alarm source, message) of every rule on it, or None for an unknown device."""
 AlarmLookup = Callable[[str], SourceAndMessage | None]
 """Alarm id -> its source and message if a configured rule raises it (it may be normal now)."""
+Label = Callable[[str], str]
+"""A device or alarm id -> how a message names it ("Smoke detector SD-1")."""
 
-_ARGUMENTS = {Action.SHELVE: frozenset({"duration"})}
+_ARGUMENTS = {
+    Action.SHELVE: frozenset({"duration"}),
+    Action.OUT_OF_SERVICE: frozenset({"duration"}),
+}
 
 
 class Commands:
     """Applies commands to the alarm book."""
 
-    def __init__(self, book: AlarmBook, device_alarms: DeviceAlarms, lookup: AlarmLookup) -> None:
+    def __init__(
+        self, book: AlarmBook, device_alarms: DeviceAlarms, lookup: AlarmLookup, label: Label
+    ) -> None:
         self.book = book
         self.device_alarms = device_alarms
         self.lookup = lookup
+        self.label = label
 
     def run(
         self, action: Action | str, alarm_id: str, by: str | None, args: Mapping[str, Any], now: Now
@@ -89,21 +99,26 @@ class Commands:
         who = (by or "").strip()
         record = self.book.get(alarm_id)
         if record is None:
-            return self._without_record(action, alarm_id, who, now)
+            return self._without_record(action, alarm_id, who, args, now)
         return _HANDLERS[action](self, record, who, args, now)
 
-    def _without_record(self, action: Action, target: str, by: str, now: Now) -> CommandResult:
+    def _without_record(
+        self, action: Action, target: str, by: str, args: Mapping[str, Any], now: Now
+    ) -> CommandResult:
         """A device id (for out of / in service), an alarm that is normal now, or unknown."""
         if action in (Action.OUT_OF_SERVICE, Action.IN_SERVICE):
             alarms = self.device_alarms(target)
+            if alarms is not None and action is Action.OUT_OF_SERVICE:
+                return self._device_out(target, alarms, by, args, now)
             if alarms is not None:
-                return self._device_service(action, target, alarms, by, now)
+                return self._device_back(target, alarms, by, now)
         found = self.lookup(target)
         if found is None:
             return CommandResult.refused(f"unknown alarm {target}")
         if action is Action.OUT_OF_SERVICE:
-            record = self.book.ensure(*found, now.monotonic, now.wall)
-            return CommandResult(True, events=[self._remove(record, by, now)])
+            return self._alarm_out_of_service(
+                self.book.ensure(*found, now.monotonic, now.wall), by, args, now
+            )
         return CommandResult.refused(_nothing_to_do(target, action))
 
     def acknowledge(
@@ -201,46 +216,100 @@ class Commands:
     ) -> CommandResult:
         if record.alarm.out_of_service:
             return CommandResult.refused(f"alarm {record.alarm.id} is already out of service")
-        return CommandResult(True, events=[self._remove(record, by, now)])
+        if is_disablement(record.alarm.id):
+            return CommandResult.refused(
+                f"alarm {record.alarm.id} says a device is out of service; put the device back "
+                "in service instead"
+            )
+        return self._alarm_out_of_service(record, by, args, now)
 
     def in_service(
         self, record: AlarmRecord, by: str, args: Mapping[str, Any], now: Now
     ) -> CommandResult:
         if not record.alarm.out_of_service:
             return CommandResult.refused(f"alarm {record.alarm.id} is not out of service")
-        return CommandResult(True, events=[self._return_to_service(record, by, now)])
+        events = [
+            self.book.return_to_service(record, "returned to service", now.monotonic, now.wall, by)
+        ]
+        events += enable_where_done(self.book, "returned to service", now.wall)
+        return CommandResult(True, events=events)
 
-    def _remove(self, record: AlarmRecord, by: str, now: Now) -> AlarmEvent:
-        alarm = record.alarm
-        alarm.out_of_service, alarm.out_of_service_by = True, by
-        cause = "taken out of service"
-        return self.book.emit(record, EventKind.OUT_OF_SERVICE, cause, now.wall, by)
-
-    def _return_to_service(self, record: AlarmRecord, by: str, now: Now) -> AlarmEvent:
-        alarm = record.alarm
-        alarm.out_of_service, alarm.out_of_service_by = False, None
-        self.book.settle(record, now.monotonic, now.wall)
-        event = self.book.emit(record, EventKind.IN_SERVICE, "returned to service", now.wall, by)
-        self.book.drop_if_done(record)
-        return event
-
-    def _device_service(
-        self, action: Action, device: str, alarms: list[SourceAndMessage], by: str, now: Now
+    def _alarm_out_of_service(
+        self, record: AlarmRecord, by: str, args: Mapping[str, Any], now: Now
     ) -> CommandResult:
-        """Out of (or back in) service for every rule of one device under maintenance."""
-        removing = action is Action.OUT_OF_SERVICE
+        """One alarm out of service, with its own disablement alarm."""
+        seconds = self._service_time(args)
+        if isinstance(seconds, str):
+            return CommandResult.refused(seconds)
+        events = [self.book.take_out_of_service(record, seconds, by, now.monotonic, now.wall)]
+        alarm = record.alarm
+        events += disable(
+            self.book,
+            alarm.id,
+            f"Alarm {alarm.id}",
+            _source_of(record),
+            seconds=seconds,
+            by=by,
+            now=now.monotonic,
+            wall=now.wall,
+        )
+        return CommandResult(True, events=events)
+
+    def _device_out(
+        self,
+        device: str,
+        alarms: list[SourceAndMessage],
+        by: str,
+        args: Mapping[str, Any],
+        now: Now,
+    ) -> CommandResult:
+        """Out of service for every rule of one device under maintenance."""
+        seconds = self._service_time(args)
+        if isinstance(seconds, str):
+            return CommandResult.refused(seconds)
         events = []
         for source, message in alarms:
             record = self.book.get(source.alarm_id)
-            if removing and (record is None or not record.alarm.out_of_service):
+            if record is None or not record.alarm.out_of_service:
                 record = self.book.ensure(source, message, now.monotonic, now.wall)
-                events.append(self._remove(record, by, now))
-            elif not removing and record is not None and record.alarm.out_of_service:
-                events.append(self._return_to_service(record, by, now))
+                events.append(
+                    self.book.take_out_of_service(record, seconds, by, now.monotonic, now.wall)
+                )
         if not events:
-            state = "already out of service" if removing else "not out of service"
-            return CommandResult.refused(f"device {device} is {state}")
+            return CommandResult.refused(f"device {device} is already out of service")
+        events += disable(
+            self.book,
+            device,
+            self.label(device),
+            alarms[0][0],
+            seconds=seconds,
+            by=by,
+            now=now.monotonic,
+            wall=now.wall,
+        )
         return CommandResult(True, events=events)
+
+    def _device_back(
+        self, device: str, alarms: list[SourceAndMessage], by: str, now: Now
+    ) -> CommandResult:
+        events = []
+        for source, _ in alarms:
+            record = self.book.get(source.alarm_id)
+            if record is not None and record.alarm.out_of_service:
+                cause = "returned to service"
+                events.append(
+                    self.book.return_to_service(record, cause, now.monotonic, now.wall, by)
+                )
+        if not events:
+            return CommandResult.refused(f"device {device} is not out of service")
+        events += enable_where_done(self.book, "returned to service", now.wall)
+        return CommandResult(True, events=events)
+
+    def _service_time(self, args: Mapping[str, Any]) -> float | str:
+        """Out of service for `duration`, at most the policy's maximum (the default)."""
+        maximum = self.book.rules.out_of_service.max_duration
+        duration = args.get("duration", maximum)
+        return _limited_time("out of service", duration, maximum)
 
 
 Handler = Callable[[Commands, AlarmRecord, str, Mapping[str, Any], Now], CommandResult]
@@ -268,14 +337,19 @@ def _shelving_time(duration: Any, maximum: float) -> float | str:
     """The shelving time in seconds, or the reason it is refused."""
     if duration is None:
         return f"shelving needs a duration, at most {maximum:g} s"
+    return _limited_time("shelving", duration, maximum)
+
+
+def _limited_time(what: str, duration: Any, maximum: float) -> float | str:
+    """A duration in seconds, more than 0 and at most `maximum`, or the reason it is refused."""
     try:
         seconds = float(parse_duration(duration))
     except ValueError:
-        return f"shelving duration {duration!r} is not a duration such as 30m or 900"
-    if seconds <= 0:
-        return f"shelving duration must be more than 0 s, got {duration!r}"
+        return f"{what} duration {duration!r} is not a duration such as 30m or 900"
+    if not math.isfinite(seconds) or seconds <= 0:
+        return f"{what} duration must be more than 0 s, got {duration!r}"
     if seconds > maximum:
-        return f"shelving for {seconds:g} s exceeds the maximum of {maximum:g} s"
+        return f"{what} for {seconds:g} s exceeds the maximum of {maximum:g} s"
     return seconds
 
 
@@ -287,3 +361,17 @@ def _nothing_to_do(alarm_id: str, action: Action) -> str:
         return f"alarm {alarm_id} is not out of service"
     verb = "mark on site" if action is Action.ON_SITE else str(action)
     return f"alarm {alarm_id} is normal; there is nothing to {verb}"
+
+
+def _source_of(record: AlarmRecord) -> AlarmSource:
+    alarm = record.alarm
+    return AlarmSource(
+        alarm.id,
+        alarm.rule,
+        alarm.alarm_class,
+        alarm.priority,
+        alarm.latched,
+        alarm.building,
+        alarm.zone,
+        alarm.device,
+    )

@@ -13,10 +13,11 @@ from core import Quality, Reading
 from rules.alarm import Alarm
 from rules.clock import Clock, SystemClock
 from rules.commands import Action, CommandResult, Commands, Now, SourceAndMessage
+from rules.disablement import enable_where_done, is_disablement
 from rules.events import AlarmEvent, in_publication_order
 from rules.index import build_index
 from rules.lifecycle import AlarmBook, AlarmRecord
-from rules.model import DeviceInfo
+from rules.model import AlarmClass, DeviceInfo, DeviceKind
 from rules.monitor import Monitor, ZoneMonitor
 from rules.ruleset import RuleSet, default_rules
 
@@ -41,7 +42,7 @@ class RuleEngine:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._index = build_index(devices, self.rules, self.clock.monotonic())
         self._book = AlarmBook(self.rules)
-        self._commands = Commands(self._book, self._device_alarms, self._lookup)
+        self._commands = Commands(self._book, self._device_alarms, self._lookup, self._label)
         self._pending: dict[str, Monitor] = {}
         self.unknown_readings = 0
 
@@ -84,7 +85,9 @@ class RuleEngine:
                 del self._pending[alarm_id]
             if change is not None:
                 events.extend(self._changed(monitor, change, now))
-        events.extend(self._book.tick(now, self.clock.wall_ns()))
+        wall = self.clock.wall_ns()
+        events.extend(self._book.tick(now, wall))
+        events.extend(enable_where_done(self._book, "out of service expired", wall))
         return in_publication_order(events)
 
     def _supervise(self, now: float) -> list[AlarmEvent]:
@@ -107,6 +110,11 @@ class RuleEngine:
         `shelve` needs `duration` (seconds, or a string such as "30m").
         """
         now = Now(self.clock.monotonic(), self.clock.wall_ns())
+        if action in (Action.OUT_OF_SERVICE, Action.IN_SERVICE) and self._is_gateways(alarm_id):
+            return CommandResult.refused(
+                f"{alarm_id} is the gateway's own: its alarms say when history or storage "
+                "fails, and cannot be taken out of service"
+            )
         result = self._commands.run(action, alarm_id, by, args, now)
         in_publication_order(result.events)
         return result
@@ -137,6 +145,8 @@ class RuleEngine:
         alarm = record.alarm
         monitor = self._index.monitors.get(alarm.id)
         if monitor is None:
+            if is_disablement(alarm.id):
+                return []  # its target's out of service came back with it
             return self._book.deactivate(alarm.id, "rule no longer configured", wall)
         if not alarm.active or isinstance(monitor, ZoneMonitor):
             return []
@@ -177,6 +187,39 @@ class RuleEngine:
             if change is not None:
                 events.extend(self._changed(zone, change, now))
         return events
+
+    def classes_of(self, target: str) -> frozenset[AlarmClass]:
+        """The alarm classes a command on `target` (an alarm, or a device for out of and in
+        service) would touch; empty for a target the engine does not know."""
+        record = self._book.get(target)
+        if record is not None:
+            return frozenset({record.alarm.alarm_class})
+        found = self._lookup(target) or None
+        if found is not None:
+            return frozenset({found[0].alarm_class})
+        alarms = self._device_alarms(target) or []
+        return frozenset(source.alarm_class for source, _ in alarms)
+
+    def shelving_again(self, alarm_id: str) -> bool:
+        """Whether shelving `alarm_id` now would renew a shelf that ran out only recently
+        (within the shelving policy's `cooldown`): that needs a role allowed to re-shelve."""
+        record = self._book.get(alarm_id)
+        expired = record.shelf_expired_at if record is not None else None
+        cooldown = self.rules.shelving.cooldown
+        return expired is not None and self.clock.monotonic() - expired < cooldown
+
+    def _is_gateways(self, target: str) -> bool:
+        """Whether `target` is the gateway's own device or one of its alarms."""
+        record = self._book.get(target)
+        device = record.alarm.device if record is not None else None
+        if device is None and (found := self._lookup(target)) is not None:
+            device = found[0].device
+        slot = self._index.devices.get(device or target)
+        return slot is not None and slot.info.kind is DeviceKind.GATEWAY
+
+    def _label(self, target: str) -> str:
+        slot = self._index.devices.get(target)
+        return f"{slot.info.kind.label} {target}" if slot is not None else f"Alarm {target}"
 
     def _device_alarms(self, device_id: str) -> list[SourceAndMessage] | None:
         slot = self._index.devices.get(device_id)

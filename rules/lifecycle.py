@@ -12,8 +12,10 @@
 Latched alarms (fire) ignore "condition gone": they stay unacknowledged or acknowledged until
 a person resets them, and a reset is refused while the condition is still present. Shelved
 and out-of-service alarms are suppressed: their automatic transitions are not published. Out
-of service also holds the state still; returning to service brings it in line with the
-condition. One alarm per condition: only a change of the condition does anything.
+of service also holds the state still; returning to service (by a person, or when its time
+is up) brings it in line with the condition. A fire alarm is the exception: out of service
+never silences it (its transitions are published, marked out of service), and it cannot be
+shelved at all. One alarm per condition: only a change of the condition does anything.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class AlarmRecord:
     """When the alarm was last put in front of people: escalation counts from here."""
     active_since: float
     shelf_expiry: float | None = None
+    shelf_expired_at: float | None = None
+    """When its last shelf ran out: shelving it again soon after is a re-shelve."""
+    service_expiry: float | None = None
+    """When its out of service ends by itself."""
 
 
 class _History:
@@ -96,7 +102,9 @@ class AlarmBook:
         record.active_since = now
         newly_chattering = self._count_activation(alarm, now)
         if alarm.out_of_service:
-            return []
+            if alarm.suppressed:
+                return []
+            cause = f"{cause} (device out of service: a fire is never held back)"
         events = [self._raise(record, cause, now, wall)]
         if newly_chattering:
             cause = f"{alarm.activations} activations, {self._chatter_text()}"
@@ -110,7 +118,7 @@ class AlarmBook:
             return []
         alarm = record.alarm
         alarm.active = alarm.stale = False
-        if alarm.out_of_service:
+        if alarm.out_of_service and alarm.suppressed:
             return []
         event = self._return(record, cause, wall)
         return self._automatic(record, [event] if event else [])
@@ -130,13 +138,15 @@ class AlarmBook:
         Escalation and shelving deadlines are carried over using the wall clock (the only clock
         that survives a restart); from then on they run on the monotonic clock again.
         """
-        if alarm.id in self.records or not (alarm.state is not _NORMAL or alarm.suppressed):
+        if alarm.id in self.records or not (alarm.state is not _NORMAL or alarm.held):
             return None
         alarm = alarm.snapshot()
         age = max(0.0, (wall - alarm.raised_at) / 1e9)
         record = AlarmRecord(alarm, announced=now - age, active_since=now - age)
         if alarm.shelved_until is not None:
             record.shelf_expiry = now + (alarm.shelved_until - wall) / 1e9
+        if alarm.out_of_service_until is not None:
+            record.service_expiry = now + (alarm.out_of_service_until - wall) / 1e9
         self._history_of(alarm.id).count = alarm.activations
         self.records[alarm.id] = record
         return record
@@ -146,7 +156,10 @@ class AlarmBook:
         events: list[AlarmEvent] = []
         for record in self:
             if record.shelf_expiry is not None and now >= record.shelf_expiry:
+                record.shelf_expired_at = now
                 events.extend(self.unshelve(record, "shelving expired", now, wall, None))
+            if record.service_expiry is not None and now >= record.service_expiry:
+                events.append(self.return_to_service(record, "out of service expired", now, wall))
             for level, cause in escalations_due(record, self.rules.escalation, now):
                 record.alarm.escalation_level = level
                 events.append(self.emit(record, EventKind.ESCALATED, cause, wall))
@@ -174,6 +187,29 @@ class AlarmBook:
         self.drop_if_done(record)
         return [event]
 
+    def take_out_of_service(
+        self, record: AlarmRecord, seconds: float, by: str, now: float, wall: int
+    ) -> AlarmEvent:
+        """Hold the alarm back for `seconds` (a fire is still announced); always expires."""
+        alarm = record.alarm
+        alarm.out_of_service, alarm.out_of_service_by = True, by
+        alarm.out_of_service_until = wall + round(seconds * 1e9)
+        record.service_expiry = now + seconds
+        cause = f"taken out of service for {duration_text(seconds)}"
+        return self.emit(record, EventKind.OUT_OF_SERVICE, cause, wall, by)
+
+    def return_to_service(
+        self, record: AlarmRecord, cause: str, now: float, wall: int, by: str | None = None
+    ) -> AlarmEvent:
+        """End out of service, by a person or because its time is up."""
+        alarm = record.alarm
+        alarm.out_of_service, alarm.out_of_service_by = False, None
+        alarm.out_of_service_until = record.service_expiry = None
+        self.settle(record, now, wall)
+        event = self.emit(record, EventKind.IN_SERVICE, cause, wall, by)
+        self.drop_if_done(record)
+        return event
+
     def settle(self, record: AlarmRecord, now: float, wall: int) -> None:
         """Bring the state in line with the condition, silently (after returning to service)."""
         alarm = record.alarm
@@ -199,7 +235,7 @@ class AlarmBook:
     def drop_if_done(self, record: AlarmRecord) -> None:
         """Forget an alarm that is normal and neither shelved nor out of service."""
         alarm = record.alarm
-        if alarm.state is _NORMAL and not alarm.active and not alarm.suppressed:
+        if alarm.state is _NORMAL and not alarm.active and not alarm.held:
             self.records.pop(alarm.id, None)
 
     def _raise(self, record: AlarmRecord, cause: str, now: float, wall: int) -> AlarmEvent:
@@ -258,3 +294,12 @@ class AlarmBook:
     def _chatter_text(self) -> str:
         policy = self.rules.chattering
         return f"{policy.activations} or more within {policy.window:g} s"
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as a person says it: "45 min", "8 h", "1.5 h"."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.3g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds:.3g} s"

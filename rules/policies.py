@@ -52,6 +52,21 @@ class ShelvingPolicy(_Policy):
 
     max_duration: Window = 3600.0
     never: tuple[AlarmClass, ...] = (AlarmClass.FIRE,)
+    cooldown: Window = 3600.0
+    """After a shelf expires, shelving the alarm again within this time needs a role allowed
+    to re-shelve (a supervisor by default): otherwise a shelf renewed the moment it expired
+    would make the maximum no limit."""
+
+
+class OutOfServicePolicy(_Policy):
+    """Out of service always ends: after the command's `duration`, at most `max_duration`.
+
+    While a device is out of service its alarms are held back (stored, not announced), a
+    trouble alarm `out_of_service:<device>` says so on the feed, and a fire it reports is
+    still raised at once, marked out of service.
+    """
+
+    max_duration: Window = 28800.0
 
 
 class ChatteringPolicy(_Policy):

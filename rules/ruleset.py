@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from core import FiregwError
 from rules.defaults import default_table
 from rules.model import DeviceInfo, DeviceKind
-from rules.policies import ChatteringPolicy, EscalationPolicy, ShelvingPolicy
+from rules.policies import ChatteringPolicy, EscalationPolicy, OutOfServicePolicy, ShelvingPolicy
 from rules.specs import (
     AnyRule,
     BlindSpotRule,
@@ -60,6 +60,7 @@ class RuleSet(BaseModel):
     devices: Mapping[str, Overrides] = Field(default_factory=dict)
     escalation: EscalationPolicy = EscalationPolicy()
     shelving: ShelvingPolicy = ShelvingPolicy()
+    out_of_service: OutOfServicePolicy = OutOfServicePolicy()
     chattering: ChatteringPolicy = ChatteringPolicy()
     stale_after: Annotated[Window, Field(description="active this long is a stale alarm")] = 86400.0
 

@@ -252,19 +252,19 @@ def test_device_out_of_service_suppresses_its_alarms_and_returns_quietly() -> No
     engine, _ = make()
     result = engine.command("out_of_service", "SD-1", by="technician")
     assert result.ok
-    assert {e.alarm_id for e in result.events} == {
-        "fire:SD-1",
-        "pre_alarm:SD-1",
-        "detector_fault:SD-1",
-        "detector_isolated:SD-1",
-        "detector_maintenance:SD-1",
-        "comms_lost:SD-1",
+    assert {e.alarm_id: str(e.kind) for e in result.events} == {
+        "fire:SD-1": "out_of_service",
+        "pre_alarm:SD-1": "out_of_service",
+        "detector_fault:SD-1": "out_of_service",
+        "detector_isolated:SD-1": "out_of_service",
+        "detector_maintenance:SD-1": "out_of_service",
+        "comms_lost:SD-1": "out_of_service",
+        "out_of_service:SD-1": "raised",  # the disablement, visible on the feed
     }
-    assert all(e.kind is EventKind.OUT_OF_SERVICE for e in result.events)
-    assert status(engine, "SD-1", "fire") == []  # a smoke test on the detector
+    assert status(engine, "SD-1", "pre_alarm") == []
     assert status(engine, "SD-1", "normal") == []
     result = engine.command("in_service", "SD-1", by="technician")
-    assert [str(e.kind) for e in result.events] == ["in_service"] * 6
+    assert sorted(str(e.kind) for e in result.events) == ["cleared"] + ["in_service"] * 6
     assert all(e.alarm.state is NORMAL for e in result.events)
     assert engine.alarms == {}
 
@@ -275,7 +275,10 @@ def test_alarm_returned_to_service_while_its_condition_persists_is_unacknowledge
     assert status(engine, "SD-1", "pre_alarm") == []
     assert engine.alarms["pre_alarm:SD-1"].active
     result = engine.command("in_service", "pre_alarm:SD-1", by="tech")
-    assert seen(result.events) == [("in_service", "pre_alarm:SD-1", "unacknowledged")]
+    assert seen(result.events) == [
+        ("in_service", "pre_alarm:SD-1", "unacknowledged"),
+        ("cleared", "out_of_service:pre_alarm:SD-1", "normal"),
+    ]
 
 
 # --- chattering ---------------------------------------------------------------------------

@@ -96,11 +96,14 @@ async def test_an_alarm_out_of_service_is_kept_though_normal(tmp_path: Path) -> 
     rules = engine()
     async with AlarmStore(tmp_path / "alarms.sqlite") as store:
         await store.record(rules.command("out_of_service", "fire:SD-1", by="dave").events)
-        (alarm,) = await store.load()
+        stored = {alarm.id: alarm for alarm in await store.load()}
+    alarm = stored["fire:SD-1"]
     assert (alarm.state, alarm.out_of_service) == (AlarmState.NORMAL, True)
+    assert stored["out_of_service:fire:SD-1"].active  # the disablement, visible on the feed
     fresh = engine()
-    assert fresh.restore([alarm]) == []
+    assert fresh.restore(stored.values()) == []
     assert fresh.alarms["fire:SD-1"].out_of_service
+    assert fresh.alarms["out_of_service:fire:SD-1"].active
 
 
 async def test_history_is_newest_first_limited_and_returned_oldest_first(tmp_path: Path) -> None:
