@@ -20,6 +20,7 @@ import aiomqtt
 from drivers.mqtt import BrokerSpec
 from gateway.alarms import FeedTopics, encode
 from gateway.config import Site
+from gateway.operators import sign
 from rules import Priority
 
 COMMAND_TIMEOUT = 10.0
@@ -46,22 +47,31 @@ async def watch_alarms(site: Site, out: TextIO, *, settle: float = SETTLE) -> No
 
 
 async def send_command(
-    site: Site, action: str, alarm_id: str, by: str, **args: Any
+    site: Site,
+    action: str,
+    alarm_id: str,
+    by: str,
+    key: str,
+    *,
+    broker: BrokerSpec | None = None,
+    **args: Any,
 ) -> dict[str, Any]:
-    """Send one command to the site's gateway and return its reply (`ok`, `reason`, ...).
+    """Send one command, signed as operator `by` with their `key`, to the site's gateway and
+    return its reply (`ok`, `reason`, ...).
 
-    `args` are the action's arguments (`duration="15m"` to shelve). Raises `TimeoutError`
-    when no reply comes within 10 s (the gateway is not running or not connected), and
-    `aiomqtt.MqttError` when the broker cannot be reached.
+    `args` are the action's arguments (`duration="15m"` to shelve). `broker` is the
+    operator's own broker login (the site's `mqtt:` login if not given). Raises
+    `TimeoutError` when no reply comes within 10 s (the gateway is not running or not
+    connected), and `aiomqtt.MqttError` when the broker cannot be reached.
     """
     timeout = COMMAND_TIMEOUT
     topics = FeedTopics.for_site(site)
     request_id = uuid.uuid4().hex
     command = {"action": action, "alarm": alarm_id, "by": by, "request_id": request_id, **args}
-    spec = _broker(site)
+    spec = broker or _broker(site)
     async with _client(spec) as client:
         await client.subscribe(topics.replies, qos=1)
-        await client.publish(topics.commands, encode(command), qos=1)
+        await client.publish(topics.commands, encode(sign(command, key)), qos=1)
         try:
             async with asyncio.timeout(timeout):
                 return await _reply_to(client, request_id)

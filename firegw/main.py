@@ -11,6 +11,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from firegw.operator import add_operator_commands
 from firegw.rejected import add_rejected_command
 from gateway.config import ConfigError, Site, load_site
 from rules import DeviceKind
@@ -18,13 +19,6 @@ from rules import DeviceKind
 DEFAULT_SITE = Path(__file__).resolve().parent.parent / "config" / "hospital.yaml"
 DEFAULT_SCENARIO = DEFAULT_SITE.parent / "scenarios" / "demo.yaml"
 EXIT_CONFIG = 2
-_ALARM_ACTIONS = {
-    "ack": ("acknowledge", "acknowledge an alarm"),
-    "on-site": ("on_site", "mark that someone is on site for an alarm"),
-    "shelve": ("shelve", "shelve an alarm for a while (it always expires)"),
-    "unshelve": ("unshelve", "end an alarm's shelving"),
-    "reset": ("reset", "reset a latched alarm (a fire) once its cause is gone"),
-}
 
 log = logging.getLogger("firegw")
 
@@ -36,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # pymodbus logs every timeout at ERROR; the driver logs each device's failure once instead.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    if not getattr(args, "needs_site", True):
+        return int(args.command(None, args) or 0)
     try:
         site = load_site(args.config)
     except ConfigError as error:
@@ -95,14 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.set_defaults(command=_status, log_level="warning")
 
-    for name, (action, help_text) in _ALARM_ACTIONS.items():
-        command = commands.add_parser(name, help=help_text)
-        command.add_argument("config", type=Path)
-        command.add_argument("alarm", help="alarm id, e.g. fire:OPD-SD-001 (see firegw alarms)")
-        command.add_argument("--by", required=True, help="who is acting (stored with the alarm)")
-        if action == "shelve":
-            command.add_argument("--duration", required=True, help="e.g. 15m; at most 60m")
-        command.set_defaults(command=_alarm_command, action=action)
+    add_operator_commands(commands)
 
     demo = commands.add_parser("demo", help="simulated hospital + broker + gateway, live")
     demo.add_argument("config", type=Path, nargs="?", default=DEFAULT_SITE)
@@ -223,25 +212,6 @@ def _status(site: Site, args: argparse.Namespace) -> int:
         return 1
     print(format_status(document, every_device=args.every_device))
     return 0 if document.get("state") == "online" else 1
-
-
-def _alarm_command(site: Site, args: argparse.Namespace) -> int:
-    """Send one command through the site's broker and print the gateway's answer."""
-    import aiomqtt
-
-    from firegw.alarms import send_command
-
-    extra = {"duration": args.duration} if args.action == "shelve" else {}
-    try:
-        reply = asyncio.run(send_command(site, args.action, args.alarm, args.by, **extra))
-    except (LookupError, TimeoutError, aiomqtt.MqttError) as error:
-        print(f"{args.config}: {error}", file=sys.stderr)
-        return 1
-    if reply["ok"]:
-        print(f"{args.alarm}: {args.action} done")
-        return 0
-    print(f"{args.alarm}: refused: {reply['reason']}", file=sys.stderr)
-    return 1
 
 
 def _until_signal(work: Coroutine[Any, Any, None]) -> int:

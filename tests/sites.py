@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from tests.operators import operators_yaml
 from tests.servers import free_port
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
@@ -22,7 +23,8 @@ def clinic_site(
     database: str = "firegw",
     poll_interval: str = "500ms",
 ) -> Path:
-    """Write `config/demo.yaml` with fresh Modbus ports, the given broker and InfluxDB."""
+    """Write `config/demo.yaml` with fresh Modbus ports, the given broker and InfluxDB, and
+    the test operators (`tests.operators`)."""
     text = (CONFIG / "demo.yaml").read_text()
     text = re.sub(r"port: 151\d\d", lambda _: f"port: {free_port()}", text)
     text = text.replace("port: 1883", f"port: {mqtt_port}")
@@ -33,6 +35,7 @@ def clinic_site(
     text += f"\ndefaults: {{poll_interval: {poll_interval}, supervision_polls: 3}}\n"
     if influx_url:
         text += f"\ninfluxdb: {{api: v1, url: '{influx_url}', database: {database}}}\n"
+    text += "\n" + operators_yaml(folder)
     site = folder / "site.yaml"
     site.write_text(text)
     return site

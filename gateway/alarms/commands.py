@@ -18,7 +18,9 @@ MAX_COMMAND_BYTES = 8192
 """A command is a few hundred bytes; anything much larger is not one."""
 MAX_REQUEST_ID = 128
 
-_ENVELOPE = frozenset({"action", "alarm", "by", "request_id"})
+_ENVELOPE = frozenset({"action", "alarm", "by", "request_id", "at", "nonce", "signature"})
+"""What every command carries: what, on which alarm, who, the sender's id for the reply, and
+the proof that `by` sent it (gateway/operators/signing.py)."""
 ARGUMENTS = frozenset({"duration"})
 """Fields an action may take beside the envelope (the rules engine checks which action takes
 which); anything else is refused, so a stray field can never be mistaken for part of a command."""
@@ -33,12 +35,14 @@ class CommandError(FiregwError, ValueError):
         request_id: Any = None,
         action: str | None = None,
         alarm: str | None = None,
+        by: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.request_id = request_id
         self.action = action
         self.alarm = alarm
+        self.by = by
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +50,8 @@ class Command:
     """One person's command: what, on which alarm (or device), who, and the action's arguments.
 
     `request_id` is whatever the sender put there; it is echoed back in the reply so the
-    sender can match replies to commands.
+    sender can match replies to commands. `proof` is the whole document as it arrived, for the
+    signature check.
     """
 
     action: Action
@@ -54,6 +59,7 @@ class Command:
     by: str
     args: Mapping[str, Any] = field(default_factory=dict)
     request_id: Any = None
+    proof: Mapping[str, Any] = field(default_factory=dict)
 
 
 def parse_command(payload: bytes) -> Command:
@@ -62,18 +68,20 @@ def parse_command(payload: bytes) -> Command:
     Checked in order: JSON object, action, alarm, by, no unknown fields.
     """
     document = _document(payload)
-    request_id = _request_id(document.get("request_id"))
     action, alarm = _text(document.get("action")), _text(document.get("alarm"))
+    by = _text(document.get("by"))
     try:
+        request_id = _request_id(document.get("request_id"))
         return Command(
             _action(action),
             _named(alarm, "a command must name the alarm (alarm)"),
-            _named(_text(document.get("by")), "a command must say who sent it (by)"),
+            _named(by, "a command must say who sent it (by)"),
             _arguments(document),
             request_id,
+            document,
         )
     except ValueError as error:
-        raise CommandError(str(error), request_id, action, alarm) from None
+        raise CommandError(str(error), _echoed(document), action, alarm, by) from None
 
 
 def _document(payload: bytes) -> dict[str, Any]:
@@ -100,9 +108,17 @@ def _request_id(value: object) -> str | int | None:
         return value
     if isinstance(value, str) and len(value) <= MAX_REQUEST_ID:
         return value
-    raise CommandError(
+    raise ValueError(
         f"request_id must be a string of at most {MAX_REQUEST_ID} characters or an integer"
     )
+
+
+def _echoed(document: Mapping[str, Any]) -> str | int | None:
+    """The request_id to echo in a refusal: the sender's, unless that is what was wrong."""
+    try:
+        return _request_id(document.get("request_id"))
+    except ValueError:
+        return None
 
 
 def _text(value: object) -> str | None:
@@ -129,7 +145,8 @@ def _arguments(document: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(
             f"unknown field {', '.join(map(repr, unknown))}; a command has action, "
-            "alarm, by, request_id and, to shelve, duration"
+            "alarm, by, request_id, at, nonce, signature and, to shelve or take out of "
+            "service, duration"
         )
     arguments = {key: value for key, value in document.items() if key in ARGUMENTS}
     for key, value in arguments.items():

@@ -71,7 +71,8 @@ class AlarmFeed:
     to `drain_timeout` seconds), then `offline`, then disconnects.
 
     `publish` and `reply` never wait: they queue. Commands come out of `commands`, an async
-    iterator, already parsed; unparseable ones are refused with a reason by the feed itself.
+    iterator, parsed (or as the `CommandError` saying why not); the alarm service decides
+    and answers every one.
 
     Args:
         broker: where the broker is; `client_id` names the connection (clean session).
@@ -108,7 +109,7 @@ class AlarmFeed:
         self.drain_timeout = drain_timeout
         self._queue = PublishQueue(max_events)
         self._backoff = Backoff(reconnect_initial, reconnect_cap, rng=rng)
-        self._commands: asyncio.Queue[Command] = asyncio.Queue(100)
+        self._commands: asyncio.Queue[Command | CommandError] = asyncio.Queue(100)
         self._go = asyncio.Event()
         self._started = False
         self._closing = asyncio.Event()
@@ -177,7 +178,7 @@ class AlarmFeed:
         if events:
             self._queue.add_events(events, received_at)
 
-    def reply(self, command: Command, result: CommandResult) -> None:
+    def reply(self, command: Command | CommandError, result: CommandResult) -> None:
         """Queue the reply to a command; it goes out right after the events the command caused."""
         document = reply_document(command.request_id, command.action, command.alarm, result)
         order = max((event.order for event in result.events), default=LAST)
@@ -196,8 +197,9 @@ class AlarmFeed:
         self._queue.wake()
 
     @property
-    def commands(self) -> AsyncIterator[Command]:
-        """Parsed commands from the command topic, in arrival order; serve them with `reply`."""
+    def commands(self) -> AsyncIterator[Command | CommandError]:
+        """Commands from the command topic in arrival order, parsed (or the `CommandError` of
+        one that could not be); answer each with `reply`."""
         return _Commands(self._commands)
 
     @property
@@ -357,18 +359,14 @@ class AlarmFeed:
                     self._queue.clear_unknown(alarm_id)
 
     async def _on_command(self, payload: bytes) -> None:
+        """Parse and queue a command; one that cannot be parsed is queued as its `CommandError`,
+        so that it is audited and answered like every other."""
         self.stats.commands += 1
         try:
-            command = parse_command(payload)
+            request: Command | CommandError = parse_command(payload)
         except CommandError as error:
-            log.info("alarm feed: command refused: %s", error.reason)
-            document = reply_document(
-                error.request_id, error.action, error.alarm, CommandResult.refused(error.reason)
-            )
-            self._queue.add_reply(document)
-            self.stats.refused += 1
-            return
-        await self._commands.put(command)
+            request = error
+        await self._commands.put(request)
 
     def _note_up(self) -> None:
         self._backoff.reset()
@@ -395,11 +393,11 @@ class _Message:
 class _Commands:
     """The async iterator behind `AlarmFeed.commands`."""
 
-    def __init__(self, queue: asyncio.Queue[Command]) -> None:
+    def __init__(self, queue: asyncio.Queue[Command | CommandError]) -> None:
         self._queue = queue
 
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Command:
+    async def __anext__(self) -> Command | CommandError:
         return await self._queue.get()

@@ -34,7 +34,9 @@ def event_line(event: AlarmEvent, site: str, at: int | None = None) -> str:
         "class": str(alarm.alarm_class),
         "priority": str(alarm.priority),
     }
-    tag_text = "".join(f",{key}={_tag(value)}" for key, value in sorted(tags.items()) if value)
+    tag_text = "".join(
+        f",{key}={escape_tag(value)}" for key, value in sorted(tags.items()) if value
+    )
     fields = ",".join(f"{key}={text}" for key, text in _fields(event).items())
     return f"{MEASUREMENT}{tag_text} {fields} {event.at if at is None else at}"
 
@@ -42,15 +44,15 @@ def event_line(event: AlarmEvent, site: str, at: int | None = None) -> str:
 def _fields(event: AlarmEvent) -> Mapping[str, str]:
     alarm = event.alarm
     fields = {
-        "alarm_id": _string(event.alarm_id),
-        "kind": _string(str(event.kind)),
-        "state": _string(str(alarm.state)),
-        "message": _string(alarm.message),
-        "cause": _string(event.cause),
+        "alarm_id": string_field(event.alarm_id),
+        "kind": string_field(str(event.kind)),
+        "state": string_field(str(alarm.state)),
+        "message": string_field(alarm.message),
+        "cause": string_field(event.cause),
         "escalation_level": f"{alarm.escalation_level}i",
     }
     if event.by is not None:
-        fields["by"] = _string(event.by)
+        fields["by"] = string_field(event.by)
     return fields | _value_field(alarm.value)
 
 
@@ -59,17 +61,17 @@ def _value_field(value: Value | None) -> dict[str, str]:
     if value is None:
         return {}
     if isinstance(value, bool):
-        return {"value_text": _string("true" if value else "false")}
+        return {"value_text": string_field("true" if value else "false")}
     if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
         return {"value": repr(float(value))}
-    return {"value_text": _string(str(value))}
+    return {"value_text": string_field(str(value))}
 
 
-def _tag(value: str) -> str:
+def escape_tag(value: str) -> str:
     return value.translate(_TAG_ESCAPES)
 
 
-def _string(text: str) -> str:
+def string_field(text: str) -> str:
     return f'"{text.translate(_STRING_ESCAPES)}"'
 
 

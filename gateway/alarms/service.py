@@ -17,13 +17,16 @@ from collections.abc import Sequence
 from typing import Self
 
 from core import Boundary, ConnectionHealth, Reading
+from gateway.alarms.audit import AuditEntry
+from gateway.alarms.commands import Command, CommandError
 from gateway.alarms.devices import device_infos
 from gateway.alarms.feed import LATENCIES_KEPT, AlarmFeed
 from gateway.alarms.lines import EventLines
 from gateway.alarms.store import AlarmStore, AlarmStoreClosedError
 from gateway.config import Site
+from gateway.operators import Authority, Identity, Refused
 from gateway.outbox import OutboxWriter
-from rules import Action, AlarmEvent, Clock, CommandResult, RuleEngine, RuleSet
+from rules import Action, AlarmClass, AlarmEvent, Clock, CommandResult, RuleEngine, RuleSet
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +56,14 @@ class AlarmService:
         feed: AlarmFeed | None = None,
         outbox_writer: OutboxWriter | None = None,
         *,
+        authority: Authority | None = None,
         tick_interval: float = TICK_INTERVAL,
     ) -> None:
         self.site = site
         self.engine = engine
         self.store = store
+        self.authority = authority if authority is not None else Authority({})
+        """Decides who may do what for the commands from the feed (see gateway.operators)."""
         self.feed = feed
         self.outbox_writer = outbox_writer
         self.tick_interval = tick_interval
@@ -85,14 +91,26 @@ class AlarmService:
         *,
         rules: RuleSet | None = None,
         clock: Clock | None = None,
+        authority: Authority | None = None,
         tick_interval: float = TICK_INTERVAL,
     ) -> Self:
-        """A service with an engine for every device of `site` (default rules unless given).
+        """A service with an engine for every device of `site` (default rules unless given)
+        and its operators (`Authority.for_site` unless given).
 
-        Raises `RuleConfigError` when `rules` name a zone or device the site does not have.
+        Raises `RuleConfigError` when `rules` name a zone or device the site does not have,
+        `LookupError` when an operator's key cannot be read.
         """
         engine = RuleEngine(device_infos(site), rules, clock)
-        return cls(site, engine, store, feed, outbox_writer, tick_interval=tick_interval)
+        authority = authority if authority is not None else Authority.for_site(site)
+        return cls(
+            site,
+            engine,
+            store,
+            feed,
+            outbox_writer,
+            authority=authority,
+            tick_interval=tick_interval,
+        )
 
     @property
     def latencies(self) -> deque[float]:
@@ -149,13 +167,42 @@ class AlarmService:
                 await self._handle(self.engine.tick())
 
     async def _serve_commands(self, feed: AlarmFeed) -> None:
-        async for command in feed.commands:
+        """Every command from the feed: identified, authorised, applied, audited, answered."""
+        async for request in feed.commands:
             result = CommandResult.refused("the gateway failed to apply the command")
             with self._command_failures:  # one command's bug must not stop the others
-                result = await self.command(
-                    command.action, command.alarm, command.by, **command.args
-                )
-            feed.reply(command, result)
+                result = await self.authorized_command(request)
+            feed.reply(request, result)
+
+    async def authorized_command(self, request: Command | CommandError) -> CommandResult:
+        """Apply a command from outside only if its operator is proved and their role allows
+        it; audit it either way. A `CommandError` (unparseable) is audited as refused."""
+        who: Identity | None = None
+        async with self._lock:
+            try:
+                if isinstance(request, CommandError):
+                    raise Refused(request.reason)
+                who = self.authority.identify(request.by, request.proof)
+                self._permit(who, request)
+            except Refused as refusal:
+                result = CommandResult.refused(refusal.reason)
+            else:
+                result = self.engine.command(request.action, request.alarm, who.id, **request.args)
+                await self._handle(result.events)
+            await self._audit(AuditEntry.of(request, who, result, time.time_ns()))
+        return result
+
+    def _permit(self, who: Identity, command: Command) -> None:
+        engine, action = self.engine, command.action
+        fire = AlarmClass.FIRE in engine.classes_of(command.alarm)
+        reshelve = action is Action.SHELVE and engine.shelving_again(command.alarm)
+        self.authority.permit(who, action, fire=fire, reshelve=reshelve)
+
+    async def _audit(self, entry: AuditEntry) -> None:
+        """Log the command (a refusal as a warning) and write it to the history."""
+        log.log(logging.INFO if entry.ok else logging.WARNING, "%s", entry)
+        if self.outbox_writer is not None:
+            await self.outbox_writer.put(entry.line(self.site.config.site.id))
 
     async def _handle(self, events: Sequence[AlarmEvent], received_at: float | None = None) -> None:
         """Store (durable first), then publish, then queue the InfluxDB lines."""

@@ -12,6 +12,7 @@ from gateway.config.models import (
     MqttSource,
     OutboxSettings,
 )
+from gateway.config.operators import Operator, Role
 from gateway.config.site import Site
 
 __all__ = [
@@ -23,7 +24,9 @@ __all__ = [
     "ModbusSource",
     "MqttConnection",
     "MqttSource",
+    "Operator",
     "OutboxSettings",
+    "Role",
     "Site",
     "load_site",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from drivers.modbus import Function, ModbusDevice, ModbusProfile, SerialLine, longest_exchange
 from drivers.mqtt import MqttProfile, fill_template, overlap
 from gateway.config.models import ModbusSource, MqttSource, SiteConfig
+from gateway.config.operators import role_problems
 from gateway.config.site import MqttTopic, mqtt_topic_of
 from gateway.config.yamlsource import Path_
 
@@ -31,6 +32,7 @@ def check_site(config: SiteConfig, profiles: Profiles) -> list[Problem]:
         *_mqtt_topics(config),
         *_rule_overrides(config),
         *_sink_names(config),
+        *role_problems(config.operators, config.roles),
     ]
 
 

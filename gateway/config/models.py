@@ -21,6 +21,7 @@ from pydantic import (
 
 from drivers.modbus import MERGE_GAP, Parity
 from drivers.mqtt import PLACEHOLDER, key_problem, topic_problem
+from gateway.config.operators import DEFAULT_ROLES, Operator, Role
 from gateway.config.values import Duration, Secret
 from rules import DeviceKind, RuleSet
 
@@ -304,4 +305,6 @@ class SiteConfig(_Model):
         default_factory=RuleSet,
         description="the default rule table (rules/README.md) unless overridden",
     )
+    roles: dict[str, Role] = Field(default_factory=lambda: dict(DEFAULT_ROLES))
+    operators: tuple[Operator, ...] = ()
     devices: tuple[Device, ...] = ()

@@ -22,6 +22,7 @@ from gateway.health import (
     SiteActivity,
     StatusReporter,
 )
+from gateway.operators import Authority
 from gateway.outbox import Outbox, OutboxWriter, ReadingRecorder
 from gateway.runtime.hub import Hub
 from gateway.runtime.wiring import make_sink, modbus_endpoints, mqtt_devices
@@ -70,6 +71,10 @@ class Gateway:
         client_id = f"firegw-{site.config.site.id}"
         # Payloads the MQTT driver rejects are kept for `firegw rejected` (opened in run()).
         self.rejected_payloads = RejectedPayloads(site.rejected_payloads_path)
+        # Every operator's key is read now, so that a missing one stops the start, named.
+        self.authority = Authority.for_site(site)
+        if not site.config.operators:
+            log.warning("the site file names no operators: every command will be refused")
         self.mqtt_driver = (
             MqttDriver(site.broker(client_id), devices, on_reject=self.rejected_payloads.add)
             if devices
@@ -115,7 +120,12 @@ class Gateway:
                 else None
             )
             self.alarms = AlarmService.for_site(
-                self.site, store, feed, writer, rules=self.site.config.rules
+                self.site,
+                store,
+                feed,
+                writer,
+                rules=self.site.config.rules,
+                authority=self.authority,
             )
             self.hub.subscribe("alarms", self.alarms)
             self.hub.subscribe("activity", self.activity)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import sys
 import time
@@ -24,6 +23,7 @@ from gateway.config import Site, load_site
 from gateway.runtime.gateway import Gateway
 from simulators import SimulatedSite
 from tests.mqtt_watch import Watcher, retained
+from tests.operators import signed
 from tests.servers import MosquittoServer
 from tests.sites import clinic_site
 
@@ -52,14 +52,13 @@ async def gateway_process(site_file: Path) -> AsyncIterator[asyncio.subprocess.P
 
 
 async def command(
-    mosquitto: MosquittoServer, topics: FeedTopics, watcher: Watcher, **fields: Any
+    mosquitto: MosquittoServer, site: Site, watcher: Watcher, **fields: Any
 ) -> dict[str, Any]:
-    """Publish a command as a monitor would and wait for its reply."""
+    """Publish a command signed as its operator's client does, and wait for its reply."""
     request_id = f"test-{time.monotonic_ns()}"
+    payload = signed(site.path, {**fields, "request_id": request_id})
     async with aiomqtt.Client(mosquitto.host, mosquitto.port) as client:
-        await client.publish(
-            topics.commands, json.dumps({**fields, "request_id": request_id}), qos=1
-        )
+        await client.publish(FeedTopics.for_site(site).commands, payload, qos=1)
     return await watcher.reply(request_id)
 
 
@@ -97,17 +96,17 @@ async def test_fire_then_confirmed_fire_acknowledged_and_kept_across_a_kill(
 
             reply = await command(
                 mosquitto,
-                topics,
+                site,
                 watcher,
                 action="acknowledge",
                 alarm="fire:SD-1F-01",
-                by="guard Chen",
+                by="guard.7",
             )
             assert reply["ok"] is True
             await watcher.event("fire:SD-1F-01", "acknowledged")
             before = await alarm_state(mosquitto, topics)
             assert before["fire:SD-1F-01"]["state"] == "acknowledged"
-            assert before["fire:SD-1F-01"]["acknowledged_by"] == "guard Chen"
+            assert before["fire:SD-1F-01"]["acknowledged_by"] == "guard.7"
             assert before["confirmed_fire:main-1f-er"]["state"] == "unacknowledged"
 
             process.kill()  # no clean shutdown: what was stored must be enough
@@ -178,19 +177,21 @@ async def test_a_silent_camera_is_lost_and_its_zone_a_blind_spot_within_its_wind
     [
         (b"{not json", "a command must be JSON"),
         (
-            json.dumps({"action": "acknowledge", "alarm": "fire:NOPE", "by": "x"}).encode(),
+            {"action": "acknowledge", "alarm": "fire:NOPE", "by": "al"},
             "unknown alarm",
         ),
-        (json.dumps({"action": "acknowledge", "alarm": "fire:SD-B1-01"}).encode(), "by"),
+        ({"action": "acknowledge", "alarm": "fire:SD-B1-01"}, "by"),
     ],
 )
 async def test_bad_commands_are_refused_with_a_reason_and_change_nothing(
     clinic: tuple[Site, SimulatedSite, Watcher],
     mosquitto: MosquittoServer,
-    payload: bytes,
+    payload: bytes | dict[str, Any],
     reason: str,
 ) -> None:
     site, simulators, watcher = clinic
+    if isinstance(payload, dict):
+        payload = signed(site.path, payload, key_of="al")
     topics = FeedTopics.for_site(site)
     await simulators.apply("fire", "SD-B1-01")
     await watcher.event("fire:SD-B1-01", "raised")
@@ -210,28 +211,27 @@ async def test_acknowledging_a_cleared_alarm_is_refused(
     clinic: tuple[Site, SimulatedSite, Watcher], mosquitto: MosquittoServer
 ) -> None:
     site, simulators, watcher = clinic
-    topics = FeedTopics.for_site(site)
     await simulators.apply("detector_fault", "SD-2F-02")
     await watcher.event("detector_fault:SD-2F-02", "raised")  # after its 10 s on-delay
     assert (
         await command(
             mosquitto,
-            topics,
+            site,
             watcher,
             action="acknowledge",
             alarm="detector_fault:SD-2F-02",
-            by="tech Li",
+            by="al",
         )
     )["ok"] is True
     await simulators.apply("clear", "SD-2F-02")
     await watcher.event("detector_fault:SD-2F-02", "cleared")
     reply = await command(
         mosquitto,
-        topics,
+        site,
         watcher,
         action="acknowledge",
         alarm="detector_fault:SD-2F-02",
-        by="tech Li",
+        by="al",
     )
     assert reply["ok"] is False
     assert reply["reason"]

@@ -251,9 +251,11 @@ async def test_a_retained_alarm_the_gateway_does_not_know_is_cleared(
         assert set(await retained(mosquitto, topics)) == {topics.status, topics.alarm("fire:SD-0")}
 
 
-async def test_commands_are_parsed_and_bad_ones_refused_with_a_reason(
+async def test_commands_are_parsed_and_bad_ones_handed_over_with_their_reason(
     mosquitto: MosquittoServer,
 ) -> None:
+    """The feed is the transport: it parses, and hands over every command, an unparseable one
+    as its CommandError, for the alarm service to audit and answer."""
     topics = unique_topics()
     async with (
         Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
@@ -271,12 +273,15 @@ async def test_commands_are_parsed_and_bad_ones_refused_with_a_reason(
             "request_id": "r2",
         }
         await publish_raw(mosquitto, topics.commands, json.dumps(good).encode())
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(30):
+            error = await anext(feed.commands)
             command = await anext(feed.commands)
+        assert isinstance(error, CommandError)
+        feed.reply(error, CommandResult.refused(error.reason))
         feed.reply(command, CommandResult.refused("no such thing"))
         refused, replied = await watcher.reply("r1"), await watcher.reply("r2")
     assert command == Command(
-        Action.SHELVE, "camera_offline:CAM-01", "bob", {"duration": "15m"}, "r2"
+        Action.SHELVE, "camera_offline:CAM-01", "bob", {"duration": "15m"}, "r2", good
     )
     assert refused == {
         "request_id": "r1",
@@ -315,8 +320,8 @@ BAD_COMMANDS = [
     ),
     (
         b'{"action": "reset", "alarm": "fire:SD-0", "by": "al", "alarm_id": "x"}',
-        "unknown field 'alarm_id'; a command has action, alarm, by, request_id and, to shelve, "
-        "duration",
+        "unknown field 'alarm_id'; a command has action, alarm, by, request_id, at, nonce, "
+        "signature and, to shelve or take out of service, duration",
     ),
     (b"{" + b" " * 9000 + b"}", "a command of 9002 bytes is too long (at most 8192)"),
     (

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
@@ -26,6 +25,7 @@ from gateway.outbox import Outbox, OutboxWriter
 from rules import AlarmState, DeviceKind, RuleEngine, RuleSet
 from rules.clock import FakeClock
 from tests.mqtt_watch import Watcher, publish_raw, retained
+from tests.operators import key_file, signed
 from tests.servers import InfluxServer, MosquittoServer
 from tests.sites import CONFIG, clinic_site, eventually
 
@@ -56,14 +56,16 @@ class Running:
     store: AlarmStore
     topics: FeedTopics
     broker: MosquittoServer
+    site: Site
 
     async def status(self, device: str, value: Value) -> None:
         """A detector's status reading, straight into the service as the hub would give it."""
         await self.service([Reading(device, "status", value, observed_at=now_ns())])
 
     async def command(self, **document: Any) -> None:
-        """A command on the command topic, as a person's client sends it."""
-        payload = json.dumps(document).encode()
+        """A command on the command topic, signed as the operator's client signs it (with the
+        key of `by`, or of `al` for a command that names nobody)."""
+        payload = signed(self.site.path, document, key_of=document.get("by") or "al")
         await publish_raw(self.broker, self.topics.commands, payload)
 
 
@@ -78,7 +80,7 @@ async def running_service(
         service = AlarmService.for_site(site, store, feed, writer, rules=QUIET)
         task = asyncio.create_task(service.run())
         try:
-            yield Running(service, feed, store, FeedTopics.for_site(site), broker)
+            yield Running(service, feed, store, FeedTopics.for_site(site), broker, site)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -174,7 +176,7 @@ async def test_acknowledge_on_the_command_topic(
         await running.status("SD-1F-01", "fire")
         await watcher.event("fire:SD-1F-01", "raised")
         await running.command(
-            action="acknowledge", alarm="fire:SD-1F-01", by="security office", request_id="ack-1"
+            action="acknowledge", alarm="fire:SD-1F-01", by="security.office", request_id="ack-1"
         )
         reply = await watcher.reply("ack-1")
         event = await watcher.event("fire:SD-1F-01", "acknowledged")
@@ -187,8 +189,8 @@ async def test_acknowledge_on_the_command_topic(
         "reason": None,
         "events": [{"alarm_id": "fire:SD-1F-01", "kind": "acknowledged"}],
     }
-    assert event["by"] == "security office"
-    assert (state["state"], state["acknowledged_by"]) == ("acknowledged", "security office")
+    assert event["by"] == "security.office"
+    assert (state["state"], state["acknowledged_by"]) == ("acknowledged", "security.office")
     reply_at = next(i for i, m in enumerate(watcher.messages) if m.topic == topics.replies)
     event_at = next(
         i
@@ -305,9 +307,12 @@ async def test_the_cli_watches_the_feed_and_sends_commands(
         await eventually(lambda: running.feed.stats.events == 1, what="the fire on the broker")
         watching = asyncio.create_task(watch_alarms(site, out, settle=0.2))
         await eventually(lambda: "fire:SD-1F-01" in out.getvalue(), what="the alarm table")
-        reply = await send_command(site, "acknowledge", "fire:SD-1F-01", "night nurse")
-        refused = await send_command(site, "shelve", "fire:SD-1F-01", "night nurse", duration="15m")
-        await eventually(lambda: "by night nurse" in out.getvalue(), what="the event line")
+        key = key_file(site.path, "night.nurse").read_text().strip()
+        reply = await send_command(site, "acknowledge", "fire:SD-1F-01", "night.nurse", key)
+        refused = await send_command(
+            site, "shelve", "fire:SD-1F-01", "night.nurse", key, duration="15m"
+        )
+        await eventually(lambda: "by night.nurse" in out.getvalue(), what="the event line")
         watching.cancel()
         await asyncio.gather(watching, return_exceptions=True)
     assert (reply["ok"], refused["ok"]) == (True, False)
@@ -320,9 +325,9 @@ async def test_the_cli_watches_the_feed_and_sends_commands(
         "SD-1F-01",
         "fire:SD-1F-01",
     ]
-    event_line_text = next(line for line in lines if "by night nurse" in line)
+    event_line_text = next(line for line in lines if "by night.nurse" in line)
     assert event_line_text.split()[2:6] == ["CRITICAL", "main-1f-er", "SD-1F-01", "acknowledged"]
-    assert event_line_text.endswith("[acknowledged] by night nurse")
+    assert event_line_text.endswith("[acknowledged] by night.nurse")
 
 
 async def test_a_command_gets_a_timeout_when_no_gateway_listens(
@@ -334,7 +339,7 @@ async def test_a_command_gets_a_timeout_when_no_gateway_listens(
         match=r"no reply on .*/commands/reply within 0.5 s: is the "
         r"gateway of site demo running and connected to 127.0.0.1:\d+\?",
     ):
-        await send_command(site, "acknowledge", "fire:SD-1F-01", "al")
+        await send_command(site, "acknowledge", "fire:SD-1F-01", "al", "k" * 43)
 
 
 async def test_alarm_events_are_written_to_influxdb(

@@ -1,0 +1,125 @@
+"""An operator's commands from a terminal: `firegw ack|on-site|shelve|unshelve|reset|
+out-of-service|in-service CONFIG TARGET --operator ID --key-file FILE`, and `firegw new-key`.
+
+Each command is signed with the operator's own key (never the gateway's), sent through the
+site's broker (with the operator's own broker login when given), and the gateway's answer is
+printed: done, or refused with the reason. The gateway decides who may do what.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from drivers.mqtt import BrokerSpec
+from gateway.config import Site
+from gateway.operators import new_key
+
+KEY_VARIABLE = "FIREGW_OPERATOR_KEY_FILE"
+ACTIONS = {
+    "ack": ("acknowledge", "acknowledge an alarm"),
+    "on-site": ("on_site", "mark that someone is on site for an alarm"),
+    "shelve": ("shelve", "shelve an alarm for a while (it always expires)"),
+    "unshelve": ("unshelve", "end an alarm's shelving"),
+    "reset": ("reset", "reset a latched alarm (a fire) once its cause is gone"),
+    "out-of-service": (
+        "out_of_service",
+        "take a device (or one alarm) out of service for maintenance (it always ends)",
+    ),
+    "in-service": ("in_service", "put a device (or one alarm) back in service"),
+}
+_DURATIONS = {"shelve": "e.g. 15m; at most 60m", "out_of_service": "e.g. 2h; at most 8h"}
+
+
+def add_operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the alarm commands and `new-key` on the CLI's subcommands."""
+    for name, (action, help_text) in ACTIONS.items():
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("config", type=Path)
+        command.add_argument(
+            "alarm", help="alarm id, e.g. fire:OPD-SD-001 (see firegw alarms), or a device id"
+        )
+        _identity_options(command)
+        if action in _DURATIONS:
+            required = action == "shelve"
+            command.add_argument("--duration", required=required, help=_DURATIONS[action])
+        command.set_defaults(command=send, action=action, log_level="warning")
+    key = commands.add_parser(
+        "new-key", help="print a new operator key (for the operator's key file and the site's)"
+    )
+    key.set_defaults(command=print_new_key, needs_site=False)
+
+
+def _identity_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--operator", required=True, help="your operator id in the site file")
+    command.add_argument(
+        "--key-file",
+        type=Path,
+        default=os.environ.get(KEY_VARIABLE),
+        help=f"your operator key (default: the file named by ${KEY_VARIABLE})",
+    )
+    command.add_argument("--mqtt-username", help="your broker login (default: the site's)")
+    command.add_argument("--mqtt-password-file", type=Path, help="the password of that login")
+
+
+def send(site: Site, args: argparse.Namespace) -> int:
+    """Send one command and print the gateway's answer: 0 done, 1 refused or unreachable."""
+    import aiomqtt  # noqa: PLC0415 (heavy: only for commands that talk to the broker)
+
+    from firegw.alarms import send_command  # noqa: PLC0415
+
+    duration = getattr(args, "duration", None)
+    extra: dict[str, Any] = {"duration": duration} if duration else {}
+    try:
+        key = read_key(args.key_file)
+        broker = _broker(site, args)
+        reply = asyncio.run(
+            send_command(site, args.action, args.alarm, args.operator, key, broker=broker, **extra)
+        )
+    except (LookupError, TimeoutError, aiomqtt.MqttError) as error:
+        print(f"{args.config}: {error}", file=sys.stderr)
+        return 1
+    if reply["ok"]:
+        print(f"{args.alarm}: {args.action} done")
+        return 0
+    print(f"{args.alarm}: refused: {reply['reason']}", file=sys.stderr)
+    return 1
+
+
+def print_new_key(site: Site | None, args: argparse.Namespace) -> int:
+    print(new_key())
+    return 0
+
+
+def read_key(path: Path | None) -> str:
+    """The operator's key from `path`; refused when it is missing or others may read it."""
+    if path is None:
+        raise LookupError(f"give your key file with --key-file or ${KEY_VARIABLE}")
+    try:
+        mode = path.stat().st_mode
+        key = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise LookupError(f"cannot read the key file {path}: {error}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise LookupError(f"the key file {path} may be read by others: chmod 600 {path}")
+    return key
+
+
+def _broker(site: Site, args: argparse.Namespace) -> BrokerSpec:
+    """The site's broker with the operator's own login, when they gave one."""
+    spec = dataclasses.replace(site.broker("firegw-cli"), client_id=None)
+    if args.mqtt_username is None:
+        return spec
+    password = None
+    if args.mqtt_password_file is not None:
+        try:
+            password = args.mqtt_password_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise LookupError(f"cannot read {args.mqtt_password_file}: {error}") from None
+    return dataclasses.replace(spec, username=args.mqtt_username, password=password)
