@@ -7,6 +7,7 @@
   alarm events to the outbox for InfluxDB, and serves commands.
 """
 
+from gateway.alarms.audit import MEASUREMENT as AUDIT_MEASUREMENT
 from gateway.alarms.feed import AlarmFeed
 from gateway.alarms.lines import MEASUREMENT
 from gateway.alarms.payloads import encode
@@ -15,6 +16,7 @@ from gateway.alarms.store import AlarmStore
 from gateway.alarms.topics import FeedTopics
 
 __all__ = [
+    "AUDIT_MEASUREMENT",
     "MEASUREMENT",
     "AlarmFeed",
     "AlarmService",

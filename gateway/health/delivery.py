@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from core import Reading, ReadingSink
+from gateway.alarms import AUDIT_MEASUREMENT
 from gateway.alarms import MEASUREMENT as ALARM_MEASUREMENT
 from gateway.config import OutboxSettings
 from gateway.outbox import Outbox
@@ -34,8 +35,8 @@ __all__ = ["NEVER_DROP", "DeliveryHealth", "DeliveryReport", "SinkHealth"]
 
 log = logging.getLogger(__name__)
 
-NEVER_DROP = (ALARM_MEASUREMENT,)
-"""Measurements the outbox's size cap never drops: alarm events."""
+NEVER_DROP = (ALARM_MEASUREMENT, AUDIT_MEASUREMENT)
+"""Measurements the outbox's size cap never drops: alarm events and the command audit."""
 
 CHECK_INTERVAL = 10.0
 
