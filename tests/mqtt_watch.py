@@ -36,13 +36,20 @@ class Watcher:
     """A separate MQTT client recording every message under the feed's root, in order.
 
     With a `client_id` its session is persistent, so it also gets what was published while it
-    was disconnected (a broker restart); it reconnects by itself.
+    was disconnected (a broker restart); it reconnects by itself. `login` goes to aiomqtt as it
+    is (username, password, tls_context).
     """
 
     def __init__(
-        self, host: str, port: int, topics: FeedTopics, client_id: str | None = None
+        self,
+        host: str,
+        port: int,
+        topics: FeedTopics,
+        client_id: str | None = None,
+        **login: Any,
     ) -> None:
         self.host, self.port, self.topics, self.client_id = host, port, topics, client_id
+        self.login = login
         self.messages: list[Received] = []
         self.subscribed = asyncio.Event()
         self._new = asyncio.Event()
@@ -50,7 +57,7 @@ class Watcher:
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run())
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(30):
             await self.subscribed.wait()
         return self
 
@@ -67,6 +74,7 @@ class Watcher:
                     self.port,
                     identifier=self.client_id,
                     clean_session=self.client_id is None,
+                    **self.login,
                 ) as client:
                     await client.subscribe(f"{self.topics.root}/#", qos=1)
                     self.subscribed.set()

@@ -113,26 +113,27 @@ def port_open(host: str, port: int) -> bool:
 
 
 class MosquittoServer(_Process):
-    """A Mosquitto broker on 127.0.0.1, anonymous, without persistence.
+    """A Mosquitto broker on 127.0.0.1, without persistence; anonymous unless `settings`
+    (lines of mosquitto.conf: TLS, a password file, an ACL) say otherwise.
 
     `stop` then `start` brings it back on the same port.
     """
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, settings: str = "") -> None:
         super().__init__(workdir, "mosquitto")
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.config = workdir / "mosquitto.conf"
+        self.settings = settings or "allow_anonymous true\n"
+        if os.geteuid() == 0:  # it would drop to user mosquitto, which cannot read tmp_path
+            self.settings += "user root\n"
 
     def start(self) -> Self:
         """Start the broker and return once it accepts connections."""
         binary = require_binary(MOSQUITTO)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config.write_text(
-            f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            "log_dest stderr\n"
+            f"listener {self.port} {self.host}\n{self.settings}persistence false\nlog_dest stderr\n"
         )
         self.launch([binary, "-c", str(self.config)])
         self.wait_until(lambda: port_open(self.host, self.port), f"port {self.port}")

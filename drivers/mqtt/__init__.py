@@ -4,6 +4,7 @@ The gateway builds a `BrokerSpec` and `MqttDevice`s (each on an exact topic or a
 template with a `{device}` level) from its site config and runs an `MqttDriver`.
 """
 
+from drivers.mqtt.failures import LibraryLog, describe_failure
 from drivers.mqtt.profile import FieldPoint, FieldType, MqttProfile
 from drivers.mqtt.rejects import RejectedPayload
 from drivers.mqtt.routing import MqttDevice
@@ -15,10 +16,12 @@ __all__ = [
     "BrokerSpec",
     "FieldPoint",
     "FieldType",
+    "LibraryLog",
     "MqttDevice",
     "MqttDriver",
     "MqttProfile",
     "RejectedPayload",
+    "describe_failure",
     "fill_template",
     "key_problem",
     "overlap",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from core import Backoff, Boundary, ConnectionHealth, RateLimit, Reading, ReadingSink, now_ns
 from drivers.mqtt.decode import PayloadError, decode_payload
+from drivers.mqtt.failures import LibraryLog, describe_failure
 from drivers.mqtt.rejects import RejectedPayload, RejectHandler, field_error_reason
 from drivers.mqtt.routing import MqttDevice, TopicRouter
 
@@ -49,6 +51,8 @@ class BrokerSpec:
     password: str | None = field(default=None, repr=False)
     client_id: str | None = None
     keepalive: int = 30
+    tls: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
+    """TLS (certificate and host name checked), or None for plain MQTT."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
@@ -60,7 +64,8 @@ class BrokerSpec:
 
     def client(self, *, clean_session: bool | None = None, **options: Any) -> aiomqtt.Client:
         """An aiomqtt client for this broker and login, named `client_id` (persistent session)
-        or anonymous (clean); `options` go to aiomqtt as they are (a will, socket options)."""
+        or anonymous (clean); `options` go to aiomqtt as they are (a will, socket options, a
+        `logger` such as a `LibraryLog`'s)."""
         if clean_session is None:
             clean_session = self.client_id is None
         return aiomqtt.Client(
@@ -71,6 +76,7 @@ class BrokerSpec:
             identifier=self.client_id,
             clean_session=clean_session,
             keepalive=self.keepalive,
+            tls_context=self.tls,
             **options,
         )
 
@@ -131,6 +137,7 @@ class MqttDriver:
         self._units = {d.id: {p.name: p.unit for p in d.profile.points} for d in devices}
         self._limit = RateLimit(REJECTION_LOG_EVERY)
         self._delivery = Boundary(log, "MQTT: handling a message")
+        self._library = LibraryLog(log)
         self._reject_handler = Boundary(log, "MQTT: keeping a rejected payload")
 
     @property
@@ -160,11 +167,11 @@ class MqttDriver:
         try:
             await self._session(sink, backoff)
         except aiomqtt.MqttError as exc:
-            self.health.failed(f"broker {self.broker.where} unavailable ({exc})")
+            self.health.failed(describe_failure(exc, self.broker, self._library))
 
     async def _session(self, sink: ReadingSink, backoff: Backoff) -> None:
         """One connection: subscribe, then handle messages until the broker goes away."""
-        async with self.broker.client() as client:
+        async with self.broker.client(logger=self._library.logger) as client:
             filters = self.router.subscriptions
             granted = await client.subscribe([(topic, QOS) for topic in filters])
             self._note_up(filters, granted)

@@ -23,7 +23,7 @@ from typing import Any, Self
 import aiomqtt
 
 from core import Backoff, ConnectionHealth, supervise
-from drivers.mqtt import BrokerSpec
+from drivers.mqtt import BrokerSpec, LibraryLog, describe_failure
 from gateway.alarms.commands import Command, CommandError, parse_command
 from gateway.alarms.outgoing import LAST, Outgoing, PublishQueue
 from gateway.alarms.payloads import (
@@ -96,6 +96,7 @@ class AlarmFeed:
         self.broker = broker
         self.topics = topics
         self.stats = FeedStats()
+        self._library = LibraryLog(log)
         self.health = ConnectionHealth(
             log,
             "alarm feed",
@@ -224,8 +225,13 @@ class AlarmFeed:
         try:
             await self._session()
         except* aiomqtt.MqttError as errors:
-            where = self.broker.where
-            self.health.failed(f"broker {where} unavailable ({errors.exceptions[0]})")
+            error = errors.exceptions[0]
+            reason = (
+                describe_failure(error, self.broker, self._library)
+                if isinstance(error, aiomqtt.MqttError)
+                else f"broker {self.broker.where} unavailable ({error})"
+            )
+            self.health.failed(reason)
         finally:
             self.health.closed()
 
@@ -246,6 +252,7 @@ class AlarmFeed:
         will = {"state": "offline", "site": topics.site, "reason": "connection lost"}
         return self.broker.client(
             clean_session=True,
+            logger=self._library.logger,
             will=aiomqtt.Will(topics.status, encode(will), qos=QOS, retain=True),
             # an alarm is one small packet: send it now, not when Nagle's algorithm says so
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],

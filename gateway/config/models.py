@@ -22,6 +22,7 @@ from pydantic import (
 from drivers.modbus import MERGE_GAP, Parity
 from drivers.mqtt import PLACEHOLDER, key_problem, topic_problem
 from gateway.config.operators import DEFAULT_ROLES, Operator, Role
+from gateway.config.tls import TlsSettings
 from gateway.config.values import Duration, Secret
 from rules import DeviceKind, RuleSet
 
@@ -199,6 +200,7 @@ class MqttConnection(_Model):
     client_id: str | None = None
     topic_prefix: str = "firegw"
     keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
+    tls: TlsSettings | None = None
     topic_template: str | None = Field(
         default=None,
         description="topic of MQTT devices without their own: a template with a "

@@ -134,13 +134,18 @@ class Site:
 
     def broker(self, client_id: str) -> BrokerSpec:
         """The site's MQTT broker as a client's spec, named `client_id` unless the site names
-        its own; the password is read from its reference now, at start-up.
+        its own; the password and the TLS files are read now, at start-up.
 
-        Raises `LookupError` when the site has no `mqtt:` connection.
+        Raises `LookupError` when the site has no `mqtt:` connection, or naming the setting
+        when a secret or a TLS file cannot be used.
         """
         mqtt = self.config.mqtt
         if mqtt is None:
             raise LookupError("the site has no mqtt: connection")
+        try:
+            tls = mqtt.tls.context(self.path.parent) if mqtt.tls is not None else None
+        except LookupError as error:
+            raise LookupError(f"mqtt.{error}") from None
         return BrokerSpec(
             host=mqtt.host,
             port=mqtt.port,
@@ -148,6 +153,7 @@ class Site:
             password=mqtt.password.reveal() if mqtt.password else None,
             client_id=mqtt.client_id or client_id,
             keepalive=mqtt.keepalive,
+            tls=tls,
         )
 
     def resolve(self, path: Path) -> Path:
