@@ -11,6 +11,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from firegw.broker_acl import add_broker_acl_command
 from firegw.operator import add_operator_commands
 from firegw.rejected import add_rejected_command
 from gateway.config import ConfigError, Site, load_site
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     status.set_defaults(command=_status, log_level="warning")
 
     add_operator_commands(commands)
+    add_broker_acl_command(commands)
 
     demo = commands.add_parser("demo", help="simulated hospital + broker + gateway, live")
     demo.add_argument("config", type=Path, nargs="?", default=DEFAULT_SITE)
