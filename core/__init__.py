@@ -12,7 +12,7 @@
 """
 
 from core.backoff import FULL_JITTER, Backoff
-from core.boundary import Boundary, RateLimit
+from core.boundary import Boundary, RateLimit, quiet_loop_errors
 from core.connection import ConnectionHealth
 from core.errors import FiregwError
 from core.jsontext import JsonError, parse_json
@@ -33,6 +33,7 @@ __all__ = [
     "Value",
     "now_ns",
     "parse_json",
+    "quiet_loop_errors",
     "restarts",
     "supervise",
 ]

@@ -8,12 +8,13 @@ place that catches every error. `RateLimit` keeps the log from flooding meanwhil
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
 from types import TracebackType
 
-__all__ = ["Boundary", "RateLimit"]
+__all__ = ["Boundary", "RateLimit", "quiet_loop_errors"]
 
 
 class RateLimit:
@@ -74,3 +75,27 @@ class Boundary:
                 exc_info=error,
             )
         return True
+
+
+def quiet_loop_errors(loop: asyncio.AbstractEventLoop, log: logging.Logger) -> None:
+    """Let the event loop report what escapes a library's callbacks in one line, at most once
+    a minute per kind, instead of a traceback every time.
+
+    A Modbus gateway that sends a malformed frame makes pymodbus raise inside its protocol
+    callback; asyncio then logs "Fatal error: protocol.data_received() call failed" with a
+    traceback and drops the connection, on every reconnect. The connection's own health
+    already says it is lost; this keeps the cause to one line (the traceback at debug level).
+    """
+    limit = RateLimit(60.0)
+
+    def report(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        message = str(context.get("message") or "unexpected error in the event loop")
+        error = context.get("exception")
+        if limit.due(message):
+            cause = f": {type(error).__name__}: {error}" if error is not None else ""
+            log.warning("%s%s (logged at most once a minute)", message, cause)
+        log.debug(
+            "event loop: %s", message, exc_info=error if isinstance(error, BaseException) else None
+        )
+
+    loop.set_exception_handler(report)

@@ -11,6 +11,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from core import quiet_loop_errors
 from firegw.broker_acl import add_broker_acl_command
 from firegw.operator import add_operator_commands
 from firegw.rejected import add_rejected_command
@@ -222,6 +223,7 @@ def _until_signal(work: Coroutine[Any, Any, None]) -> int:
     async def supervised() -> None:
         task = asyncio.ensure_future(work)
         loop = asyncio.get_running_loop()
+        quiet_loop_errors(loop, log)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, task.cancel)
         try:

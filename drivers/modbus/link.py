@@ -62,6 +62,8 @@ class EndpointStats:
     timeouts: int = 0
     exceptions: int = 0
     disconnected: int = 0
+    mismatches: int = 0
+    """Answers to another question (another function code or unit), refused as data."""
     connects: int = 0
     reconnects: int = 0
     connect_failures: int = 0
@@ -245,6 +247,7 @@ class Link:
         return PollFailure(Quality.TIMEOUT, f"no response within {self.spec.timeout:g} s")
 
     def _values(self, response: ModbusPDU, request: Request) -> list[int] | list[bool]:
+        self._check_answers(response, request)
         if response.isError():
             self.stats.exceptions += 1
             code = response.exception_code
@@ -257,6 +260,25 @@ class Link:
             detail = f"short response: {len(values)} of {request.count} values"
             raise PollFailure(Quality.DECODE_ERROR, detail)
         return values[: request.count]
+
+    def _check_answers(self, response: ModbusPDU, request: Request) -> None:
+        """An answer to another question is never data: a gateway that mixes up its replies
+        (another function, another unit) would otherwise turn a fault into a false fire."""
+        asked, got = request.function.code, response.function_code & 0x7F
+        if got != asked:
+            self.stats.mismatches += 1
+            raise PollFailure(
+                Quality.DECODE_ERROR,
+                f"the answer is for function {got}, the request was function {asked}: "
+                "not taken as data",
+            )
+        if response.dev_id not in (request.unit, 0):
+            self.stats.mismatches += 1
+            raise PollFailure(
+                Quality.DECODE_ERROR,
+                f"the answer is from unit {response.dev_id}, the request was for unit "
+                f"{request.unit}: not taken as data",
+            )
 
 
 def raise_if_cancelled() -> None:

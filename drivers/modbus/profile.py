@@ -24,6 +24,19 @@ class Function(StrEnum):
     def is_bit(self) -> bool:
         return self in (Function.COIL, Function.DISCRETE_INPUT)
 
+    @property
+    def code(self) -> int:
+        """The Modbus function code that reads this table."""
+        return _READ_CODES[self]
+
+
+_READ_CODES = {
+    Function.COIL: 1,
+    Function.DISCRETE_INPUT: 2,
+    Function.HOLDING_REGISTER: 3,
+    Function.INPUT_REGISTER: 4,
+}
+
 
 class DataType(StrEnum):
     """How the raw registers of a point are read as a number."""
