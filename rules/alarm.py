@@ -63,6 +63,13 @@ class Alarm:
     out_of_service: bool = False
     out_of_service_by: str | None = None
     out_of_service_until: int | None = None
+    held_by: str | None = None
+    """The alarm whose cause this one is a consequence of, while that cause is active: a
+    detector behind a panel link that is down (`link_lost:opd-panel`), a camera's recording
+    while the camera is offline. A held alarm is on the feed, marked, but needs nobody."""
+    group: str = ""
+    """The incident it belongs to, for the feed's summaries and one acknowledgement for all:
+    `fire@<zone>` for fire alarms, the cause's group while held, else `<class>@<zone>`."""
     activations: int = 0
     chattering: bool = False
     stale: bool = False
@@ -86,6 +93,7 @@ class Alarm:
             observed_at=wall,
             latched=source.latched,
             updated_at=wall,
+            group=own_group(source.alarm_class, source.zone, source.device or source.alarm_id),
         )
 
     @property
@@ -100,12 +108,14 @@ class Alarm:
         over only when someone resets it. Shelving and out of service do not change it (they
         have flags of their own); a shelved alarm still needs a person when its shelf expires.
         """
+        if self.held_by is not None:
+            return False  # its cause is the alarm a person answers
         if self.state in _WAITING_FOR_ACKNOWLEDGEMENT:
             return True
         return self.latched and self.state is not AlarmState.NORMAL
 
     @property
-    def held(self) -> bool:
+    def kept(self) -> bool:
         """Shelved or out of service: kept by the engine even while normal."""
         return self.shelved_until is not None or self.out_of_service
 
@@ -174,3 +184,9 @@ _REQUIRED = (
     "raised_at",
     "observed_at",
 )
+
+
+def own_group(alarm_class: AlarmClass, zone: str, device: str) -> str:
+    """The group of an alarm that is nobody's consequence: fire and other classes by zone, an
+    alarm without a zone (a connection, the gateway itself) by its device."""
+    return f"{alarm_class}@{zone or device}"

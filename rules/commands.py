@@ -66,6 +66,9 @@ AlarmLookup = Callable[[str], SourceAndMessage | None]
 Label = Callable[[str], str]
 """A device or alarm id -> how a message names it ("Smoke detector SD-1")."""
 
+GROUP_MARK = "@"
+"""A command's target with this in it names a group of alarms, not one alarm."""
+_WAITING = (AlarmState.UNACKNOWLEDGED, AlarmState.RETURNED_UNACKNOWLEDGED)
 _ARGUMENTS = {
     Action.SHELVE: frozenset({"duration"}),
     Action.OUT_OF_SERVICE: frozenset({"duration"}),
@@ -97,6 +100,8 @@ class Commands:
         if problem is not None:
             return CommandResult.refused(problem)
         who = (by or "").strip()
+        if GROUP_MARK in alarm_id:
+            return self._group(action, alarm_id, who, now)
         record = self.book.get(alarm_id)
         if record is None:
             return self._without_record(action, alarm_id, who, args, now)
@@ -233,6 +238,20 @@ class Commands:
         ]
         events += enable_where_done(self.book, "returned to service", now.wall)
         return CommandResult(True, events=events)
+
+    def _group(self, action: Action, group: str, by: str, now: Now) -> CommandResult:
+        """Acknowledge every alarm of one incident (`fire@opd-1f-er`, `trouble@opd-panel`)
+        with one command; each acknowledgement is its own event."""
+        if action is not Action.ACKNOWLEDGE:
+            return CommandResult.refused(f"a group ({group}) can only be acknowledged as a whole")
+        waiting = [
+            record
+            for record in self.book
+            if record.alarm.group == group and record.alarm.state in _WAITING
+        ]
+        if not waiting:
+            return CommandResult.refused(f"nothing in group {group} waits for an acknowledgement")
+        return CommandResult(True, events=[self._acknowledge(r, by, now) for r in waiting])
 
     def _alarm_out_of_service(
         self, record: AlarmRecord, by: str, args: Mapping[str, Any], now: Now

@@ -24,6 +24,7 @@ from functools import cache
 from core import Quality
 from rules.model import AlarmClass, DeviceKind, Priority
 from rules.specs import (
+    LINK,
     AnyRule,
     BlindSpotRule,
     CoincidenceRule,
@@ -44,7 +45,7 @@ _CAMERA = DeviceKind.CAMERA
 @cache
 def default_table() -> tuple[AnyRule, ...]:
     """Every default rule, detectors first; the same objects on every call (they are frozen)."""
-    return _detector_rules() + _hydrant_rules() + _camera_rules() + _gateway_rules()
+    return _detector_rules() + _hydrant_rules() + _camera_rules() + _link_rules() + _gateway_rules()
 
 
 def _detector_rules() -> tuple[AnyRule, ...]:
@@ -116,6 +117,7 @@ def _detector_rules() -> tuple[AnyRule, ...]:
             text="communication lost",
             alarm_class=trouble,
             priority=Priority.HIGH,
+            held_by=(LINK,),
         ),
     )
 
@@ -179,6 +181,7 @@ def _hydrant_rules() -> tuple[AnyRule, ...]:
             text="communication lost",
             alarm_class=AlarmClass.TROUBLE,
             priority=Priority.MEDIUM,
+            held_by=(LINK,),
         ),
     )
 
@@ -205,6 +208,7 @@ def _camera_rules() -> tuple[AnyRule, ...]:
             alarm_class=trouble,
             priority=high,
             on_delay=10.0,
+            held_by=("camera_offline",),
         ),
         StateRule(
             name="camera_video_loss",
@@ -215,6 +219,7 @@ def _camera_rules() -> tuple[AnyRule, ...]:
             alarm_class=trouble,
             priority=high,
             on_delay=10.0,
+            held_by=("camera_offline",),
         ),
         StateRule(
             name="camera_tamper",
@@ -250,6 +255,7 @@ def _camera_rules() -> tuple[AnyRule, ...]:
             alarm_class=trouble,
             priority=Priority.MEDIUM,
             on_delay=60.0,
+            held_by=("camera_offline",),
         ),
         SupervisionRule(
             name="comms_lost",
@@ -257,6 +263,7 @@ def _camera_rules() -> tuple[AnyRule, ...]:
             text="communication lost",
             alarm_class=trouble,
             priority=Priority.MEDIUM,
+            held_by=(LINK, "camera_offline"),
         ),
         BlindSpotRule(
             name="blind_spot",
@@ -265,6 +272,23 @@ def _camera_rules() -> tuple[AnyRule, ...]:
             causes=("comms_lost", "camera_offline", "camera_not_recording", "camera_video_loss"),
             alarm_class=AlarmClass.SECURITY,
             priority=high,
+            held_by=(LINK,),
+        ),
+    )
+
+
+def _link_rules() -> tuple[AnyRule, ...]:
+    """A connection many devices depend on: one alarm for it, their losses its consequences."""
+    return (
+        StateRule(
+            name="link_lost",
+            kind=DeviceKind.LINK,
+            point="up",
+            states=(False,),
+            text="lost: the devices behind it cannot be read",
+            alarm_class=AlarmClass.TROUBLE,
+            priority=Priority.HIGH,
+            on_delay=1.0,
         ),
     )
 

@@ -12,7 +12,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from core import Quality, Reading
 from rules.alarm import Alarm
 from rules.clock import Clock, SystemClock
-from rules.commands import Action, CommandResult, Commands, Now, SourceAndMessage
+from rules.commands import (
+    GROUP_MARK,
+    Action,
+    CommandResult,
+    Commands,
+    Now,
+    SourceAndMessage,
+)
 from rules.disablement import enable_where_done, is_disablement
 from rules.events import AlarmEvent, in_publication_order
 from rules.index import build_index
@@ -41,7 +48,7 @@ class RuleEngine:
         self.rules = rules if rules is not None else default_rules()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._index = build_index(devices, self.rules, self.clock.monotonic())
-        self._book = AlarmBook(self.rules)
+        self._book = AlarmBook(self.rules, self._index.causes)
         self._commands = Commands(self._book, self._device_alarms, self._lookup, self._label)
         self._pending: dict[str, Monitor] = {}
         self.unknown_readings = 0
@@ -168,7 +175,7 @@ class RuleEngine:
                 wall=wall,
             )
         else:
-            events = self._book.deactivate(source.alarm_id, monitor.clear_cause(), wall)
+            events = self._book.deactivate(source.alarm_id, monitor.clear_cause(), wall, now)
         if monitor.listeners:
             events.extend(self._notify(monitor, active, now))
         return events
@@ -194,6 +201,8 @@ class RuleEngine:
         record = self._book.get(target)
         if record is not None:
             return frozenset({record.alarm.alarm_class})
+        if GROUP_MARK in target:
+            return frozenset(r.alarm.alarm_class for r in self._book if r.alarm.group == target)
         found = self._lookup(target) or None
         if found is not None:
             return frozenset({found[0].alarm_class})

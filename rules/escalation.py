@@ -27,6 +27,8 @@ def escalations_due(
     alarm = record.alarm
     if alarm.escalation_level >= 3 or alarm.state is AlarmState.NORMAL or alarm.suppressed:
         return []
+    if alarm.held_by is not None:
+        return []  # its cause escalates
     if alarm.priority not in policy.priorities:
         return []
     elapsed = now - record.announced

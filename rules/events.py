@@ -33,6 +33,11 @@ class EventKind(StrEnum):
     """Three or more activations within a minute (ISA-18.2): fix the deadband or delays."""
     STALE = "stale"
     """Continuously active for more than 24 hours (ISA-18.2 stale alarm)."""
+    HELD = "held"
+    """Its cause became active: it is that cause's consequence now, on the feed but needing
+    nobody (`held_by` names the cause)."""
+    RELEASED = "released"
+    """Its cause ended while it is still present: it stands on its own and needs a person."""
 
 
 @dataclass(frozen=True, slots=True)

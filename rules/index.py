@@ -23,6 +23,7 @@ from rules.model import DeviceInfo, DeviceKind
 from rules.monitor import Monitor, ZoneMonitor
 from rules.ruleset import RuleConfigError, RuleSet
 from rules.specs import (
+    LINK,
     BlindSpotRule,
     CoincidenceRule,
     DeviceRule,
@@ -54,6 +55,8 @@ class RuleIndex:
     monitors: dict[str, Monitor] = field(default_factory=dict)
     comms: list[CommsMonitor] = field(default_factory=list)
     zones: list[ZoneMonitor] = field(default_factory=list)
+    causes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Alarm id -> the alarms whose activity makes it a consequence (see `held_by` of rules)."""
 
     def add(self, monitor: Monitor) -> None:
         alarm_id = monitor.source.alarm_id
@@ -73,7 +76,38 @@ def build_index(devices: Sequence[DeviceInfo], rules: RuleSet, start: float) -> 
     for (kind, zone), members in _by_zone(devices).items():
         for rule in rules.zone_rules(kind, zone):
             _bind_zone(index, rule, zone, members)
+    _bind_causes(index, devices, rules)
     return index
+
+
+def _bind_causes(index: RuleIndex, devices: Sequence[DeviceInfo], rules: RuleSet) -> None:
+    """For each rule held by others, the alarm ids of its causes on this site."""
+    for device in devices:
+        for rule in rules.device_rules(device):
+            causes = _cause_ids(index, rule.held_by, device.id, (device.link,))
+            if causes:
+                index.causes[f"{rule.name}:{device.id}"] = causes
+    for (kind, zone), members in _by_zone(devices).items():
+        links = tuple({member.link for member in members})
+        for zone_rule in rules.zone_rules(kind, zone):
+            causes = _cause_ids(index, zone_rule.held_by, None, links if len(links) == 1 else ())
+            if causes:
+                index.causes[f"{zone_rule.name}:{zone}"] = causes
+
+
+def _cause_ids(
+    index: RuleIndex, held_by: tuple[str, ...], device: str | None, links: tuple[str | None, ...]
+) -> tuple[str, ...]:
+    """`held_by` resolved: the device's own alarms of those rules, and its link's alarms."""
+    found: list[str] = []
+    for name in held_by:
+        if name == LINK:
+            for link in links:
+                slot = index.devices.get(link) if link is not None else None
+                found += [monitor.source.alarm_id for monitor in slot.monitors] if slot else []
+        elif device is not None and f"{name}:{device}" in index.monitors:
+            found.append(f"{name}:{device}")
+    return tuple(found)
 
 
 def _bind_device(index: RuleIndex, device: DeviceInfo, rules: RuleSet, start: float) -> DeviceSlot:

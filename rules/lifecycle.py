@@ -20,12 +20,12 @@ shelved at all. One alarm per condition: only a change of the condition does any
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterator
+from collections import defaultdict, deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from core import Value
-from rules.alarm import Alarm, AlarmSource
+from rules.alarm import Alarm, AlarmSource, own_group
 from rules.escalation import escalations_due
 from rules.events import AlarmEvent, EventKind
 from rules.model import AlarmState
@@ -35,6 +35,10 @@ _NORMAL = AlarmState.NORMAL
 _UNACK = AlarmState.UNACKNOWLEDGED
 _ACK = AlarmState.ACKNOWLEDGED
 _RETURNED = AlarmState.RETURNED_UNACKNOWLEDGED
+
+SETTLE = 10.0
+"""Seconds a consequence is given, after its cause ends, to end too (devices behind a link
+that is back answer at their next poll) before it stands on its own."""
 
 
 @dataclass(slots=True)
@@ -50,6 +54,8 @@ class AlarmRecord:
     """When its last shelf ran out: shelving it again soon after is a re-shelve."""
     service_expiry: float | None = None
     """When its out of service ends by itself."""
+    release_at: float | None = None
+    """When a held alarm whose cause has ended stands on its own, if it is still present."""
 
 
 class _History:
@@ -66,10 +72,16 @@ class _History:
 class AlarmBook:
     """Every alarm that is not plain normal, and the transitions between states."""
 
-    def __init__(self, rules: RuleSet) -> None:
+    def __init__(self, rules: RuleSet, causes: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self.rules = rules
         self.records: dict[str, AlarmRecord] = {}
         self._history: dict[str, _History] = {}
+        self.causes = dict(causes or {})
+        """Alarm id -> the alarms that, while active, make it their consequence."""
+        self.consequences: dict[str, list[str]] = defaultdict(list)
+        for alarm_id, its_causes in self.causes.items():
+            for cause in its_causes:
+                self.consequences[cause].append(alarm_id)
 
     def __iter__(self) -> Iterator[AlarmRecord]:
         return iter(list(self.records.values()))
@@ -105,23 +117,95 @@ class AlarmBook:
             if alarm.suppressed:
                 return []
             cause = f"{cause} (device out of service: a fire is never held back)"
+        held = self.active_cause(alarm.id) if not alarm.is_fire else None
+        if held is not None:
+            self._hold(record, held)
+            cause = f"{cause} (held back: {held} is the cause)"
         events = [self._raise(record, cause, now, wall)]
         if newly_chattering:
             cause = f"{alarm.activations} activations, {self._chatter_text()}"
             events.append(self.emit(record, EventKind.CHATTERING, cause, wall))
-        return self._automatic(record, events)
+        return self._automatic(record, events) + self._hold_consequences(alarm.id, wall)
 
-    def deactivate(self, alarm_id: str, cause: str, wall: int) -> list[AlarmEvent]:
+    def deactivate(
+        self, alarm_id: str, cause: str, wall: int, now: float | None = None
+    ) -> list[AlarmEvent]:
         """The condition is gone (after its off-delay)."""
         record = self.records.get(alarm_id)
         if record is None or not record.alarm.active:
             return []
         alarm = record.alarm
         alarm.active = alarm.stale = False
+        released = self._release_consequences(alarm_id, now, wall)
         if alarm.out_of_service and alarm.suppressed:
-            return []
+            return released
         event = self._return(record, cause, wall)
-        return self._automatic(record, [event] if event else [])
+        return self._automatic(record, [event] if event else []) + released
+
+    def active_cause(self, alarm_id: str) -> str | None:
+        """The first of `alarm_id`'s causes that is active now, if any."""
+        for cause in self.causes.get(alarm_id, ()):
+            record = self.records.get(cause)
+            if record is not None and record.alarm.active:
+                return cause
+        return None
+
+    def _hold(self, record: AlarmRecord, cause: str) -> None:
+        alarm = record.alarm
+        alarm.held_by = cause
+        alarm.group = self.records[cause].alarm.group
+
+    def _hold_consequences(self, cause: str, wall: int) -> list[AlarmEvent]:
+        """A cause became active: its consequences that are already on the feed are held."""
+        events = []
+        for alarm_id in self.consequences.get(cause, ()):
+            record = self.records.get(alarm_id)
+            if record is not None and record.alarm.held_by == cause:
+                record.release_at = None  # its cause is back before it was released
+            if record is None or not record.alarm.active or record.alarm.held_by is not None:
+                continue
+            if record.alarm.is_fire:
+                continue  # never: a fire is never held back
+            self._hold(record, cause)
+            event = self.emit(record, EventKind.HELD, f"held back: {cause} is the cause", wall)
+            events += self._automatic(record, [event])
+        return events
+
+    def _release_consequences(self, cause: str, now: float | None, wall: int) -> list[AlarmEvent]:
+        """A cause ended: its consequences get `SETTLE` seconds to end too (see `tick`)."""
+        for alarm_id in self.consequences.get(cause, ()):
+            record = self.records.get(alarm_id)
+            if record is not None and record.alarm.held_by == cause:
+                record.release_at = (now if now is not None else 0.0) + SETTLE
+        return []
+
+    def _settle_consequences(self, now: float, wall: int) -> list[AlarmEvent]:
+        """Each held alarm whose cause ended `SETTLE` seconds ago stands on its own if still
+        present, goes with its cause if not, or follows another cause that is active."""
+        events: list[AlarmEvent] = []
+        for record in self:
+            if record.release_at is None or now < record.release_at:
+                continue
+            record.release_at = None
+            cause, other = record.alarm.held_by or "", self.active_cause(record.alarm.id)
+            if other is not None:
+                self._hold(record, other)
+                continue
+            events += self._automatic(record, [self._release(record, cause, now, wall)])
+        return events
+
+    def _release(self, record: AlarmRecord, cause: str, now: float | None, wall: int) -> AlarmEvent:
+        alarm = record.alarm
+        alarm.held_by = None
+        alarm.group = own_group(alarm.alarm_class, alarm.zone, alarm.device or alarm.id)
+        if not alarm.active:
+            alarm.state = _NORMAL
+            return self.emit(record, EventKind.CLEARED, f"gone with its cause {cause}", wall)
+        if alarm.state is not _ACK:
+            alarm.state = _UNACK
+            if now is not None:
+                record.announced = now
+        return self.emit(record, EventKind.RELEASED, f"still present after {cause} ended", wall)
 
     def ensure(self, source: AlarmSource, message: str, now: float, wall: int) -> AlarmRecord:
         """The record of `source`'s alarm, created normal if there is none."""
@@ -138,7 +222,7 @@ class AlarmBook:
         Escalation and shelving deadlines are carried over using the wall clock (the only clock
         that survives a restart); from then on they run on the monotonic clock again.
         """
-        if alarm.id in self.records or not (alarm.state is not _NORMAL or alarm.held):
+        if alarm.id in self.records or not (alarm.state is not _NORMAL or alarm.kept):
             return None
         alarm = alarm.snapshot()
         age = max(0.0, (wall - alarm.raised_at) / 1e9)
@@ -164,7 +248,7 @@ class AlarmBook:
                 record.alarm.escalation_level = level
                 events.append(self.emit(record, EventKind.ESCALATED, cause, wall))
             events.extend(self._check_stale(record, now, wall))
-        return events
+        return events + self._settle_consequences(now, wall)
 
     def _check_stale(self, record: AlarmRecord, now: float, wall: int) -> list[AlarmEvent]:
         """ISA-18.2: an alarm continuously active for more than a day is stale."""
@@ -235,7 +319,7 @@ class AlarmBook:
     def drop_if_done(self, record: AlarmRecord) -> None:
         """Forget an alarm that is normal and neither shelved nor out of service."""
         alarm = record.alarm
-        if alarm.state is _NORMAL and not alarm.active and not alarm.held:
+        if alarm.state is _NORMAL and not alarm.active and not alarm.kept:
             self.records.pop(alarm.id, None)
 
     def _raise(self, record: AlarmRecord, cause: str, now: float, wall: int) -> AlarmEvent:

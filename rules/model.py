@@ -19,6 +19,9 @@ class DeviceKind(StrEnum):
     CAMERA = "camera"
     GATEWAY = "gateway"
     """The gateway itself: its history and outbox are watched like a device (never configured)."""
+    LINK = "link"
+    """A connection many devices depend on (a panel's Modbus link, the broker the cameras
+    publish to), watched like a device by the gateway (never configured)."""
 
     @property
     def label(self) -> str:
@@ -31,6 +34,7 @@ _KIND_LABELS = {
     DeviceKind.HYDRANT_PRESSURE: "Hydrant pressure transmitter",
     DeviceKind.CAMERA: "Camera",
     DeviceKind.GATEWAY: "Gateway",
+    DeviceKind.LINK: "Connection",
 }
 
 
@@ -123,6 +127,10 @@ class DeviceInfo:
     building: str
     supervision: float = 3.0
     nominal: Mapping[str, float] = field(default_factory=dict)
+    link: str | None = None
+    """The connection its readings come through (a `LINK` device's id), if the gateway
+    watches one: while that connection is lost, the device's communication loss is its
+    consequence, not an alarm of its own."""
 
     def __post_init__(self) -> None:
         try:

@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from core import FiregwError
 from rules.defaults import default_table
-from rules.model import DeviceInfo, DeviceKind
+from rules.model import AlarmClass, DeviceInfo, DeviceKind
 from rules.policies import ChatteringPolicy, EscalationPolicy, OutOfServicePolicy, ShelvingPolicy
 from rules.specs import (
+    LINK,
     AnyRule,
     BlindSpotRule,
     CoincidenceRule,
@@ -139,17 +140,20 @@ def _check_names(rules: tuple[AnyRule, ...]) -> None:
 
 
 def _check_references(rules: tuple[AnyRule, ...]) -> None:
-    """A confirmed-fire rule needs its source rule, a blind-spot rule its causes."""
+    """A confirmed-fire rule needs its source rule, a blind-spot rule its causes, and a rule
+    held by others needs them; no fire rule is ever held back."""
     names = {(rule.kind, rule.name) for rule in rules if not is_zone_rule(rule)}
     for rule in rules:
-        wanted: tuple[str, ...] = ()
+        wanted: tuple[str, ...] = tuple(name for name in rule.held_by if name != LINK)
         if isinstance(rule, CoincidenceRule):
-            wanted = (rule.source,)
+            wanted += (rule.source,)
         elif isinstance(rule, BlindSpotRule):
-            wanted = rule.causes
+            wanted += rule.causes
         for name in wanted:
             if (rule.kind, name) not in names:
                 raise ValueError(f"rule {rule.name!r} refers to {name!r}, no {rule.kind} rule")
+        if rule.held_by and rule.alarm_class is AlarmClass.FIRE:
+            raise ValueError(f"rule {rule.name!r} is a fire rule: a fire is never held back")
 
 
 def _check_overrides(

@@ -67,6 +67,10 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+LINK = "link"
+"""In `held_by`: the connection the device's readings come through (`DeviceInfo.link`)."""
+
+
 class _Rule(_Spec):
     name: RuleName
     kind: DeviceKind
@@ -77,6 +81,11 @@ class _Rule(_Spec):
     enabled: bool = True
     on_delay: Delay = 0.0
     off_delay: Delay = 0.0
+    held_by: tuple[RuleName, ...] = Field(
+        default=(),
+        description="rules of the same device whose alarm, while active, is the cause of this "
+        "one (held back, not announced), or `link` for the device's connection",
+    )
 
 
 class StateRule(_Rule):

@@ -135,6 +135,8 @@ class Link:
         )
         self._answered = False
         self._unanswered = 0
+        self.last_answer: float | None = None
+        """Monotonic time of the latest answer from any unit (an exception is an answer)."""
 
     @property
     def connected(self) -> bool:
@@ -215,6 +217,7 @@ class Link:
             response = await self._exchange(client, request)
             self.stats.last_round_trip = time.monotonic() - sent
         self.stats.responses += 1
+        self.last_answer = time.monotonic()
         self._answered, self._unanswered = True, 0
         return self._values(response, request)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -50,6 +51,11 @@ class EndpointPoller:
         """Whether the endpoint's connection is up right now."""
         return self._link.connected
 
+    def answering(self, within: float) -> bool:
+        """Whether the connection is up and some unit answered within the last `within` s."""
+        last = self._link.last_answer
+        return self.connected and last is not None and time.monotonic() - last < within
+
     async def run(self, sink: ReadingSink) -> None:
         """Poll until cancelled, delivering each device's readings (its derived points after
         them) to `sink`; closes the connection on exit."""
@@ -70,6 +76,10 @@ class ModbusDriver:
             if ids.count(endpoint_id) > 1:
                 raise ValueError(f"modbus endpoint {endpoint_id!r} is listed twice")
         self.pollers = tuple(EndpointPoller(spec) for spec in endpoints)
+
+    def answering(self, endpoint: str, within: float) -> bool:
+        """Whether `endpoint` is connected and answered within the last `within` seconds."""
+        return any(p.answering(within) for p in self.pollers if p.spec.id == endpoint)
 
     @property
     def stats(self) -> dict[str, EndpointStats]:

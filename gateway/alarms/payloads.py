@@ -21,7 +21,7 @@ def is_gone(alarm: Alarm) -> bool:
     This is the rules engine's own test for forgetting an alarm, so the feed, the store and
     `RuleEngine.alarms` always agree on which alarms exist.
     """
-    return alarm.state is AlarmState.NORMAL and not alarm.active and not alarm.held
+    return alarm.state is AlarmState.NORMAL and not alarm.active and not alarm.kept
 
 
 def alarm_document(alarm: Alarm, site: str) -> Document:

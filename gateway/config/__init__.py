@@ -13,9 +13,10 @@ from gateway.config.models import (
     OutboxSettings,
 )
 from gateway.config.operators import Operator, Role
-from gateway.config.site import Site
+from gateway.config.site import BROKER_LINK, Site
 
 __all__ = [
+    "BROKER_LINK",
     "ConfigError",
     "Device",
     "InfluxV1Connection",

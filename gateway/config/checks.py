@@ -9,7 +9,7 @@ from drivers.modbus import Function, ModbusDevice, ModbusProfile, SerialLine, lo
 from drivers.mqtt import MqttProfile, fill_template, overlap
 from gateway.config.models import ModbusSource, MqttSource, SiteConfig
 from gateway.config.operators import role_problems
-from gateway.config.site import MqttTopic, mqtt_topic_of
+from gateway.config.site import BROKER_LINK, MqttTopic, mqtt_topic_of
 from gateway.config.yamlsource import Path_
 
 Problem = tuple[Path_, str]
@@ -46,12 +46,19 @@ def _duplicates(where: str | Path_, items: Sequence[Any]) -> Iterator[Problem]:
 
 
 def _reserved_ids(config: SiteConfig) -> Iterator[Problem]:
-    """The gateway raises its own trouble alarms under `site.gateway_id`: no device may."""
+    """The gateway raises its own trouble alarms under `site.gateway_id`, and a connection's
+    under its id (a Modbus endpoint's, or `mqtt-broker`): no device may take those."""
+    links = {endpoint.id for endpoint in config.modbus.endpoints} | {BROKER_LINK}
     for index, device in enumerate(config.devices):
         if device.id == config.site.gateway_id:
             yield (
                 ("devices", index, "id"),
                 (f"{device.id!r} is the gateway's own id (for its trouble alarms); choose another"),
+            )
+        elif device.id in links:
+            yield (
+                ("devices", index, "id"),
+                f"{device.id!r} names a connection (its link_lost alarm); choose another",
             )
 
 

@@ -18,6 +18,7 @@ from gateway.config.models import (
     Device,
     InfluxV1Connection,
     InfluxV2Connection,
+    ModbusSource,
     MqttSource,
     SiteConfig,
     Zone,
@@ -25,6 +26,9 @@ from gateway.config.models import (
 from rules import DeviceKind
 
 Profile = Annotated[ModbusProfile | MqttProfile, Field(discriminator="protocol")]
+
+BROKER_LINK = "mqtt-broker"
+"""The link id of the broker the site's MQTT devices publish to."""
 
 SUPERVISION_CAP = 100.0
 """Seconds: GB 50166 wants a fault shown within 100 s, so no supervision window is longer."""
@@ -112,6 +116,21 @@ class Site:
             return device.supervision
         polls = self.config.defaults.supervision_polls * self.poll_interval(device)
         return min(polls, SUPERVISION_CAP)
+
+    def link_of(self, device: Device) -> str:
+        """The connection `device` depends on: its Modbus endpoint, or the MQTT broker
+        (`BROKER_LINK`). While that connection is lost, its loss is the device's cause."""
+        if isinstance(device.source, ModbusSource):
+            return device.source.endpoint
+        return BROKER_LINK
+
+    @cached_property
+    def links(self) -> dict[str, list[Device]]:
+        """Every connection that devices depend on, with those devices, in site order."""
+        found: dict[str, list[Device]] = {}
+        for device in self.config.devices:
+            found.setdefault(self.link_of(device), []).append(device)
+        return found
 
     def modbus_profile(self, device: Device) -> ModbusProfile:
         profile = self.profiles[device.profile]

@@ -33,6 +33,8 @@ class ReadingRecorder:
         self._series[itself] = series_key(
             "gateway", {"site": site.config.site.id, "device": itself}
         )
+        for link in site.links:  # whether each connection is up (gateway.runtime.links)
+            self._series[link] = series_key("link", {"site": site.config.site.id, "device": link})
         self.unencodable = 0
 
     async def __call__(self, readings: Sequence[Reading]) -> None:

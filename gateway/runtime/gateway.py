@@ -25,6 +25,7 @@ from gateway.health import (
 from gateway.operators import Authority
 from gateway.outbox import Outbox, OutboxWriter, ReadingRecorder
 from gateway.runtime.hub import Hub
+from gateway.runtime.links import LinkWatch
 from gateway.runtime.wiring import make_sink, modbus_endpoints, mqtt_devices
 from gateway.sinks import Sink
 
@@ -172,6 +173,8 @@ class Gateway:
                 )
             if self.delivery is not None:
                 tasks.create_task(supervise("delivery-health", self.delivery.run))
+            links = LinkWatch(self.site, self.modbus_driver, self.mqtt_driver, self.hub.publish)
+            tasks.create_task(supervise("links", links.run))
             tasks.create_task(supervise("status", status.run))
             self.started.set()
             log.info(

@@ -151,7 +151,7 @@ async def test_sigterm_stops_within_5_s_and_the_outbox_is_sent_on_the_next_start
 
 def stored(influxdb: InfluxServer) -> set[tuple[str, int]]:
     found: set[tuple[str, int]] = set()
-    for measurement in ("smoke_detector", "hydrant_pressure", "camera", "gateway"):
+    for measurement in ("smoke_detector", "hydrant_pressure", "camera", "gateway", "link"):
         for row in influxdb.query("sigterm", f'SELECT * FROM "{measurement}"'):
             found.add((str(row["device"]), int(row["time"])))  # type: ignore[call-overload]
     return found

@@ -39,10 +39,11 @@ class GoldenDevice(_Strict):
     building: str = "main"
     supervision: float = 100_000.0
     nominal: dict[str, float] = Field(default_factory=dict)
+    link: str | None = None
 
     def info(self) -> DeviceInfo:
         return DeviceInfo(
-            self.id, self.kind, self.zone, self.building, self.supervision, self.nominal
+            self.id, self.kind, self.zone, self.building, self.supervision, self.nominal, self.link
         )
 
 

@@ -46,6 +46,8 @@ DEFAULT_TABLE = [
     (CAMERA, "fps_low", "threshold", AlarmClass.TROUBLE, Priority.MEDIUM, False, 60),
     (CAMERA, "comms_lost", "supervision", AlarmClass.TROUBLE, Priority.MEDIUM, False, 0),
     (CAMERA, "blind_spot", "blind_spot", AlarmClass.SECURITY, Priority.HIGH, False, 0),
+    # a connection many devices depend on (a panel's link, the broker the cameras publish to)
+    (DeviceKind.LINK, "link_lost", "state", AlarmClass.TROUBLE, Priority.HIGH, False, 1),
     # the gateway's own history and outbox
     (
         DeviceKind.GATEWAY,

@@ -34,7 +34,7 @@ from tests.servers import InfluxServer, MosquittoServer, free_port
 from tests.sites import clinic_site, eventually
 
 FIREGW = [sys.executable, "-m", "firegw", "run"]
-MEASUREMENTS = ("smoke_detector", "hydrant_pressure", "camera", "gateway", "alarm_event")
+MEASUREMENTS = ("smoke_detector", "hydrant_pressure", "camera", "gateway", "link", "alarm_event")
 TAGS = frozenset({"time", "site", "building", "zone", "device", "rule", "class", "priority"})
 ALARM_EVENT = "alarm_event"
 

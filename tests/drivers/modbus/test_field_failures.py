@@ -28,9 +28,8 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Self
 
 import pytest
 
@@ -40,6 +39,7 @@ from drivers.modbus.link import RECONNECT_CAP, RECONNECT_INITIAL
 from gateway.config import Site, load_site
 from gateway.runtime.wiring import modbus_endpoints
 from simulators import SimulatedSite
+from tests.cable import Cable
 from tests.drivers.modbus.helpers import POLL, Collector, all_good, polling
 from tests.servers import SerialPair, free_port
 from tests.sites import panel_site
@@ -58,56 +58,6 @@ def tcp_panel(
     """Detectors SD-<unit>-<n> on one Modbus TCP endpoint at 127.0.0.1:`port`, every 100 ms."""
     line = f"{{id: panel, host: 127.0.0.1, port: {port}, timeout: {timeout}}}"
     return load_site(panel_site(folder, line, units=units, detectors=detectors))
-
-
-class Cable:
-    """A TCP relay between the gateway and a simulated panel, that can be cut like a network
-    link: while cut, bytes in both directions are dropped and new connections are accepted
-    but never answered, as when a switch goes dark (no reset, no close reaches either side)."""
-
-    def __init__(self, panel_port: int) -> None:
-        self.panel_port = panel_port
-        self.port = 0
-        self.cut = False
-        self._stack = AsyncExitStack()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def __aenter__(self) -> Self:
-        server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = int(server.sockets[0].getsockname()[1])
-        self._stack.push_async_callback(server.wait_closed)
-        self._stack.callback(server.close)
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._stack.aclose()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.cut:
-            await self._pump(reader, None)  # swallowed: the panel is out of reach
-            return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.panel_port)
-        back = asyncio.create_task(self._pump(up_reader, writer))
-        self._tasks.add(back)
-        try:
-            await self._pump(reader, up_writer)
-        finally:
-            back.cancel()
-            self._tasks.discard(back)
-            for end in (writer, up_writer):
-                end.close()
-
-    async def _pump(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter | None
-    ) -> None:
-        while data := await reader.read(4096):
-            if writer is not None and not self.cut:
-                writer.write(data)
-        if writer is not None:
-            writer.close()
 
 
 async def test_polling_resumes_at_full_rate_after_an_outage_longer_than_the_backoff_cap(

@@ -34,7 +34,7 @@ QUIET = RuleSet.model_validate(
         "kinds": {
             kind: {"comms_lost": {"enabled": False}}
             for kind in DeviceKind
-            if kind is not DeviceKind.GATEWAY
+            if kind not in (DeviceKind.GATEWAY, DeviceKind.LINK)
         }
     }
 )

@@ -199,6 +199,12 @@ def test_an_rtu_endpoint_has_the_modbus_serial_defaults(hospital: Path) -> None:
             "devices[2].id: 'firegw-st-lukes' is the gateway's own id (for its trouble alarms); "
             "choose another",
         ),
+        (
+            "id: OPD-SD-003,",
+            "id: mqtt-broker,",
+            "mqtt-broker",
+            "devices[2].id: 'mqtt-broker' names a connection (its link_lost alarm); choose another",
+        ),
     ],
 )
 def test_a_mistake_names_file_line_and_field(

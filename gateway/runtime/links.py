@@ -1,0 +1,73 @@
+"""`LinkWatch`: whether each connection the site's devices depend on is up, as readings.
+
+A panel's Modbus link, or the broker the cameras publish to, is watched like a device (kind
+`link`, see `gateway.config.Site.links`): every second the gateway reads `up` for each, and
+the rules raise one `link_lost` alarm for a link that is down, holding back the communication
+losses of the devices behind it as its consequences. A Modbus link counts as up while it is
+connected and some unit answered within half the shortest supervision window of its devices,
+so that the link's alarm comes before theirs; the broker's while the MQTT driver is connected.
+At start, a link is not reported down before it had its devices' whole supervision window to
+come up: connecting takes a moment, and a loaded box is slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from core import Reading, ReadingSink, now_ns
+from drivers.modbus import ModbusDriver
+from drivers.mqtt import MqttDriver
+from gateway.config import BROKER_LINK, Site
+
+__all__ = ["LinkWatch"]
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 1.0
+
+
+class LinkWatch:
+    """Reports every `interval` seconds whether each link is up, to `publish` (the hub)."""
+
+    def __init__(
+        self,
+        site: Site,
+        modbus: ModbusDriver,
+        mqtt: MqttDriver | None,
+        publish: ReadingSink,
+        *,
+        interval: float = INTERVAL,
+    ) -> None:
+        self.modbus, self.mqtt, self.publish, self.interval = modbus, mqtt, publish, interval
+        self.window = {
+            link: min(site.supervision(device) for device in devices)
+            for link, devices in site.links.items()
+        }
+        self.within = {link: window / 2 for link, window in self.window.items()}
+        self._known: set[str] = set()
+        self._started = time.monotonic()
+
+    async def run(self) -> None:
+        """Report until cancelled."""
+        while True:
+            await self.publish(self.readings())
+            await asyncio.sleep(self.interval)
+
+    def readings(self) -> list[Reading]:
+        """One reading per link whose state is known: up once, or past its start-up grace."""
+        at, elapsed = now_ns(), time.monotonic() - self._started
+        readings = []
+        for link, window in self.window.items():
+            up = self.up(link)
+            if up or elapsed >= window:
+                self._known.add(link)
+            if link in self._known:
+                readings.append(Reading(link, "up", up, observed_at=at))
+        return readings
+
+    def up(self, link: str) -> bool:
+        if link == BROKER_LINK:
+            return self.mqtt is not None and self.mqtt.connected
+        return self.modbus.answering(link, self.within[link])
