@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from drivers.modbus import ModbusProfile
 from drivers.mqtt import MqttProfile
@@ -14,7 +13,9 @@ from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.models import INFLUX_TAGS, SOURCE_TAGS, SiteConfig
 from gateway.config.rulepoints import check_rule_points
 from gateway.config.site import Profile, Site
-from gateway.config.yamlsource import Path_, YamlDocument, read_yaml
+from gateway.config.textfile import file_kind
+from gateway.config.wording import place_errors
+from gateway.config.yamlsource import YamlDocument, read_yaml
 
 _PROFILE = TypeAdapter[ModbusProfile | MqttProfile](Profile)
 _PROFILE_TAGS = frozenset({"modbus", "mqtt"})
@@ -48,7 +49,7 @@ def _validate(document: YamlDocument, model: type[SiteConfig]) -> SiteConfig:
     try:
         return model.model_validate(document.data)
     except ValidationError as error:
-        raise ConfigError(_issues(document, error, SOURCE_TAGS | INFLUX_TAGS)) from None
+        raise ConfigError(place_errors(document, error, SOURCE_TAGS | INFLUX_TAGS)) from None
 
 
 Profiles = dict[str, ModbusProfile | MqttProfile]
@@ -62,6 +63,10 @@ def _load_profiles(
     documents: dict[str, YamlDocument] = {}
     issues: list[ConfigIssue] = []
     for index, entry in enumerate(config.profiles):
+        kind = file_kind(document.file.parent / entry)
+        if kind is not None and kind != "a folder":
+            issues.append(document.issue(("profiles", index), f"{str(entry)!r} is {kind}"))
+            continue
         for file in _profile_files(document.file.parent / entry):
             try:
                 profile, profile_document = _read_profile(file)
@@ -77,7 +82,9 @@ def _load_profiles(
                 )
             profiles[profile.id], documents[profile.id] = profile, profile_document
         if not (document.file.parent / entry).exists():
-            issues.append(document.issue(("profiles", index), f"no such file or folder '{entry}'"))
+            issues.append(
+                document.issue(("profiles", index), f"no such file or folder {str(entry)!r}")
+            )
     return profiles, documents, issues
 
 
@@ -92,42 +99,4 @@ def _read_profile(file: Path) -> tuple[ModbusProfile | MqttProfile, YamlDocument
     try:
         return _PROFILE.validate_python(document.data), document
     except ValidationError as error:
-        raise ConfigError(_issues(document, error, _PROFILE_TAGS, leading_only=True)) from None
-
-
-def _issues(
-    document: YamlDocument, error: ValidationError, tags: frozenset[str], leading_only: bool = False
-) -> list[ConfigIssue]:
-    """Pydantic's errors, placed in the file; `tags` are union tags that are not keys."""
-    issues = []
-    for detail in error.errors(include_url=False):
-        loc: tuple[Any, ...] = detail["loc"]
-        if leading_only:
-            path: Path_ = loc[1:] if loc and loc[0] in tags else loc
-        else:
-            path = tuple(part for part in loc if part not in tags)
-        message = _message(detail)
-        path, message = _deeper(path, message)
-        issues.append(document.issue(path, message))
-    return issues
-
-
-def _deeper(path: Path_, message: str) -> tuple[Path_, str]:
-    """A model-level message that starts with a dotted key (`zones.x.on_delay: ...`) names
-    where below `path` the problem is; move it into the path so the line is found."""
-    key, separator, rest = message.partition(": ")
-    if not separator or " " in key or "." not in key:
-        return path, message
-    return (*path, *key.split(".")), rest
-
-
-def _message(detail: Any) -> str:
-    kind, value = detail["type"], detail.get("input")
-    if kind == "missing":
-        return "required, but missing"
-    if kind == "extra_forbidden":
-        return "unknown key"
-    message = str(detail["msg"]).removeprefix("Value error, ")
-    if kind == "value_error" or isinstance(value, BaseModel | dict | list):
-        return message  # our own validators quote the value where it is not a secret
-    return f"{message} (got {value!r})"
+        raise ConfigError(place_errors(document, error, _PROFILE_TAGS)) from None

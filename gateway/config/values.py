@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any, Self
@@ -10,7 +11,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from rules import parse_duration
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+def _duration(value: Any) -> Any:
+    """Seconds from `value`, refusing one too long to count (`999...9h` is infinity)."""
+    seconds = parse_duration(value)
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        shown = value if len(str(value)) <= 40 else f"{str(value)[:40]}..."
+        raise ValueError(f"expected a duration such as 10s or 2m, got {shown!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
 """Seconds; written in config as `1s`, `500ms`, `2m`, `1h` or a number of seconds."""
 
 
