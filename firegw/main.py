@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from firegw.rejected import add_rejected_command
-from gateway.config import ConfigError, Site, load_site
+from gateway.config import ConfigError, Site, load_site, redact_url
 from rules import DeviceKind
 
 DEFAULT_SITE = Path(__file__).resolve().parent.parent / "config" / "hospital.yaml"
@@ -145,8 +145,8 @@ def _databases(site: Site) -> str:
     """Each `influxdb:` connection as "URL (api)", named when there are several."""
     connections = site.influx_connections
     if len(connections) == 1:
-        return f"{connections[0].url} ({connections[0].api})"
-    return ", ".join(f"{c.name} {c.url} ({c.api})" for c in connections) or "none"
+        return f"{redact_url(connections[0].url)} ({connections[0].api})"
+    return ", ".join(f"{c.name} {redact_url(c.url)} ({c.api})" for c in connections) or "none"
 
 
 def _run(site: Site, args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from gateway.config.models import (
     OutboxSettings,
 )
 from gateway.config.site import Site
+from gateway.config.urls import redact_url, redact_urls
 
 __all__ = [
     "ConfigError",
@@ -26,4 +27,6 @@ __all__ = [
     "OutboxSettings",
     "Site",
     "load_site",
+    "redact_url",
+    "redact_urls",
 ]

@@ -393,6 +393,53 @@ TEMPLATE = "st-lukes/nvr/{device}/health"
             "mqtt.topic_template: a topic template needs a {device} level (got "
             "'st-lukes/nvr/health')",
         ),
+        (
+            "topic_prefix: firegw",
+            'topic_prefix: "firegw/+"',
+            "topic_prefix",
+            "mqtt.topic_prefix: a topic prefix cannot contain the wildcards + or #: alarms are "
+            "published under it (got 'firegw/+')",
+        ),
+        (
+            "topic_prefix: firegw",
+            'topic_prefix: "campus/#"',
+            "topic_prefix",
+            "mqtt.topic_prefix: a topic prefix cannot contain the wildcards + or #: alarms are "
+            "published under it (got 'campus/#')",
+        ),
+        (
+            "topic_prefix: firegw",
+            "topic_prefix: /firegw",
+            "topic_prefix",
+            "mqtt.topic_prefix: a topic prefix cannot have an empty level (a leading '/' or '//') "
+            "(got '/firegw')",
+        ),
+        (
+            "topic_prefix: firegw",
+            "topic_prefix: campus//firegw",
+            "topic_prefix",
+            "mqtt.topic_prefix: a topic prefix cannot have an empty level (a leading '/' or '//') "
+            "(got 'campus//firegw')",
+        ),
+        (
+            "topic_prefix: firegw",
+            'topic_prefix: "$SYS/firegw"',
+            "topic_prefix",
+            "mqtt.topic_prefix: a topic prefix cannot start with '$': those topics are the "
+            "broker's own (got '$SYS/firegw')",
+        ),
+        (
+            "topic_prefix: firegw",
+            'topic_prefix: ""',
+            "topic_prefix",
+            "mqtt.topic_prefix: a topic prefix cannot be empty (got '')",
+        ),
+        (
+            "topic_prefix: firegw",
+            'topic_prefix: "fire\\0gw"',
+            "topic_prefix",
+            "mqtt.topic_prefix: text cannot contain the control character U+0000",
+        ),
     ],
 )
 def test_an_mqtt_topic_mistake_names_file_line_and_field(
@@ -524,6 +571,36 @@ def with_influxdb(file: Path, section: str) -> None:
             "central",
             "influxdb[1].name: duplicate name 'influxdb' (also at index 0): give each connection "
             "its own name",
+        ),
+        (
+            "influxdb: {url: 'http://firegw:s3cret@db:8086', database: firegw}",
+            "influxdb:",
+            "influxdb.url: a URL cannot carry a user name or password (got 'http://***@db:8086'): "
+            "anyone who can read the logs or the status topic would read it; give username: and "
+            "password: {file: PATH} (or {env: NAME}) instead",
+        ),
+        (
+            "influxdb: {api: v2, url: 'https://:s3cret@db', org: o, bucket: b, token: {env: T}}",
+            "influxdb:",
+            "influxdb.url: a URL cannot carry a user name or password (got 'https://***@db'): "
+            "anyone who can read the logs or the status topic would read it; give token: "
+            "{file: PATH} (or {env: NAME}) instead",
+        ),
+        (
+            "influxdb: {url: 'http://db:8086/?u=firegw&p=s3cret', database: firegw}",
+            "influxdb:",
+            "influxdb.url: a URL here has no query or fragment (got 'http://db:8086/?***'); give "
+            "username: and password: {file: PATH} (or {env: NAME}) instead",
+        ),
+        (
+            "influxdb: {url: 'ftp://db:8086', database: firegw}",
+            "influxdb:",
+            "influxdb.url: a URL starts with http:// or https:// (got 'ftp://db:8086')",
+        ),
+        (
+            "influxdb: {url: 'http://db:80860', database: firegw}",
+            "influxdb:",
+            "influxdb.url: not a URL such as http://10.20.0.5:8086 (got 'http://db:80860')",
         ),
         (
             "outbox: {max_rows: 10}",
