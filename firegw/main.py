@@ -37,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # pymodbus logs every timeout at ERROR; the driver logs each device's failure once instead.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     try:
-        site = load_site(args.config)
+        # check and run also check this machine: the outbox can be written, every secret read.
+        site = load_site(args.config, storage_and_secrets=args.command in (_check, _run))
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
@@ -13,29 +14,43 @@ from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.models import INFLUX_TAGS, SOURCE_TAGS, SiteConfig
 from gateway.config.rulepoints import check_rule_points
 from gateway.config.site import Profile, Site
+from gateway.config.storage import storage_problems
 from gateway.config.textfile import file_kind
+from gateway.config.values import SecretRef
 from gateway.config.wording import place_errors
-from gateway.config.yamlsource import YamlDocument, read_yaml
+from gateway.config.yamlsource import Path_, YamlDocument, read_yaml
 
 _PROFILE = TypeAdapter[ModbusProfile | MqttProfile](Profile)
 _PROFILE_TAGS = frozenset({"modbus", "mqtt"})
 
 
-def load_site(path: str | Path) -> Site:
+def load_site(path: str | Path, *, storage_and_secrets: bool = True) -> Site:
     """Read and check a site file; raises `ConfigError` listing every problem found.
+
+    With `storage_and_secrets` (what `firegw check` and `firegw run` do) it also checks this
+    machine: that the outbox and the files beside it can be written where the site says, and
+    that every secret can be read and used (`gateway.config.secretsource`). The commands
+    people run from their own accounts (`status`, `alarms`, `ack`, ...) need neither.
 
     Warnings (things that look wrong but may be meant) do not stop it: they are in
     `Site.warnings`, for `firegw check` to print and the gateway to log.
     """
     file = Path(path)
     document = read_yaml(file)
-    config = _validate(document, SiteConfig)
+    config = _validate(document)
     profiles, documents, issues = _load_profiles(document, config)
     warnings: list[ConfigIssue] = []
     if not issues:  # an unreadable profile would make every device using it an error too
         issues = [document.issue(where, message) for where, message in check_site(config, profiles)]
         rule_errors, warnings = check_rule_points(config, profiles, documents)
         issues += rule_errors
+    site = Site(file, config, profiles)
+    if storage_and_secrets:
+        issues += [
+            document.issue(("outbox", "path"), p) for p in storage_problems(site.outbox_path)
+        ]
+        for where, secret in _secrets(config):
+            issues += _secret_issues(document, where, secret, warnings)
     if issues:
         raise ConfigError(issues)
     return Site(file, config, profiles, tuple(sorted(warnings, key=_in_file_order)))
@@ -45,11 +60,41 @@ def _in_file_order(issue: ConfigIssue) -> tuple[str, int]:
     return str(issue.file), issue.line or 0
 
 
-def _validate(document: YamlDocument, model: type[SiteConfig]) -> SiteConfig:
+def _validate(document: YamlDocument) -> SiteConfig:
     try:
-        return model.model_validate(document.data)
+        return SiteConfig.model_validate(document.data, context={"folder": document.file.parent})
     except ValidationError as error:
         raise ConfigError(place_errors(document, error, SOURCE_TAGS | INFLUX_TAGS)) from None
+
+
+def _secrets(config: SiteConfig) -> Iterator[tuple[Path_, SecretRef]]:
+    """Every secret the site refers to, with where it is written."""
+    if config.mqtt is not None and config.mqtt.password is not None:
+        yield ("mqtt", "password"), config.mqtt.password
+    influxdb = config.influxdb
+    connections = (
+        influxdb if isinstance(influxdb, tuple) else (() if influxdb is None else (influxdb,))
+    )
+    for index, connection in enumerate(connections):
+        here: Path_ = ("influxdb", index) if isinstance(influxdb, tuple) else ("influxdb",)
+        secret = connection.token if connection.api == "v2" else connection.password
+        if secret is not None:
+            yield (*here, "token" if connection.api == "v2" else "password"), secret
+
+
+def _secret_issues(
+    document: YamlDocument, where: Path_, secret: SecretRef, warnings: list[ConfigIssue]
+) -> list[ConfigIssue]:
+    """The secret's problem as an error (read as the gateway will read it), its exposure as
+    a warning."""
+    try:
+        secret.reveal()
+    except LookupError as error:
+        return [document.issue(where, str(error))]
+    warning = secret.warning()
+    if warning is not None:
+        warnings.append(document.issue(where, warning, warning=True))
+    return []
 
 
 Profiles = dict[str, ModbusProfile | MqttProfile]

@@ -327,6 +327,17 @@ class OutboxSettings(_Model):
         "raises the trouble alarm 'history not reaching the database'",
     )
 
+    @field_validator("path")
+    @classmethod
+    def _a_file_name(cls, path: Path) -> Path:
+        """The alarm store and the rejected payloads are named after the outbox's file."""
+        if path.name in ("", ".", ".."):
+            raise ValueError(
+                f"give the path of a file, such as /var/lib/firegw/outbox.sqlite, not a folder "
+                f"(got {str(path)!r})"
+            )
+        return path
+
 
 class Defaults(_Model):
     poll_interval: Duration = 1.0

@@ -504,21 +504,38 @@ def test_duplicate_yaml_keys_are_rejected(tmp_path: Path) -> None:
     assert errors_of(bad) == ["dup.yaml:2: duplicate key 'site'"]
 
 
+def secret_file(folder: Path, text: str = "s3cret\n", mode: int = 0o600) -> Path:
+    """A secret file as it should be: readable by its owner only."""
+    secret = folder / "mqtt-password"
+    secret.write_text(text)
+    secret.chmod(mode)
+    return secret
+
+
 def test_secret_references_resolve_at_run_time(
     hospital: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    secret = tmp_path / "mqtt-password"
-    secret.write_text("s3cret\n")
+    secret = secret_file(tmp_path)
     edit(hospital, "port: 1883,", f"port: 1883, password: {{file: {secret}}},")
     site = load_site(hospital)
     assert site.config.mqtt is not None
     assert site.config.mqtt.password is not None
     assert site.config.mqtt.password.reveal() == "s3cret"
     edit(hospital, f"{{file: {secret}}}", "{env: FIREGW_TEST_SECRET}")
+    monkeypatch.setenv("FIREGW_TEST_SECRET", "s3cret")
     password = load_site(hospital).config.mqtt.password  # type: ignore[union-attr]
-    monkeypatch.delenv("FIREGW_TEST_SECRET", raising=False)
+    monkeypatch.delenv("FIREGW_TEST_SECRET")  # gone between the check and the start
     with pytest.raises(LookupError, match="environment variable FIREGW_TEST_SECRET is not set"):
         password.reveal()  # type: ignore[union-attr]
+
+
+def test_a_relative_secret_file_is_beside_the_site_file(hospital: Path) -> None:
+    """Like the profiles and the outbox, wherever the gateway is started from."""
+    secret_file(hospital.parent)
+    edit(hospital, "port: 1883,", "port: 1883, password: {file: mqtt-password},")
+    password = load_site(hospital).config.mqtt.password  # type: ignore[union-attr]
+    assert password.file == hospital.parent / "mqtt-password"  # type: ignore[union-attr]
+    assert password.reveal() == "s3cret"  # type: ignore[union-attr]
 
 
 OUTBOX = "outbox: {path: ../var/st-lukes-outbox.sqlite}"
@@ -610,8 +627,9 @@ def with_influxdb(file: Path, section: str) -> None:
     ],
 )
 def test_an_influxdb_mistake_names_file_line_and_field(
-    hospital: Path, section: str, needle: str, expected: str
+    hospital: Path, section: str, needle: str, expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("T", "a-token")
     if section.startswith("outbox:"):
         edit(hospital, OUTBOX, "outbox: {path: ../var/st-lukes-outbox.sqlite, max_rows: 10}")
     else:
@@ -619,7 +637,8 @@ def test_an_influxdb_mistake_names_file_line_and_field(
     assert errors_of(hospital) == [f"site.yaml:{line_of(hospital, needle)}: {expected}"]
 
 
-def test_influxdb_takes_one_connection_or_a_list(hospital: Path) -> None:
+def test_influxdb_takes_one_connection_or_a_list(hospital: Path, tmp_path: Path) -> None:
+    token = secret_file(tmp_path, "a-token")
     with_influxdb(hospital, "influxdb: {url: http://db:8086, database: firegw}")
     [only] = load_site(hospital).influx_connections
     assert (only.api, only.name, only.database) == ("v1", "influxdb", "firegw")
@@ -628,10 +647,10 @@ def test_influxdb_takes_one_connection_or_a_list(hospital: Path) -> None:
         "influxdb: {url: http://db:8086, database: firegw}",
         "influxdb:\n  - {name: local, url: http://127.0.0.1:8086, database: firegw}\n"
         "  - {api: v2, name: central, url: https://influx.example, org: st-lukes,\n"
-        "     bucket: fire, token: {file: /run/secrets/influx-token}}",
+        f"     bucket: fire, token: {{file: {token}}}}}",
     )
     local, central = load_site(hospital).influx_connections
     assert (local.api, local.name) == ("v1", "local")
     assert central.api == "v2"
     assert (central.name, central.org, central.bucket) == ("central", "st-lukes", "fire")
-    assert central.token.file == Path("/run/secrets/influx-token")
+    assert central.token.file == token
