@@ -15,7 +15,7 @@ from core import quiet_loop_errors
 from firegw.broker_acl import add_broker_acl_command
 from firegw.operator import add_operator_commands
 from firegw.rejected import add_rejected_command
-from gateway.config import ConfigError, Site, load_site
+from gateway.config import ConfigError, Site, load_site, redact_url
 from rules import DeviceKind
 
 DEFAULT_SITE = Path(__file__).resolve().parent.parent / "config" / "hospital.yaml"
@@ -35,7 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "needs_site", True):
         return int(args.command(None, args) or 0)
     try:
-        site = load_site(args.config)
+        # check and run also check this machine: the outbox can be written, every secret read.
+        site = load_site(args.config, storage_and_secrets=args.command in (_check, _run))
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
@@ -137,8 +138,8 @@ def _databases(site: Site) -> str:
     """Each `influxdb:` connection as "URL (api)", named when there are several."""
     connections = site.influx_connections
     if len(connections) == 1:
-        return f"{connections[0].url} ({connections[0].api})"
-    return ", ".join(f"{c.name} {c.url} ({c.api})" for c in connections) or "none"
+        return f"{redact_url(connections[0].url)} ({connections[0].api})"
+    return ", ".join(f"{c.name} {redact_url(c.url)} ({c.api})" for c in connections) or "none"
 
 
 def _run(site: Site, args: argparse.Namespace) -> int:

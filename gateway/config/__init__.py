@@ -14,6 +14,7 @@ from gateway.config.models import (
 )
 from gateway.config.operators import Operator, Role
 from gateway.config.site import BROKER_LINK, Site
+from gateway.config.urls import redact_url, redact_urls
 
 __all__ = [
     "BROKER_LINK",
@@ -30,4 +31,6 @@ __all__ = [
     "Role",
     "Site",
     "load_site",
+    "redact_url",
+    "redact_urls",
 ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from drivers.modbus import ModbusProfile
 from drivers.mqtt import MqttProfile
@@ -14,27 +14,43 @@ from gateway.config.errors import ConfigError, ConfigIssue
 from gateway.config.models import INFLUX_TAGS, SOURCE_TAGS, SiteConfig
 from gateway.config.rulepoints import check_rule_points
 from gateway.config.site import Profile, Site
+from gateway.config.storage import storage_problems
+from gateway.config.textfile import file_kind
+from gateway.config.values import SecretRef
+from gateway.config.wording import place_errors
 from gateway.config.yamlsource import Path_, YamlDocument, read_yaml
 
 _PROFILE = TypeAdapter[ModbusProfile | MqttProfile](Profile)
 _PROFILE_TAGS = frozenset({"modbus", "mqtt"})
 
 
-def load_site(path: str | Path) -> Site:
+def load_site(path: str | Path, *, storage_and_secrets: bool = True) -> Site:
     """Read and check a site file; raises `ConfigError` listing every problem found.
+
+    With `storage_and_secrets` (what `firegw check` and `firegw run` do) it also checks this
+    machine: that the outbox and the files beside it can be written where the site says, and
+    that every secret can be read and used (`gateway.config.secretsource`). The commands
+    people run from their own accounts (`status`, `alarms`, `ack`, ...) need neither.
 
     Warnings (things that look wrong but may be meant) do not stop it: they are in
     `Site.warnings`, for `firegw check` to print and the gateway to log.
     """
     file = Path(path)
     document = read_yaml(file)
-    config = _validate(document, SiteConfig)
+    config = _validate(document)
     profiles, documents, issues = _load_profiles(document, config)
     warnings: list[ConfigIssue] = []
     if not issues:  # an unreadable profile would make every device using it an error too
         issues = [document.issue(where, message) for where, message in check_site(config, profiles)]
         rule_errors, warnings = check_rule_points(config, profiles, documents)
         issues += rule_errors
+    site = Site(file, config, profiles)
+    if storage_and_secrets:
+        issues += [
+            document.issue(("outbox", "path"), p) for p in storage_problems(site.outbox_path)
+        ]
+        for where, secret in _secrets(config):
+            issues += _secret_issues(document, where, secret, warnings)
     if issues:
         raise ConfigError(issues)
     return Site(file, config, profiles, tuple(sorted(warnings, key=_in_file_order)))
@@ -44,11 +60,43 @@ def _in_file_order(issue: ConfigIssue) -> tuple[str, int]:
     return str(issue.file), issue.line or 0
 
 
-def _validate(document: YamlDocument, model: type[SiteConfig]) -> SiteConfig:
+def _validate(document: YamlDocument) -> SiteConfig:
     try:
-        return model.model_validate(document.data)
+        return SiteConfig.model_validate(document.data, context={"folder": document.file.parent})
     except ValidationError as error:
-        raise ConfigError(_issues(document, error, SOURCE_TAGS | INFLUX_TAGS)) from None
+        raise ConfigError(place_errors(document, error, SOURCE_TAGS | INFLUX_TAGS)) from None
+
+
+def _secrets(config: SiteConfig) -> Iterator[tuple[Path_, SecretRef]]:
+    """Every secret the site refers to, with where it is written."""
+    if config.mqtt is not None and config.mqtt.password is not None:
+        yield ("mqtt", "password"), config.mqtt.password
+    influxdb = config.influxdb
+    connections = (
+        influxdb if isinstance(influxdb, tuple) else (() if influxdb is None else (influxdb,))
+    )
+    for index, connection in enumerate(connections):
+        here: Path_ = ("influxdb", index) if isinstance(influxdb, tuple) else ("influxdb",)
+        secret = connection.token if connection.api == "v2" else connection.password
+        if secret is not None:
+            yield (*here, "token" if connection.api == "v2" else "password"), secret
+    for index, operator in enumerate(config.operators):
+        yield ("operators", index, "key"), operator.key
+
+
+def _secret_issues(
+    document: YamlDocument, where: Path_, secret: SecretRef, warnings: list[ConfigIssue]
+) -> list[ConfigIssue]:
+    """The secret's problem as an error (read as the gateway will read it), its exposure as
+    a warning."""
+    try:
+        secret.reveal()
+    except LookupError as error:
+        return [document.issue(where, str(error))]
+    warning = secret.warning()
+    if warning is not None:
+        warnings.append(document.issue(where, warning, warning=True))
+    return []
 
 
 Profiles = dict[str, ModbusProfile | MqttProfile]
@@ -62,6 +110,10 @@ def _load_profiles(
     documents: dict[str, YamlDocument] = {}
     issues: list[ConfigIssue] = []
     for index, entry in enumerate(config.profiles):
+        kind = file_kind(document.file.parent / entry)
+        if kind is not None and kind != "a folder":
+            issues.append(document.issue(("profiles", index), f"{str(entry)!r} is {kind}"))
+            continue
         for file in _profile_files(document.file.parent / entry):
             try:
                 profile, profile_document = _read_profile(file)
@@ -77,7 +129,9 @@ def _load_profiles(
                 )
             profiles[profile.id], documents[profile.id] = profile, profile_document
         if not (document.file.parent / entry).exists():
-            issues.append(document.issue(("profiles", index), f"no such file or folder '{entry}'"))
+            issues.append(
+                document.issue(("profiles", index), f"no such file or folder {str(entry)!r}")
+            )
     return profiles, documents, issues
 
 
@@ -92,42 +146,4 @@ def _read_profile(file: Path) -> tuple[ModbusProfile | MqttProfile, YamlDocument
     try:
         return _PROFILE.validate_python(document.data), document
     except ValidationError as error:
-        raise ConfigError(_issues(document, error, _PROFILE_TAGS, leading_only=True)) from None
-
-
-def _issues(
-    document: YamlDocument, error: ValidationError, tags: frozenset[str], leading_only: bool = False
-) -> list[ConfigIssue]:
-    """Pydantic's errors, placed in the file; `tags` are union tags that are not keys."""
-    issues = []
-    for detail in error.errors(include_url=False):
-        loc: tuple[Any, ...] = detail["loc"]
-        if leading_only:
-            path: Path_ = loc[1:] if loc and loc[0] in tags else loc
-        else:
-            path = tuple(part for part in loc if part not in tags)
-        message = _message(detail)
-        path, message = _deeper(path, message)
-        issues.append(document.issue(path, message))
-    return issues
-
-
-def _deeper(path: Path_, message: str) -> tuple[Path_, str]:
-    """A model-level message that starts with a dotted key (`zones.x.on_delay: ...`) names
-    where below `path` the problem is; move it into the path so the line is found."""
-    key, separator, rest = message.partition(": ")
-    if not separator or " " in key or "." not in key:
-        return path, message
-    return (*path, *key.split(".")), rest
-
-
-def _message(detail: Any) -> str:
-    kind, value = detail["type"], detail.get("input")
-    if kind == "missing":
-        return "required, but missing"
-    if kind == "extra_forbidden":
-        return "unknown key"
-    message = str(detail["msg"]).removeprefix("Value error, ")
-    if kind == "value_error" or isinstance(value, BaseModel | dict | list):
-        return message  # our own validators quote the value where it is not a secret
-    return f"{message} (got {value!r})"
+        raise ConfigError(place_errors(document, error, _PROFILE_TAGS)) from None

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,6 +24,7 @@ from drivers.modbus import MERGE_GAP, Parity
 from drivers.mqtt import PLACEHOLDER, key_problem, topic_problem
 from gateway.config.operators import DEFAULT_ROLES, Operator, Role
 from gateway.config.tls import TlsSettings
+from gateway.config.urls import url_problem
 from gateway.config.values import Duration, Secret
 from rules import DeviceKind, RuleSet
 
@@ -207,6 +209,14 @@ class MqttConnection(_Model):
         "{device} level, e.g. st-lukes/nvr/{device}/health",
     )
 
+    @field_validator("topic_prefix")
+    @classmethod
+    def _valid_prefix(cls, prefix: str) -> str:
+        problem = _prefix_problem(prefix)
+        if problem is not None:
+            raise ValueError(f"{problem} (got {prefix!r})")
+        return prefix
+
     @field_validator("topic_template")
     @classmethod
     def _a_template(cls, template: str | None) -> str | None:
@@ -215,12 +225,47 @@ class MqttConnection(_Model):
         return _checked(template, topic_problem)
 
 
+def _prefix_problem(prefix: str) -> str | None:
+    """What is wrong with `mqtt.topic_prefix`, or None. The alarm feed publishes under
+    `<prefix>/<site>/...` and subscribes to its commands there: a wildcard cannot be
+    published to, and an empty level (`a//b`, a leading `/`) or a `$` topic (the broker's own)
+    is a topic no operator's client would think of subscribing to. A trailing `/` is dropped."""
+    levels = prefix.rstrip("/").split("/")
+    if levels == [""]:
+        return "a topic prefix cannot be empty"
+    if "\0" in prefix:
+        return "a topic prefix cannot contain a NUL character"
+    if "+" in prefix or "#" in prefix:
+        return "a topic prefix cannot contain the wildcards + or #: alarms are published under it"
+    if "" in levels:
+        return "a topic prefix cannot have an empty level (a leading '/' or '//')"
+    if prefix.startswith("$"):
+        return "a topic prefix cannot start with '$': those topics are the broker's own"
+    return None
+
+
+def _database_url(credentials: str) -> Callable[[str], str]:
+    """A validator for a database URL; `credentials` says where they go instead."""
+
+    def valid(url: str) -> str:
+        problem = url_problem(url, credentials)
+        if problem is not None:
+            raise ValueError(problem)
+        return url
+
+    return valid
+
+
+_V1_CREDENTIALS = "give username: and password: {file: PATH} (or {env: NAME}) instead"
+_V2_CREDENTIALS = "give token: {file: PATH} (or {env: NAME}) instead"
+
+
 class InfluxV1Connection(_Model):
     """An InfluxDB 1.x database: ``/write`` with database, retention policy, user, password."""
 
     api: Literal["v1"] = "v1"
     name: Id = Field(default="influxdb", description="the sink's name; its outbox position")
-    url: Annotated[str, Field(pattern=r"^https?://")]
+    url: Annotated[str, AfterValidator(_database_url(_V1_CREDENTIALS))]
     database: str
     retention_policy: str | None = None
     username: str | None = None
@@ -233,7 +278,7 @@ class InfluxV2Connection(_Model):
 
     api: Literal["v2"]
     name: Id = Field(default="influxdb", description="the sink's name; its outbox position")
-    url: Annotated[str, Field(pattern=r"^https?://")]
+    url: Annotated[str, AfterValidator(_database_url(_V2_CREDENTIALS))]
     org: Annotated[str, Field(min_length=1)]
     bucket: Annotated[str, Field(min_length=1)]
     token: Secret
@@ -284,6 +329,17 @@ class OutboxSettings(_Model):
         description="age of the oldest line a database still waits for that "
         "raises the trouble alarm 'history not reaching the database'",
     )
+
+    @field_validator("path")
+    @classmethod
+    def _a_file_name(cls, path: Path) -> Path:
+        """The alarm store and the rejected payloads are named after the outbox's file."""
+        if path.name in ("", ".", ".."):
+            raise ValueError(
+                f"give the path of a file, such as /var/lib/firegw/outbox.sqlite, not a folder "
+                f"(got {str(path)!r})"
+            )
+        return path
 
 
 class Defaults(_Model):

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
-import os
+import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from gateway.config.secretsource import file_warning, read_env_secret, read_file_secret
 from rules import parse_duration
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _duration(value: Any) -> Any:
+    """Seconds from `value`, refusing one too long to count (`999...9h` is infinity)."""
+    seconds = parse_duration(value)
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        shown = value if len(str(value)) <= 40 else f"{str(value)[:40]}..."
+        raise ValueError(f"expected a duration such as 10s or 2m, got {shown!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
 """Seconds; written in config as `1s`, `500ms`, `2m`, `1h` or a number of seconds."""
 
 
@@ -21,12 +43,33 @@ def _no_inline_secret(value: Any) -> Any:
 
 
 class SecretRef(BaseModel):
-    """A secret named by reference: an environment variable or a file (e.g. a Docker secret)."""
+    """A secret named by reference: an environment variable or a file (e.g. a Docker secret).
+
+    A relative `file` is relative to the site file's folder, like every path in the site
+    file (the loader passes that folder as the validation context `folder`).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     env: str | None = None
     file: Path | None = None
+
+    @field_validator("env")
+    @classmethod
+    def _variable_name(cls, env: str | None) -> str | None:
+        if env is not None and not _ENV_NAME.match(env):
+            raise ValueError(
+                f"an environment variable's name is letters, digits and '_' (got {env!r})"
+            )
+        return env
+
+    @field_validator("file")
+    @classmethod
+    def _beside_the_site(cls, file: Path | None, info: ValidationInfo) -> Path | None:
+        folder = info.context.get("folder") if isinstance(info.context, dict) else None
+        if file is None or file.is_absolute() or not isinstance(folder, Path):
+            return file
+        return folder / file
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -35,17 +78,15 @@ class SecretRef(BaseModel):
         return self
 
     def reveal(self) -> str:
-        """The secret's value; raises `LookupError` naming the reference if it is not there."""
+        """The secret's value; raises `LookupError` (a `SecretError`) naming the reference
+        when it is not there or not usable (see `gateway.config.secretsource`)."""
         if self.env is not None:
-            value = os.environ.get(self.env)
-            if value is None:
-                raise LookupError(f"environment variable {self.env} is not set")
-            return value
-        file = self.file or Path()
-        try:
-            return file.read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise LookupError(f"cannot read secret file {file}: {error.strerror}") from error
+            return read_env_secret(self.env)
+        return read_file_secret(self.file or Path())
+
+    def warning(self) -> str | None:
+        """Why the secret looks exposed (a file every user may read), or None."""
+        return file_warning(self.file) if self.file is not None else None
 
 
 Secret = Annotated[SecretRef, BeforeValidator(_no_inline_secret)]

@@ -1,7 +1,26 @@
-"""YAML that remembers where every value came from, so errors can name the line."""
+"""YAML that remembers where every value came from, so errors can name the line.
+
+A site file is written by hand for one site, and a file that names a folder, a device or a
+secret is read by a process that may run as root on the box, so only plain YAML is accepted:
+
+- no anchors or aliases (`&name`, `*name`): ten lines of nested aliases ("billion laughs")
+  expand to gigabytes, and a value written once but used in two places would make every error
+  in it name the wrong line; no site file needs them;
+- at most `MAX_DEPTH` levels of nesting (a site file needs six): deeper input would exhaust
+  the parser's stack;
+- only the plain YAML types (text, numbers, true/false, null, lists and mappings): no
+  `!!binary`, `!!set`, `!!timestamp` or other tags, and dates stay text (`2024-02-30` is not an
+  error of the file's, just text);
+- no NaN or infinity (`.nan`, `.inf`, `1e999`), and no control characters in text (a NUL or
+  an escape sequence would reach topics, log lines and the operators' screens).
+
+Each refusal is a `ConfigError` naming the file and the line, never a traceback.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,8 +28,21 @@ from typing import Any
 import yaml
 
 from gateway.config.errors import ConfigError, ConfigIssue, format_field
+from gateway.config.textfile import MAX_CONFIG_BYTES, TextFileError, read_text_file
 
-Path_ = tuple[str | int, ...]
+Path_ = tuple[Any, ...]
+"""Where a value is: mapping keys (usually text) and list indexes, `('devices', 7, 'zone')`."""
+
+MAX_DEPTH = 32
+"""Levels of nesting a file may have; the deepest in a site or profile file is about six."""
+
+_TAG = "tag:yaml.org,2002:"
+_PLAIN_TAGS = frozenset(f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null"))
+_COLLECTION_TAGS = frozenset({f"{_TAG}seq", f"{_TAG}map"})
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters other than tab and line breaks, and the bidirectional overrides that
+make text read differently from what it says."""
+_SHOWN_CHARS = 40
 
 
 @dataclass
@@ -35,44 +67,171 @@ class YamlDocument:
 
 
 def read_yaml(file: Path) -> YamlDocument:
-    """Parse `file`; a missing file, a syntax error or a duplicate key is a `ConfigError`."""
+    """Parse `file`; an unreadable file, a syntax error, a duplicate key or anything the
+    module docstring lists as refused is a `ConfigError` naming the line."""
+    text = _text_of(file)
+    document = YamlDocument(file, {}, {(): 1})
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        issue = ConfigIssue(file, None, "", f"cannot read: {error.strerror}")
-        raise ConfigError([issue]) from error
-    document = YamlDocument(file, None)
-    loader = yaml.SafeLoader(text)
+        loader = _SiteLoader(text)  # reads every character first
+    except yaml.reader.ReaderError as error:
+        raise ConfigError([_unreadable_character(file, text, error)]) from None
     try:
         node = loader.get_single_node()
-        document.data = {} if node is None else _build(loader, node, (), document)
+        if node is not None:
+            document.data = _build(loader, node, (), document)
+    except _Refused as refused:
+        raise ConfigError([document.issue(refused.path, refused.message)]) from None
+    except _RefusedAt as refused:
+        raise ConfigError([ConfigIssue(file, refused.line, "", refused.message)]) from None
+    except yaml.reader.ReaderError as error:
+        raise ConfigError([_unreadable_character(file, text, error)]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError([ConfigIssue(file, line, "", f"YAML syntax: {error.problem}")]) from error
+        line = mark.line + 1 if mark else 1
+        raise ConfigError([ConfigIssue(file, line, "", f"YAML syntax: {error.problem}")]) from None
+    except yaml.YAMLError as error:  # the remaining kinds carry no position
+        raise ConfigError([ConfigIssue(file, 1, "", f"YAML syntax: {error}")]) from None
     finally:
         loader.dispose()
     return document
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, doc: YamlDocument) -> Any:
+def _text_of(file: Path) -> str:
+    try:
+        return read_text_file(file, MAX_CONFIG_BYTES)
+    except TextFileError as error:
+        if error.line is None:  # the documented form without a line: `file: cannot read: ...`
+            issue = ConfigIssue(file, None, "", f"cannot read: {error.reason}")
+        else:
+            message = f"{error.reason}: byte 0x{error.byte or 0:02x} cannot be read as a character"
+            issue = ConfigIssue(file, error.line, "", message)
+        raise ConfigError([issue]) from None
+
+
+def _unreadable_character(file: Path, text: str, error: yaml.reader.ReaderError) -> ConfigIssue:
+    line = text.count("\n", 0, error.position) + 1
+    message = f"character {_character(error.character)} is not allowed in a YAML file"
+    return ConfigIssue(file, line, "", message)
+
+
+class _Refused(Exception):
+    """Something plain YAML allows that a site file does not, at `path` in the document."""
+
+    def __init__(self, path: Path_, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+class _SiteLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors, aliases or dates, and with a nesting limit.
+
+    The limits are enforced while the file is composed into nodes, before any value is built,
+    so an alias bomb is refused at its first anchor, in the time it takes to read that far.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != f"{_TAG}timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            name = getattr(event, "anchor", None) or ""
+            raise _RefusedAt(
+                event.start_mark,
+                f"YAML anchors and aliases (&{name}, *{name}) are not allowed in a site file: "
+                "write the value out in each place it is used",
+            )
+        if self._depth >= MAX_DEPTH:
+            raise _RefusedAt(
+                event.start_mark, f"nested more than {MAX_DEPTH} levels deep: not a site file"
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _RefusedAt(Exception):
+    """A refusal found while composing, where only the position in the text is known."""
+
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
+        self.line = mark.line + 1
+        self.message = message
+
+
+def _build(loader: _SiteLoader, node: yaml.Node, path: Path_, doc: YamlDocument) -> Any:
     doc.lines.setdefault(path, node.start_mark.line + 1)
+    if node.tag not in _PLAIN_TAGS | _COLLECTION_TAGS:
+        raise _Refused(path, f"the YAML tag {_shown_tag(node.tag)} is not used in a site file")
     if isinstance(node, yaml.MappingNode):
         return _build_mapping(loader, node, path, doc)
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, i), doc) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _scalar(loader, node, path)
 
 
 def _build_mapping(
-    loader: yaml.SafeLoader, node: yaml.MappingNode, path: Path_, doc: YamlDocument
+    loader: _SiteLoader, node: yaml.MappingNode, path: Path_, doc: YamlDocument
 ) -> dict[Any, Any]:
     result: dict[Any, Any] = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        refusal = None
+        if not isinstance(key_node, yaml.ScalarNode):
+            refusal = "a key must be a single value, not a list or mapping"
+        elif key_node.tag not in _PLAIN_TAGS:
+            refusal = f"the YAML tag {_shown_tag(key_node.tag)} is not used in a site file"
+        if refusal is not None:  # at the key's line, in the mapping that holds it
+            raise ConfigError([ConfigIssue(doc.file, line, format_field(path), refusal)])
+        key = _scalar(loader, key_node, path)
         if key in result:
-            line = key_node.start_mark.line + 1
             raise ConfigError([ConfigIssue(doc.file, line, "", f"duplicate key {key!r}")])
-        doc.lines[(*path, key)] = key_node.start_mark.line + 1  # the key's line, not the value's
+        doc.lines[(*path, key)] = line  # the key's line, not the value's
         result[key] = _build(loader, value_node, (*path, key), doc)
     return result
+
+
+def _scalar(loader: _SiteLoader, node: yaml.Node, path: Path_) -> Any:
+    """One plain value, refused if it cannot be read or is one a site file never holds."""
+    try:
+        value = loader.construct_object(node, deep=True)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise _Refused(path, f"cannot read {_shown(node.value)} as {_kind(node.tag)}") from error
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Refused(path, f"{_shown(node.value)} is not a finite number")
+    if isinstance(value, str):
+        control = _CONTROL.search(value)
+        if control is not None:
+            raise _Refused(
+                path, f"text cannot contain the control character {_character(control.group())}"
+            )
+    return value
+
+
+def _kind(tag: str) -> str:
+    return {f"{_TAG}int": "a whole number", f"{_TAG}float": "a number"}.get(tag, "a value")
+
+
+def _shown(text: str) -> str:
+    """A value from the file as an error quotes it: in quotes, escaped, and not too long."""
+    if len(text) > _SHOWN_CHARS:
+        return f"{text[:_SHOWN_CHARS]!r}... ({len(text)} characters)"
+    return repr(text)
+
+
+def _shown_tag(tag: str) -> str:
+    return f"!!{tag.removeprefix(_TAG)}" if tag.startswith(_TAG) else repr(tag)
+
+
+def _character(char: str | int) -> str:
+    code = char if isinstance(char, int) else ord(char)
+    return f"U+{code:04X}"

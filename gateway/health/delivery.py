@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from core import Reading, ReadingSink
 from gateway.alarms import AUDIT_MEASUREMENT
 from gateway.alarms import MEASUREMENT as ALARM_MEASUREMENT
-from gateway.config import OutboxSettings
+from gateway.config import OutboxSettings, redact_url, redact_urls
 from gateway.outbox import Outbox
 from gateway.sinks import Sink
 
@@ -228,13 +228,17 @@ class DeliveryHealth:
         written = sink.written if sink is not None else 0
         return SinkHealth(
             name=name,
-            url=sink.url if sink is not None else None,
+            url=redact_url(sink.url) if sink is not None else None,
             backlog=await self._backlog(name),
             behind=behind,
             written=written,
             rate=self._rate(name, written),
             rejected=sink.rejected if sink is not None else 0,
-            last_error=sink.last_error if sink is not None else None,
+            last_error=(
+                redact_urls(sink.last_error)
+                if sink is not None and sink.last_error is not None
+                else None
+            ),
             last_success=sink.last_success if sink is not None else None,
         )
 

@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Self
 
 from core import FULL_JITTER, Backoff, ConnectionHealth, FiregwError
+from gateway.config import redact_url, redact_urls
 from gateway.outbox import Outbox, OutboxReader, Rows
 
 __all__ = ["OutboxSink", "SinkError", "compress", "retry_after"]
@@ -75,12 +76,15 @@ class OutboxSink:
     Args:
         name: the sink's name; its position in the outbox is kept under this name, so it
             must be one of the names the outbox was opened with.
-        url: the server, for logs.
+        url: the server. Requests go to it as given (`server`); everything shown, in logs,
+            errors and the status document, gets `url`, with any user name, password or
+            query replaced by `***` (`http://***@db:8086`).
         batch_size: most lines per request.
         retry_initial: first backoff ceiling in seconds; doubles after each failure.
         retry_max: highest backoff ceiling in seconds.
 
     Attributes:
+        url: the server as it may be shown (redacted).
         written: points the server has acknowledged.
         rejected: lines set aside as malformed.
         last_error: the most recent failure, None once a write succeeds again.
@@ -97,7 +101,8 @@ class OutboxSink:
         retry_max: float = 30.0,
     ) -> None:
         self.name = name
-        self.url = url.rstrip("/")
+        self._server = url.rstrip("/")
+        self.url = redact_url(self._server)
         self._batch_size = batch_size
         self._backoff = Backoff(retry_initial, retry_max, spread=FULL_JITTER)
         self.health = ConnectionHealth(
@@ -176,7 +181,7 @@ class OutboxSink:
                 self.url,
                 len(rejected),
                 len(rows),
-                rejected[0][1],
+                redact_urls(rejected[0][1]),
             )
         await reader.advance(rows[-1][0])
         self.written += len(rows) - len(rejected)
@@ -198,7 +203,7 @@ class OutboxSink:
     async def _wait_after(self, error: SinkError) -> None:
         """Log the first failure of a run of failures, then wait before the next attempt:
         as long as the server asked, else full jitter under an exponentially growing ceiling."""
-        self.health.failed(str(error))
+        self.health.failed(redact_urls(str(error)))
         delay = self._backoff.next_delay()
         await asyncio.sleep(delay if error.retry_after is None else error.retry_after)
 

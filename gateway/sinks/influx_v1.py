@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from gateway.config import redact_urls
 from gateway.sinks.delivery import SPLIT_STATUSES, OutboxSink, SinkError, retry_after
 
 __all__ = ["InfluxV1Sink"]
@@ -99,14 +100,17 @@ class InfluxV1Sink(OutboxSink):
                     await self._wait_after(error)
                     continue
                 logger.warning(
-                    "InfluxDB %s: cannot create database %r: %s", self.url, self.database, error
+                    "InfluxDB %s: cannot create database %r: %s",
+                    self.url,
+                    self.database,
+                    redact_urls(str(error)),
                 )
             return
 
     async def _post(self, path: str, **kwargs: Any) -> bytes:
         """POST to the server; return the body of a 2xx answer, raise `SinkError` otherwise."""
         try:
-            async with self._http().post(f"{self.url}{path}", **kwargs) as response:
+            async with self._http().post(f"{self._server}{path}", **kwargs) as response:
                 body = await response.read()
                 if response.status >= 300:
                     raise _error_from(response, body)

@@ -88,7 +88,7 @@ class InfluxV2Sink(OutboxSink):
         """The client, made on first use: it must be created inside the running loop."""
         if self._client is None:
             self._client = InfluxDBClientAsync(
-                self.url,
+                self._server,
                 self._token,
                 self.org,
                 timeout=int(self._timeout * 1000),

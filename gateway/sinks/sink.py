@@ -23,6 +23,8 @@ class Sink(Protocol):
 
     name: str
     url: str
+    """The server as it may be shown in logs and the status: any user name, password or
+    query replaced by `***`."""
     written: int
     """Lines the server has acknowledged."""
     rejected: int

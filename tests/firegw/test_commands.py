@@ -76,8 +76,7 @@ def test_check_of_a_broken_copy_exits_2_naming_every_problem(tmp_path: Path) -> 
     result = firegw("check", str(broken))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "broken.yaml:51: mqtt.port: Input should be a valid integer, unable to parse string as "
-        "an integer (got '1883x')",
+        "broken.yaml:51: mqtt.port: expected a whole number, got '1883x'",
         "broken.yaml:51: mqtt.colour: unknown key",
     ]
 

@@ -173,7 +173,7 @@ async def _last(sink: Collector, device: str) -> str | None:
 @pytest.mark.parametrize(
     ("timeout", "message"),
     [
-        ("0s", "Input should be greater than 0 (got '0s')"),
+        ("0s", "must be more than 0, got '0s'"),
         ("-1s", "expected a duration such as 10s or 2m, got '-1s'"),
     ],
 )
