@@ -11,7 +11,7 @@ from rules.specs import Window
 
 
 class _Policy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EscalationPolicy(_Policy):

@@ -7,6 +7,7 @@ spot) combine the alarms of several devices in one zone.
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeGuard
@@ -30,15 +31,14 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, Non
 
 def parse_duration(value: Any) -> Any:
     """`500ms`, `10s`, `2m`, `1h` or a plain number of seconds -> seconds as a float."""
-    if isinstance(value, bool):
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds is None or not math.isfinite(seconds):
         raise ValueError(f"expected a duration such as 10s or 2m, got {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    raise ValueError(f"expected a duration such as 10s or 2m, got {value!r}")
+    return seconds
 
 
 Delay = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
@@ -64,7 +64,7 @@ class Trend(StrEnum):
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 LINK = "link"

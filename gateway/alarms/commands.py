@@ -150,6 +150,8 @@ def _arguments(document: Mapping[str, Any]) -> dict[str, Any]:
         )
     arguments = {key: value for key, value in document.items() if key in ARGUMENTS}
     for key, value in arguments.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValueError(f"{key} must be a text such as 15m or a number of seconds")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{key} must be a finite number, got {value!r}")
     return arguments

@@ -257,6 +257,14 @@ def _error(data: dict[str, Any]) -> str:
             "Value error, rule 'smoky' refers to 'fire', no camera rule",
         ),
         ({"extra": [{"name": "x", "type": "sprinkler"}]}, "extra.0: Input tag 'sprinkler' found "),
+        (
+            {"kinds": {"hydrant_pressure": {"pressure_low": {"limit": "nan"}}}},
+            "kinds.hydrant_pressure.pressure_low.limit: Input should be a finite number",
+        ),
+        (
+            {"escalation": {"acknowledge": "9" * 400 + "h"}},
+            "escalation.acknowledge: Value error, expected a duration such as 10s or 2m, got '999",
+        ),
     ],
 )
 def test_config_errors_name_the_key_and_the_value(data: dict[str, Any], message: str) -> None:
