@@ -37,7 +37,8 @@ def parse_duration(value: Any) -> Any:
     elif isinstance(value, str) and (match := _DURATION.match(value)):
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds is None or not math.isfinite(seconds):
-        raise ValueError(f"expected a duration such as 10s or 2m, got {value!r}")
+        shown = value if len(str(value)) <= 40 else f"{str(value)[:40]}..."
+        raise ValueError(f"expected a duration such as 10s or 2m, got {shown!r}")
     return seconds
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -141,17 +142,28 @@ class MosquittoServer(_Process):
 
 
 class InfluxServer(_Process):
-    """An InfluxDB 1.x server on 127.0.0.1 with its data in `workdir`, auth off.
+    """An InfluxDB 1.x server on 127.0.0.1 with its data in `workdir`, auth off; over https
+    when given a `certificate` and its `key` (PEM files).
 
     `stop` then `start` brings it back on the same ports with the same data.
     """
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        certificate: Path | None = None,
+        key: Path | None = None,
+        ca: Path | None = None,
+    ) -> None:
         super().__init__(workdir, "influxd")
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.rpc_port = free_port()
-        self.url = f"http://{self.host}:{self.port}"
+        self.certificate, self.key, self.ca = certificate, key, ca
+        scheme = "https" if certificate is not None else "http"
+        self.url = f"{scheme}://{self.host}:{self.port}"
         self.config = workdir / "influxdb.conf"
 
     def start(self) -> Self:
@@ -183,7 +195,7 @@ bind-address = "{self.host}:{self.rpc_port}"
   auth-enabled = false
   log-enabled = false
   pprof-enabled = false
-
+{self._https()}
 [monitor]
   store-enabled = false
 
@@ -195,10 +207,22 @@ bind-address = "{self.host}:{self.rpc_port}"
   suppress-logo = true
 """
 
+    def _https(self) -> str:
+        if self.certificate is None or self.key is None:
+            return ""
+        return (
+            f'  https-enabled = true\n  https-certificate = "{self.certificate}"\n'
+            f'  https-private-key = "{self.key}"\n'
+        )
+
+    def _context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=str(self.ca)) if self.ca is not None else None
+
     def ping(self) -> bool:
         """Whether the server answers ``/ping`` with 204."""
         try:
-            with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:
+            ping = f"{self.url}/ping"
+            with urllib.request.urlopen(ping, timeout=1, context=self._context()) as response:
                 return bool(response.status == 204)
         except (urllib.error.URLError, OSError):
             return False
@@ -231,7 +255,7 @@ bind-address = "{self.host}:{self.rpc_port}"
             request = urllib.request.Request(f"{self.url}/query?{query}")
         else:
             request = urllib.request.Request(f"{self.url}/query", data=query.encode())
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=self._context()) as response:
             parsed: dict[str, Any] = json.load(response)
         return parsed
 

@@ -11,11 +11,18 @@ from drivers.modbus import ModbusProfile
 from drivers.mqtt import MqttProfile
 from gateway.config.checks import check_site
 from gateway.config.errors import ConfigError, ConfigIssue
-from gateway.config.models import INFLUX_TAGS, SOURCE_TAGS, SiteConfig
+from gateway.config.models import (
+    INFLUX_TAGS,
+    SOURCE_TAGS,
+    InfluxV1Connection,
+    InfluxV2Connection,
+    SiteConfig,
+)
 from gateway.config.rulepoints import check_rule_points
 from gateway.config.site import Profile, Site
 from gateway.config.storage import storage_problems
 from gateway.config.textfile import file_kind
+from gateway.config.tls import TlsFileError, TlsSettings
 from gateway.config.values import SecretRef
 from gateway.config.wording import place_errors
 from gateway.config.yamlsource import Path_, YamlDocument, read_yaml
@@ -51,6 +58,9 @@ def load_site(path: str | Path, *, storage_and_secrets: bool = True) -> Site:
         ]
         for where, secret in _secrets(config):
             issues += _secret_issues(document, where, secret, warnings)
+        issues += [
+            document.issue(where, problem) for where, problem in _tls_problems(config, file.parent)
+        ]
     if issues:
         raise ConfigError(issues)
     return Site(file, config, profiles, tuple(sorted(warnings, key=_in_file_order)))
@@ -67,16 +77,38 @@ def _validate(document: YamlDocument) -> SiteConfig:
         raise ConfigError(place_errors(document, error, SOURCE_TAGS | INFLUX_TAGS)) from None
 
 
+def _influx_connections(
+    config: SiteConfig,
+) -> Iterator[tuple[Path_, InfluxV1Connection | InfluxV2Connection]]:
+    """Every `influxdb:` connection, with where it is written (one, or a list)."""
+    influxdb = config.influxdb
+    if isinstance(influxdb, tuple):
+        for index, connection in enumerate(influxdb):
+            yield ("influxdb", index), connection
+    elif influxdb is not None:
+        yield ("influxdb",), influxdb
+
+
+def _tls_problems(config: SiteConfig, folder: Path) -> Iterator[tuple[Path_, str]]:
+    """Every `tls:` whose files cannot be used, loaded as the gateway will load them."""
+    settings: list[tuple[Path_, TlsSettings | None]] = [
+        (("mqtt", "tls"), config.mqtt.tls if config.mqtt is not None else None)
+    ]
+    settings += [((*here, "tls"), c.tls) for here, c in _influx_connections(config)]
+    for where, tls in settings:
+        if tls is None:
+            continue
+        try:
+            tls.context(folder)
+        except TlsFileError as error:
+            yield (*where, error.setting), error.detail
+
+
 def _secrets(config: SiteConfig) -> Iterator[tuple[Path_, SecretRef]]:
     """Every secret the site refers to, with where it is written."""
     if config.mqtt is not None and config.mqtt.password is not None:
         yield ("mqtt", "password"), config.mqtt.password
-    influxdb = config.influxdb
-    connections = (
-        influxdb if isinstance(influxdb, tuple) else (() if influxdb is None else (influxdb,))
-    )
-    for index, connection in enumerate(connections):
-        here: Path_ = ("influxdb", index) if isinstance(influxdb, tuple) else ("influxdb",)
+    for here, connection in _influx_connections(config):
         secret = connection.token if connection.api == "v2" else connection.password
         if secret is not None:
             yield (*here, "token" if connection.api == "v2" else "password"), secret

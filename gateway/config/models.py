@@ -271,6 +271,9 @@ class InfluxV1Connection(_Model):
     username: str | None = None
     password: Secret | None = None
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
+    tls: TlsSettings | None = Field(
+        default=None, description="for an https URL: the CA to trust, a client certificate"
+    )
 
 
 class InfluxV2Connection(_Model):
@@ -283,6 +286,9 @@ class InfluxV2Connection(_Model):
     bucket: Annotated[str, Field(min_length=1)]
     token: Secret
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
+    tls: TlsSettings | None = Field(
+        default=None, description="for an https URL: the CA to trust, a client certificate"
+    )
 
 
 def _influx_api(value: Any) -> str | None:

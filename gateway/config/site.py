@@ -164,7 +164,7 @@ class Site:
         try:
             tls = mqtt.tls.context(self.path.parent) if mqtt.tls is not None else None
         except LookupError as error:
-            raise LookupError(f"mqtt.{error}") from None
+            raise LookupError(f"mqtt.tls.{error}") from None
         return BrokerSpec(
             host=mqtt.host,
             port=mqtt.port,

@@ -20,7 +20,16 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-__all__ = ["TlsSettings"]
+__all__ = ["TlsFileError", "TlsSettings"]
+
+
+class TlsFileError(LookupError):
+    """A TLS file that cannot be used: which `setting` names it, and why (`detail`)."""
+
+    def __init__(self, setting: str, detail: str) -> None:
+        super().__init__(f"{setting}: {detail}")
+        self.setting = setting
+        self.detail = detail
 
 
 class TlsSettings(BaseModel):
@@ -43,7 +52,7 @@ class TlsSettings(BaseModel):
     def context(self, folder: Path) -> ssl.SSLContext:
         """The client context, paths taken relative to `folder` (the site file's).
 
-        Raises `LookupError` naming the setting and the file when one cannot be used.
+        Raises `TlsFileError` naming the setting and the file when one cannot be used.
         """
         ca = _file(self.ca_file, folder, "ca_file") if self.ca_file is not None else None
         context = ssl.create_default_context(cafile=ca)
@@ -54,13 +63,23 @@ class TlsSettings(BaseModel):
             key = _file(self.key_file, folder, "key_file")
             try:
                 context.load_cert_chain(cert, key)
-            except (OSError, ssl.SSLError) as error:
-                raise LookupError(f"tls: cannot use {cert} with {key}: {error}") from None
+            except ssl.SSLError as error:
+                raise TlsFileError(
+                    "cert_file", f"cannot use {cert} with {key}: {_why(error)}"
+                ) from None
+            except OSError as error:
+                raise TlsFileError("cert_file", f"cannot use {cert} with {key}: {error}") from None
         return context
+
+
+def _why(error: ssl.SSLError) -> str:
+    if error.reason == "KEY_VALUES_MISMATCH":
+        return "the key is not the certificate's"
+    return "not a PEM certificate and its private key"
 
 
 def _file(path: Path, folder: Path, setting: str) -> str:
     resolved = path if path.is_absolute() else folder / path
     if not resolved.is_file():
-        raise LookupError(f"tls.{setting}: {resolved} is not a file")
+        raise TlsFileError(setting, f"{resolved} is not a file")
     return str(resolved)

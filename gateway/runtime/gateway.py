@@ -63,7 +63,10 @@ class Gateway:
         self.sinks: dict[str, Sink] = (
             {}
             if self.store_only
-            else {connection.name: make_sink(connection) for connection in site.influx_connections}
+            else {
+                connection.name: make_sink(connection, site.path.parent)
+                for connection in site.influx_connections
+            }
         )
         self.delivery: DeliveryHealth | None = None
         self.alarms: AlarmService | None = None

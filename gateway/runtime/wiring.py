@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 from drivers.modbus import ModbusDevice, ModbusEndpointSpec, SerialLine
 from drivers.mqtt import MqttDevice
@@ -79,8 +80,14 @@ def mqtt_devices(site: Site) -> list[MqttDevice]:
     return devices
 
 
-def make_sink(connection: InfluxV1Connection | InfluxV2Connection) -> Sink:
-    """The sink for one `influxdb:` connection; secrets are read now, at start-up."""
+def make_sink(connection: InfluxV1Connection | InfluxV2Connection, folder: Path) -> Sink:
+    """The sink for one `influxdb:` connection; secrets and TLS files are read now, at
+    start-up (paths relative to `folder`, the site file's); raises `LookupError` naming the
+    setting that cannot be used."""
+    try:
+        tls = connection.tls.context(folder) if connection.tls is not None else None
+    except LookupError as error:
+        raise LookupError(f"influxdb {connection.name}: tls.{error}") from None
     if isinstance(connection, InfluxV2Connection):
         from gateway.sinks import InfluxV2Sink  # heavy: only when configured
 
@@ -91,6 +98,7 @@ def make_sink(connection: InfluxV1Connection | InfluxV2Connection) -> Sink:
             connection.token.reveal(),
             name=connection.name,
             batch_size=connection.batch_size,
+            tls=tls,
         )
     password = connection.password.reveal() if connection.password else None
     return InfluxV1Sink(
@@ -101,4 +109,5 @@ def make_sink(connection: InfluxV1Connection | InfluxV2Connection) -> Sink:
         username=connection.username,
         password=password,
         batch_size=connection.batch_size,
+        tls=tls,
     )

@@ -10,12 +10,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import ssl
 from typing import Any
 
 import aiohttp
 
 from gateway.config import redact_urls
-from gateway.sinks.delivery import SPLIT_STATUSES, OutboxSink, SinkError, retry_after
+from gateway.sinks.delivery import (
+    SPLIT_STATUSES,
+    OutboxSink,
+    SinkError,
+    retry_after,
+    unreachable,
+)
 
 __all__ = ["InfluxV1Sink"]
 
@@ -54,11 +61,13 @@ class InfluxV1Sink(OutboxSink):
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
         timeout: float = 10.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(
             name, url, batch_size=batch_size, retry_initial=retry_initial, retry_max=retry_max
         )
         self.database = database
+        self._tls = tls
         self._params = {"db": database, "precision": "ns"}
         if retention_policy:
             self._params["rp"] = retention_policy
@@ -116,12 +125,14 @@ class InfluxV1Sink(OutboxSink):
                     raise _error_from(response, body)
                 return body
         except (aiohttp.ClientError, TimeoutError) as error:
-            message = f"no answer from {self.url}: {error!r}"
-            raise SinkError(None, retryable=True, message=message) from error
+            raise unreachable(self.url, error) from error
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(auth=self._auth, timeout=self._timeout)
+            connector = aiohttp.TCPConnector(ssl=self._tls) if self._tls is not None else None
+            self._session = aiohttp.ClientSession(
+                auth=self._auth, timeout=self._timeout, connector=connector
+            )
         return self._session
 
 

@@ -14,6 +14,7 @@ thread instead, and this sink hands the client the compressed line protocol with
 from __future__ import annotations
 
 import logging
+import ssl
 from typing import cast
 
 import aiohttp
@@ -21,7 +22,7 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.domain.write_precision import WritePrecision
 
-from gateway.sinks.delivery import SPLIT_STATUSES, OutboxSink, SinkError, retry_after
+from gateway.sinks.delivery import SPLIT_STATUSES, OutboxSink, SinkError, retry_after, unreachable
 
 __all__ = ["InfluxV2Sink"]
 
@@ -57,6 +58,7 @@ class InfluxV2Sink(OutboxSink):
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
         timeout: float = 10.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(
             name, url, batch_size=batch_size, retry_initial=retry_initial, retry_max=retry_max
@@ -65,6 +67,7 @@ class InfluxV2Sink(OutboxSink):
         self.bucket = bucket
         self._token = token
         self._timeout = timeout
+        self._tls = tls
         self._client: InfluxDBClientAsync | None = None
 
     async def close(self) -> None:
@@ -81,8 +84,7 @@ class InfluxV2Sink(OutboxSink):
         except InfluxDBError as error:
             raise _error_from(error) from error
         except (aiohttp.ClientError, TimeoutError) as error:
-            message = f"no answer from {self.url}: {error!r}"
-            raise SinkError(None, retryable=True, message=message) from error
+            raise unreachable(self.url, error) from error
 
     def _connect(self) -> InfluxDBClientAsync:
         """The client, made on first use: it must be created inside the running loop."""
@@ -93,6 +95,7 @@ class InfluxV2Sink(OutboxSink):
                 self.org,
                 timeout=int(self._timeout * 1000),
                 client_session_kwargs={"headers": {"Content-Encoding": "gzip"}},
+                **({"ssl_context": self._tls} if self._tls is not None else {}),
             )
         return self._client
 

@@ -181,5 +181,5 @@ def test_run_refuses_a_tls_file_that_is_not_there(tmp_path: Path) -> None:
     )
     assert (result.returncode, result.stderr.strip()) == (
         2,
-        f"{site_file}: mqtt.tls.ca_file: {tmp_path / 'tls' / 'ca.pem'} is not a file",
+        f"site.yaml:19: mqtt.tls.ca_file: {tmp_path / 'tls' / 'ca.pem'} is not a file",
     )

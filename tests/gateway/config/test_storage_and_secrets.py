@@ -207,6 +207,28 @@ def test_every_secret_of_every_database_is_checked(
     ]
 
 
+def test_tls_files_are_loaded_as_the_gateway_will_load_them(tmp_path: Path) -> None:
+    """Before: `check` said OK and the gateway stopped at start on a missing CA file."""
+    (tmp_path / "not-a-key.pem").write_text("not a key\n")
+    site = site_with(
+        tmp_path,
+        "mqtt: {host: broker, tls: {ca_file: missing-ca.pem}}\n"
+        "influxdb:\n"
+        "  - {name: local, url: 'https://127.0.0.1:8086', database: f,\n"
+        "     tls: {cert_file: not-a-key.pem, key_file: not-a-key.pem}}",
+    )
+    errors = errors_of(site)
+    assert errors[0] == (
+        f"site.yaml:5: mqtt.tls.ca_file: {tmp_path / 'missing-ca.pem'} is not a file"
+    )
+    key = tmp_path / "not-a-key.pem"
+    assert errors[1] == (
+        f"site.yaml:8: influxdb[0].tls.cert_file: cannot use {key} with {key}: not a PEM "
+        "certificate and its private key"
+    )
+    assert len(errors) == 2
+
+
 def test_a_secret_file_every_user_can_read_is_a_warning(tmp_path: Path) -> None:
     """A Docker or Kubernetes secret is mounted readable by all: said, not refused."""
     file = secret(tmp_path, mode=0o644)
