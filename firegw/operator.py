@@ -30,9 +30,16 @@ ACTIONS = {
     "reset": ("reset", "reset a latched alarm (a fire) once its cause is gone"),
     "out-of-service": (
         "out_of_service",
-        "take a device (or one alarm) out of service for maintenance (it always ends)",
+        "take a device, a whole zone or one alarm out of service for maintenance (it always ends)",
     ),
-    "in-service": ("in_service", "put a device (or one alarm) back in service"),
+    "in-service": ("in_service", "put a device, a zone or one alarm back in service"),
+}
+_ALARM = "alarm id, e.g. camera_offline:OPD-CAM-01 (see firegw alarms)"
+_TARGETS = {
+    "acknowledge": "alarm id, e.g. fire:OPD-SD-001 (see firegw alarms), or a group, e.g. "
+    "fire@opd-1f-er",
+    "out_of_service": "device id (OPD-SD-001), zone id (opd-1f-er) or alarm id",
+    "in_service": "device id, zone id or alarm id",
 }
 _DURATIONS = {"shelve": "e.g. 15m; at most 60m", "out_of_service": "e.g. 2h; at most 8h"}
 
@@ -42,9 +49,7 @@ def add_operator_commands(commands: argparse._SubParsersAction[argparse.Argument
     for name, (action, help_text) in ACTIONS.items():
         command = commands.add_parser(name, help=help_text)
         command.add_argument("config", type=Path)
-        command.add_argument(
-            "alarm", help="alarm id, e.g. fire:OPD-SD-001 (see firegw alarms), or a device id"
-        )
+        command.add_argument("alarm", help=_TARGETS.get(action, _ALARM))
         _identity_options(command)
         if action in _DURATIONS:
             required = action == "shelve"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -60,11 +60,11 @@ class Now:
 
 SourceAndMessage = tuple[AlarmSource, str]
 DeviceAlarms = Callable[[str], list[SourceAndMessage] | None]
-"""Device id -> (alarm source, message) of every rule on it, or None for an unknown device."""
+"""Device or zone id -> (alarm source, message) of every rule on it, or None if unknown."""
 AlarmLookup = Callable[[str], SourceAndMessage | None]
 """Alarm id -> its source and message if a configured rule raises it (it may be normal now)."""
 Label = Callable[[str], str]
-"""A device or alarm id -> how a message names it ("Smoke detector SD-1")."""
+"""A device, zone or alarm id -> how a message names it ("Smoke detector SD-1", "Zone er")."""
 
 GROUP_MARK = "@"
 """A command's target with this in it names a group of alarms, not one alarm."""
@@ -110,7 +110,7 @@ class Commands:
     def _without_record(
         self, action: Action, target: str, by: str, args: Mapping[str, Any], now: Now
     ) -> CommandResult:
-        """A device id (for out of / in service), an alarm that is normal now, or unknown."""
+        """A device or zone (for out of / in service), an alarm that is normal now, or unknown."""
         if action in (Action.OUT_OF_SERVICE, Action.IN_SERVICE):
             alarms = self.device_alarms(target)
             if alarms is not None and action is Action.OUT_OF_SERVICE:
@@ -282,7 +282,7 @@ class Commands:
         args: Mapping[str, Any],
         now: Now,
     ) -> CommandResult:
-        """Out of service for every rule of one device under maintenance."""
+        """Out of service for every rule of one device (or zone) under maintenance."""
         seconds = self._service_time(args)
         if isinstance(seconds, str):
             return CommandResult.refused(seconds)
@@ -295,12 +295,15 @@ class Commands:
                     self.book.take_out_of_service(record, seconds, by, now.monotonic, now.wall)
                 )
         if not events:
-            return CommandResult.refused(f"device {device} is already out of service")
+            return CommandResult.refused(f"{self.label(device)} is already out of service")
+        like = alarms[0][0]
+        if like.device != device:  # a zone: its disablement is the zone's, not one device's
+            like = replace(like, device=None)
         events += disable(
             self.book,
             device,
             self.label(device),
-            alarms[0][0],
+            like,
             seconds=seconds,
             by=by,
             now=now.monotonic,
@@ -320,7 +323,7 @@ class Commands:
                     self.book.return_to_service(record, cause, now.monotonic, now.wall, by)
                 )
         if not events:
-            return CommandResult.refused(f"device {device} is not out of service")
+            return CommandResult.refused(f"{self.label(device)} is not out of service")
         events += enable_where_done(self.book, "returned to service", now.wall)
         return CommandResult(True, events=events)
 

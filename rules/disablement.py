@@ -1,5 +1,6 @@
-"""Out of service made visible: while a device (or one alarm) is out of service, a trouble alarm
-`out_of_service:<target>` says so on the feed, and clears when the target is back in service.
+"""Out of service made visible: while a device, a zone or one alarm is out of service, a trouble
+alarm `out_of_service:<target>` says so on the feed, and clears when the target is back in
+service.
 
 A disablement is itself an alarm (ISA-18.2: a suppressed alarm must stay visible): the
 security office sees that a detector is not protecting its zone right now, who took it out and
@@ -60,13 +61,13 @@ def disable(
 def enable_where_done(
     book: AlarmBook, cause: str, wall: int, by: str | None = None
 ) -> list[AlarmEvent]:
-    """Clear every disablement alarm whose target has nothing out of service any more; `by`
-    is the person who put it back (who thereby acknowledges it)."""
+    """Clear every disablement alarm whose target (an alarm, a device or a zone) has nothing
+    out of service any more; `by` is the person who put it back (who thereby acknowledges it)."""
     held = {
         name
         for record in book
         if record.alarm.out_of_service
-        for name in (record.alarm.id, record.alarm.device)
+        for name in (record.alarm.id, record.alarm.device, record.alarm.zone)
         if name is not None
     }
     events: list[AlarmEvent] = []

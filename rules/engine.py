@@ -29,6 +29,8 @@ from rules.monitor import Monitor, ZoneMonitor
 from rules.ruleset import RuleSet, default_rules
 
 _GOOD = Quality.GOOD
+_SHARED = (DeviceKind.LINK, DeviceKind.GATEWAY)
+"""Watched like devices, but serving more than one zone: not taken out with a zone."""
 
 
 class RuleEngine:
@@ -113,7 +115,8 @@ class RuleEngine:
     ) -> CommandResult:
         """Apply a person's command; refused with a reason (and no change) when it makes no sense.
 
-        `out_of_service` and `in_service` also take a device id: every rule of that device.
+        `out_of_service` and `in_service` also take a device id (every rule of that device) or
+        a zone id (every rule of its devices, and the zone's own).
         `shelve` needs `duration` (seconds, or a string such as "30m").
         """
         now = Now(self.clock.monotonic(), self.clock.wall_ns())
@@ -228,13 +231,29 @@ class RuleEngine:
 
     def _label(self, target: str) -> str:
         slot = self._index.devices.get(target)
-        return f"{slot.info.kind.label} {target}" if slot is not None else f"Alarm {target}"
+        if slot is not None:
+            return f"{slot.info.kind.label} {target}"
+        return f"Zone {target}" if target in self._zone_ids() else f"Alarm {target}"
 
-    def _device_alarms(self, device_id: str) -> list[SourceAndMessage] | None:
-        slot = self._index.devices.get(device_id)
-        if slot is None:
+    def _device_alarms(self, target: str) -> list[SourceAndMessage] | None:
+        """Every rule of one device, or of a whole zone (its devices and the zone's own
+        rules, not the links and the gateway that serve other zones too)."""
+        slot = self._index.devices.get(target)
+        if slot is not None:
+            return [(monitor.source, monitor.message()) for monitor in slot.monitors]
+        if target not in self._zone_ids():
             return None
-        return [(monitor.source, monitor.message()) for monitor in slot.monitors]
+        monitors = [
+            monitor
+            for slot in self._index.devices.values()
+            if slot.info.zone == target and slot.info.kind not in _SHARED
+            for monitor in slot.monitors
+        ]
+        monitors += [zone for zone in self._index.zones if zone.source.zone == target]
+        return [(monitor.source, monitor.message()) for monitor in monitors]
+
+    def _zone_ids(self) -> set[str]:
+        return {slot.info.zone for slot in self._index.devices.values()}
 
     def _lookup(self, alarm_id: str) -> SourceAndMessage | None:
         monitor = self._index.monitors.get(alarm_id)

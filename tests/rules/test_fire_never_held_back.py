@@ -36,6 +36,10 @@ def detector_out_of_service(engine: RuleEngine, clock: FakeClock) -> None:
     assert engine.command("out_of_service", "SD-1", by="li.na", duration="1h").ok
 
 
+def zone_out_of_service(engine: RuleEngine, clock: FakeClock) -> None:
+    assert engine.command("out_of_service", "ward-3", by="li.na", duration="1h").ok
+
+
 def zone_in_flood(engine: RuleEngine, clock: FakeClock) -> None:
     """Forty cameras of the zone offline at once: a flood, and a blind spot."""
     engine.on_readings([Reading(f"CAM-{n}", "online", False) for n in range(40)])
@@ -53,13 +57,15 @@ def fire_shelving_tried(engine: RuleEngine, clock: FakeClock) -> None:
 
 
 def every_way_at_once(engine: RuleEngine, clock: FakeClock) -> None:
-    for way in (link_down, zone_in_flood, detector_out_of_service, fire_shelving_tried):
+    ways = (link_down, zone_in_flood, detector_out_of_service, zone_out_of_service)
+    for way in (*ways, fire_shelving_tried):
         way(engine, clock)
 
 
 WAYS: dict[str, Callable[[RuleEngine, FakeClock], None]] = {
     "its link lost (cause and consequence)": link_down,
     "the detector out of service": detector_out_of_service,
+    "its zone out of service": zone_out_of_service,
     "a flood in its zone": zone_in_flood,
     "its group acknowledged before": another_fire_acknowledged_as_a_group,
     "shelving it tried": fire_shelving_tried,

@@ -407,7 +407,7 @@ REFUSALS: list[tuple[str, str, dict[str, Any], str]] = [
         "alarm pre_alarm:SD-2 is normal; there is nothing to mark on site",
     ),
     ("in_service", "fire:SD-1", {"by": "alice"}, "alarm fire:SD-1 is not out of service"),
-    ("in_service", "SD-2", {"by": "alice"}, "device SD-2 is not out of service"),
+    ("in_service", "SD-2", {"by": "alice"}, "Smoke detector SD-2 is not out of service"),
     ("in_service", "SD-9", {"by": "alice"}, "unknown alarm SD-9"),
 ]
 
@@ -437,7 +437,7 @@ def test_already_out_of_service_is_refused() -> None:
     engine, _ = make()
     engine.command("out_of_service", "SD-1", by="tech")
     assert engine.command("out_of_service", "SD-1", by="tech").reason == (
-        "device SD-1 is already out of service"
+        "Smoke detector SD-1 is already out of service"
     )
     assert engine.command("out_of_service", "fire:SD-1", by="tech").reason == (
         "alarm fire:SD-1 is already out of service"

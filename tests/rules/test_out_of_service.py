@@ -5,7 +5,16 @@ visible, a fire from a device out of service is raised at once, and re-shelving 
 from __future__ import annotations
 
 from core.reading import Reading
-from rules import AlarmClass, AlarmEvent, AlarmState, DeviceInfo, DeviceKind, RuleEngine, RuleSet
+from rules import (
+    AlarmClass,
+    AlarmEvent,
+    AlarmState,
+    DeviceInfo,
+    DeviceKind,
+    EventKind,
+    RuleEngine,
+    RuleSet,
+)
 from rules.clock import FakeClock
 from rules.policies import EscalationPolicy, OutOfServicePolicy
 from tests.rules.test_lifecycle import make, seen, status
@@ -65,6 +74,38 @@ def test_a_fire_from_a_detector_out_of_service_is_raised_at_once() -> None:
     (raised,) = events
     assert raised.alarm.out_of_service
     assert raised.cause.endswith("(device out of service: a fire is never held back)")
+
+
+def test_a_whole_zone_goes_out_of_service_and_comes_back() -> None:
+    """Renovation of a ward: every device of the zone at once, one disablement on the feed."""
+    engine, _ = make()
+    result = engine.command("out_of_service", "ward-3", by="li.na", duration="4h")
+    assert result.ok
+    held = {e.alarm.device for e in result.events if e.kind is EventKind.OUT_OF_SERVICE}
+    assert held == {"SD-1", "SD-2", "HP-1", "CAM-1", None}  # None: the zone's own rules
+    assert not any(e.alarm.zone == "ward-4" for e in result.events)
+    disablement = engine.alarms["out_of_service:ward-3"]
+    assert (disablement.zone, disablement.device, disablement.active) == ("ward-3", None, True)
+    assert disablement.message.startswith("Zone ward-3 out of service for 4 h (by li.na)")
+    assert status(engine, "SD-2", "pre_alarm") == []  # held back: maintenance
+    assert seen(status(engine, "SD-2", "fire"))[0] == ("raised", "fire:SD-2", "unacknowledged")
+
+    back = engine.command("in_service", "ward-3", by="li.na")
+    assert back.ok
+    assert not any(alarm.out_of_service for alarm in engine.alarms.values())
+    assert ("cleared", "out_of_service:ward-3", "normal") in seen(back.events)
+    assert engine.command("in_service", "ward-3", by="li.na").reason == (
+        "Zone ward-3 is not out of service"
+    )
+
+
+def test_a_zone_out_of_service_also_ends_by_itself() -> None:
+    engine, clock = make()
+    assert engine.command("out_of_service", "ward-3", by="li.na", duration="1h").ok
+    clock.advance(HOUR + 1)
+    events = engine.tick()
+    assert not any(alarm.out_of_service for alarm in engine.alarms.values())
+    assert ("cleared", "out_of_service:ward-3", "normal") in seen(events)
 
 
 def test_the_gateways_own_alarms_cannot_be_taken_out_of_service() -> None:

@@ -298,3 +298,55 @@ async def test_a_detector_out_of_service_is_visible_and_its_fire_still_reaches_t
     )
     assert (fire["alarm"]["out_of_service"], fire["alarm"]["needs_person"]) == (True, True)
     assert fire["alarm"]["out_of_service_until"] is not None
+
+
+async def test_a_supervisor_takes_a_whole_zone_out_of_service_from_the_cli(
+    site: Site, tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    """A ward under renovation: one command, one disablement on the feed, fires still raised;
+    a guard may not do it, and back in service ends it."""
+    topics = FeedTopics.for_site(site)
+    env = {k: v for k, v in os.environ.items() if k != "FIREGW_OPERATOR_KEY_FILE"}
+
+    def firegw(command: str, operator: str, *more: str) -> subprocess.CompletedProcess[str]:
+        key = key_file(site.path, operator)
+        login = ["--operator", operator, "--key-file", str(key)]
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "firegw",
+                command,
+                str(site.path),
+                "main-2f-ward",
+                *login,
+                *more,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+
+    async with (
+        Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
+        running_service(site, tmp_path / "alarms.sqlite", mosquitto) as running,
+    ):
+        await watcher.status("online")
+        guard = await asyncio.to_thread(firegw, "out-of-service", "bo", "--duration", "4h")
+        taken = await asyncio.to_thread(firegw, "out-of-service", "al", "--duration", "4h")
+        disablement = await watcher.event("out_of_service:main-2f-ward", "raised")
+        await running.status("SD-2F-01", "fire")
+        fire = await watcher.event("fire:SD-2F-01", "raised")
+        back = await asyncio.to_thread(firegw, "in-service", "al")
+        await watcher.event("out_of_service:main-2f-ward", "cleared")
+    assert guard.returncode == 1
+    assert guard.stderr.strip() == "main-2f-ward: refused: bo (guard) may not take out of service"
+    assert (taken.returncode, taken.stdout.strip()) == (0, "main-2f-ward: out_of_service done")
+    assert disablement["alarm"]["message"].startswith(
+        "Zone main-2f-ward out of service for 4 h (by al)"
+    )
+    assert (disablement["alarm"]["zone"], disablement["alarm"]["device"]) == ("main-2f-ward", None)
+    assert fire["alarm"]["out_of_service"] is True
+    assert (back.returncode, back.stdout.strip()) == (0, "main-2f-ward: in_service done")
+    assert not any(alarm.out_of_service for alarm in running.service.engine.alarms.values())
