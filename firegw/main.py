@@ -13,6 +13,7 @@ from typing import Any
 
 from core import quiet_loop_errors
 from firegw.broker_acl import add_broker_acl_command
+from firegw.console import add_console_commands
 from firegw.operator import add_operator_commands
 from firegw.rejected import add_rejected_command
 from gateway.config import ConfigError, Site, load_site
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_operator_commands(commands)
     add_broker_acl_command(commands)
+    add_console_commands(commands, run=_until_signal)
 
     demo = commands.add_parser("demo", help="simulated hospital + broker + gateway, live")
     demo.add_argument("config", type=Path, nargs="?", default=DEFAULT_SITE)
@@ -104,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
         "--amqtt",
         action="store_true",
         help="use the embedded amqtt broker even when Mosquitto is installed",
+    )
+    demo.add_argument(
+        "--console-port", type=int, default=0, help="port of the guard console (default: any)"
     )
     demo.set_defaults(command=_demo, log_level="warning")
     return parser
@@ -185,7 +190,13 @@ def _demo(site: Site, args: argparse.Namespace) -> int:
 
     scenario = args.scenario if args.scenario and args.scenario.exists() else None
     return _until_signal(
-        run_demo(site, scenario=scenario, duration=args.duration, use_mosquitto=not args.amqtt)
+        run_demo(
+            site,
+            scenario=scenario,
+            duration=args.duration,
+            use_mosquitto=not args.amqtt,
+            console_port=args.console_port,
+        )
     )
 
 
