@@ -29,6 +29,8 @@ const S = {
   selected: null,      // key of the alarm in the detail pane
   sound: { on: false, context: null, timer: null },
   tab: "alarms",
+  placesDrawn: 0,
+  placesTimer: null,
 };
 
 // --- words ------------------------------------------------------------------------------
@@ -267,7 +269,8 @@ function draw() {
   $("#count").textContent = count ? t("count", count, waiting) : "";
   $("#no-alarms").hidden = count > 0;
   drawGroupAck();
-  drawPlaces();
+  if (changed === null || Date.now() - S.placesDrawn > 500) drawPlaces();
+  else if (!S.placesTimer) S.placesTimer = setTimeout(() => { S.placesTimer = null; drawPlaces(); }, 500);
   drawAlert();
   drawLinks();
   if (S.selected) drawDetail();
@@ -449,6 +452,7 @@ async function groupAck(alarms, button) {
 const SEVERITY = { fire: 5, supervisory: 4, security: 4, trouble: 3, maintenance: 2 };
 
 function drawPlaces() {
+  S.placesDrawn = Date.now();
   const root = $("#places");
   root.textContent = "";
   const byZone = new Map();
@@ -532,7 +536,7 @@ function drawAlert() {
   if (alarms.length) {
     const top = alarms[0];
     $("#alert-title").textContent = t(top.class === "fire" ? "alert_fire" : "alert_critical", alarms.length);
-    $("#alert-detail").textContent = `${top.zone_name || top.site_name}: ${top.text}`;
+    $("#alert-detail").textContent = top.text;
     const button = $("#alert-ack");
     button.hidden = !ackable(top);
     button.onclick = () => act(top, "acknowledge", button);
