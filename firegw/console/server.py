@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from core import supervise
 from drivers.mqtt import BrokerSpec
 from firegw.console.auth import Accounts, LoginLimit, Person, Session, Sessions
 from firegw.console.board import Board, sse
@@ -156,8 +157,8 @@ class Console:
         await runner.setup()
         try:
             async with self.journal, asyncio.TaskGroup() as tasks:
-                for link in self.links:
-                    tasks.create_task(link.run())
+                for link in self.links:  # a bug in one link restarts it, not the console
+                    tasks.create_task(supervise(f"console feed {link.name}", link.run))
                 site = web.TCPSite(runner, host, port, ssl_context=tls)
                 await site.start()
                 bound = _bound_port(runner) or port
