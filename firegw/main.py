@@ -54,6 +54,19 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the gateway for a site")
     run.add_argument("config", type=Path)
+    run.add_argument(
+        "--console",
+        metavar="HOST:PORT",
+        help="also serve the guard console for this site, in this process (see firegw console)",
+    )
+    run.add_argument(
+        "--console-state",
+        type=Path,
+        default=Path("var/console"),
+        help="the console's journal and sessions (default var/console)",
+    )
+    run.add_argument("--console-certificate", type=Path, help="the console over HTTPS")
+    run.add_argument("--console-key", type=Path, help="the key of --console-certificate")
     run.set_defaults(command=_run)
 
     simulate = commands.add_parser("simulate", help="run simulators for every device of a site")
@@ -151,10 +164,46 @@ def _run(site: Site, args: argparse.Namespace) -> int:
 
     try:
         gateway = Gateway(site)
-    except LookupError as error:
+        console = _console_beside(site, args) if args.console else None
+    except (LookupError, ValueError, OSError) as error:
         print(f"{args.config}: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    return _until_signal(gateway.run())
+    if console is None:
+        return _until_signal(gateway.run())
+    return _until_signal(_together(gateway.run(), _apart(console)))
+
+
+def _console_beside(site: Site, args: argparse.Namespace) -> Coroutine[Any, Any, None]:
+    """The guard console for the gateway's own site, served from the gateway's process.
+
+    It is the same console as `firegw console`: it reads the feed from the broker like any
+    client, so the gateway itself knows nothing of it.
+    """
+    from firegw.console import Console, listen_address, tls_context
+
+    host, port = listen_address(args.console)
+    if (args.console_certificate is None) != (args.console_key is None):
+        raise ValueError("give both --console-certificate and --console-key, or neither")
+    tls = (
+        tls_context(args.console_certificate, args.console_key)
+        if args.console_certificate
+        else None
+    )
+    return Console([site], state=args.console_state).run(host, port, tls=tls)
+
+
+async def _apart(console: Coroutine[Any, Any, None]) -> None:
+    """The console beside the gateway: whatever stops it, the gateway goes on."""
+    try:
+        await console
+    except Exception:
+        log.exception("the guard console stopped; the gateway goes on without it")
+
+
+async def _together(*works: Coroutine[Any, Any, None]) -> None:
+    async with asyncio.TaskGroup() as tasks:
+        for work in works:
+            tasks.create_task(work)
 
 
 def _serial_port(text: str) -> tuple[str, str]:

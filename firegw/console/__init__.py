@@ -7,7 +7,7 @@ replies; the gateway still decides. docs/console.md says how to deploy it.
 """
 
 from firegw.console.auth import hash_password
-from firegw.console.command import add_console_commands
-from firegw.console.server import Console
+from firegw.console.command import add_console_commands, listen_address
+from firegw.console.server import Console, tls_context
 
-__all__ = ["Console", "add_console_commands", "hash_password"]
+__all__ = ["Console", "add_console_commands", "hash_password", "listen_address", "tls_context"]

@@ -16,7 +16,7 @@ from gateway.config import Site
 from tests.console.conftest import api_client, console_site, running_console
 from tests.gateway.alarms.test_service import running_service
 from tests.mqtt_watch import Watcher
-from tests.servers import MosquittoServer
+from tests.servers import MosquittoServer, free_port
 from tests.sites import eventually
 from tests.tls import make_pki
 
@@ -217,3 +217,44 @@ async def test_https_with_a_given_certificate_and_secure_cookies(
             async with api.http.get(console.url) as page:
                 assert page.headers["Strict-Transport-Security"].startswith("max-age=")
                 assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+async def test_the_gateway_can_serve_the_console_from_its_own_process(
+    site: Site, mosquitto: MosquittoServer
+) -> None:
+    """`firegw run SITE --console HOST:PORT`: the same console, reading the feed from the
+    broker; the page and the gateway's status are there."""
+    import asyncio
+    import signal
+    import sys
+
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "firegw",
+        "run",
+        str(site.path),
+        "--console",
+        f"127.0.0.1:{port}",
+        "--console-state",
+        str(site.path.parent / "console"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with api_client(f"http://127.0.0.1:{port}") as api:
+
+            async def online() -> bool:
+                try:
+                    if not api.csrf and (await api.login("al")).status != 200:
+                        return False
+                    status, body = await api.get("/api/status")
+                except aiohttp.ClientError:
+                    return False
+                return status == 200 and body["statuses"][0]["state"] == "online"
+
+            await eventually(online, what="the console of the gateway's process, online")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)

@@ -64,12 +64,17 @@ async def test_a_fire_from_the_simulators_appears_and_a_guard_acknowledges_it(
         await fire.wait_for()
         assert "Smoke detector SD-1F-01 in fire" in await fire.inner_text()
         assert "Emergency room, 1F" in await fire.inner_text()  # the zone's name, not its id
-        assert await fire.evaluate("tr => getComputedStyle(tr).backgroundColor") == (
-            "rgb(253, 231, 234)"  # fire is red
-        )
+        red = "rgb(200, 16, 46)"  # fire is red, whatever the mouse hovers
+        assert await fire.locator("td.what").evaluate("td => getComputedStyle(td).color") == red
+        badge = fire.locator(".badge")
+        assert await badge.evaluate("b => getComputedStyle(b).backgroundColor") == red
         banner = page.locator("#alert")
         await banner.wait_for(state="visible")
         assert "FIRE" in await banner.inner_text()
+        # Browsers play sound only after a gesture: the guard clicks, and the tone repeats.
+        assert await page.inner_text("#sound") == "Click to enable sound"
+        await page.click("#sound")
+        await page.wait_for_function("() => S.sound.on && S.sound.timer !== null")
 
         # A guard is offered acknowledge and on site, never reset or out of service.
         await fire.locator("td.what").click()
@@ -89,6 +94,7 @@ async def test_a_fire_from_the_simulators_appears_and_a_guard_acknowledges_it(
             timeout=WAIT_MS,
         )
         await banner.wait_for(state="hidden")  # nothing left unacknowledged
+        await page.wait_for_function("() => S.sound.timer === null")  # and the tone stops
         assert "done (confirmed by the gateway)" in await page.inner_text("#detail-reply")
         await page.locator("#detail-history li.k-acknowledged").wait_for()
 
