@@ -72,12 +72,18 @@ async function api(method, path, body) {
     headers["Content-Type"] = "application/json";
     if (S.session) headers["X-CSRF-Token"] = S.session.csrf;
   }
-  const response = await fetch(path, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: method === "GET" ? undefined : JSON.stringify(body || {}),
-  });
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: method === "GET" ? undefined : JSON.stringify(body || {}),
+    });
+  } catch (error) {
+    // The console is away (a restart): say so instead of failing the click.
+    return { status: 0, data: { error: t("console_reconnecting_long") } };
+  }
   let data = {};
   try { data = await response.json(); } catch (error) { data = {}; }
   return { status: response.status, data };
@@ -204,13 +210,7 @@ function closeStream() {
 
 async function checkSession() {
   if (!S.session) return;
-  let status = 0;
-  let data = {};
-  try {
-    ({ status, data } = await api("GET", "/api/session"));
-  } catch (error) {
-    status = 0; // the console is away: try again
-  }
+  const { status, data } = await api("GET", "/api/session"); // 0: the console is away
   if (status === 401) {
     showLogin(t("session_over"));
   } else if (status === 200) {
@@ -727,13 +727,7 @@ async function boot() {
     }
   }, 1000);
   setInterval(() => { if (S.layout.length) drawPlaces(); }, 10000); // a gateway gone quiet
-  let status = 0;
-  let data = {};
-  try {
-    ({ status, data } = await api("GET", "/api/session"));
-  } catch (error) {
-    status = 0;
-  }
+  const { status, data } = await api("GET", "/api/session");
   if (status === 200) await started(data);
   else showLogin();
 }
