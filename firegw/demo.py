@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TextIO
 
+from firegw.console import Console, hash_password
 from firegw.embedded_broker import EmbeddedBroker, free_port
 from firegw.screen import render
-from gateway.config import Site
+from gateway.config import Operator, Site
 from gateway.health import count_states
+from gateway.operators import new_key
 from gateway.runtime import Gateway
 from simulators import SimulatedSite, load_scenario
 
@@ -43,6 +47,40 @@ def relocate(site: Site, *, mqtt_port: int) -> Site:
     return Site(site.path, relocated, site.profiles)
 
 
+DEMO_OPERATORS = (
+    ("wang.fang", "Wang Fang 王芳", "guard"),
+    ("li.na", "Li Na 李娜", "supervisor"),
+)
+"""The demo's people: a guard and a supervisor, with keys and passwords made at start."""
+
+
+def with_demo_operators(site: Site, folder: Path) -> tuple[Site, list[tuple[str, str, str]]]:
+    """The site with the demo's operators added (a new key and password each, in `folder`),
+    and their logins as (operator, role, password) for the screen."""
+    operators, logins = list(site.config.operators), []
+    for operator_id, name, role in DEMO_OPERATORS:
+        password = secrets.token_urlsafe(9)
+        key, hashed = folder / f"{operator_id}.key", folder / f"{operator_id}.password"
+        key.write_text(new_key() + "\n")
+        hashed.write_text(hash_password(password) + "\n")
+        for path in (key, hashed):
+            path.chmod(0o600)
+        operators.append(
+            Operator.model_validate(
+                {
+                    "id": operator_id,
+                    "name": name,
+                    "role": role,
+                    "key": {"file": str(key)},
+                    "password": {"file": str(hashed)},
+                }
+            )
+        )
+        logins.append((operator_id, role, password))
+    config = site.config.model_copy(update={"operators": tuple(operators)})
+    return Site(site.path, config, site.profiles, site.warnings), logins
+
+
 async def run_demo(
     site: Site,
     *,
@@ -50,27 +88,64 @@ async def run_demo(
     duration: float | None,
     use_mosquitto: bool = True,
     out: TextIO = sys.stdout,
+    console_port: int = 0,
 ) -> None:
-    """Run everything until `duration` seconds pass or the task is cancelled."""
-    async with EmbeddedBroker(use_mosquitto=use_mosquitto) as broker:
-        demo_site = relocate(site, mqtt_port=broker.port)
-        steps = load_scenario(scenario, demo_site) if scenario else None
-        async with SimulatedSite(demo_site, scenario=steps, control_port=0):
-            gateway = Gateway(demo_site, store_only=True)
+    """Run everything until `duration` seconds pass or the task is cancelled.
+
+    The guard console listens on `console_port` of 127.0.0.1 (any free port for 0); the
+    screen shows its address and the demo's logins.
+    """
+    with tempfile.TemporaryDirectory(prefix="firegw-demo-") as folder:
+        async with EmbeddedBroker(use_mosquitto=use_mosquitto) as broker:
+            demo_site, logins = with_demo_operators(
+                relocate(site, mqtt_port=broker.port), Path(folder)
+            )
+            console = Console([demo_site], state=None, client_id=f"firegw-demo-{broker.port}")
+            port = console_port or free_port()
+            people = ", ".join(f"{who} / {password} ({role})" for who, role, password in logins)
             header = (
                 f"firegw demo: {site.config.site.name}, {len(site.buildings)} buildings, "
                 f"{len(site.zones)} zones, {len(site.devices)} devices; "
-                f"broker {broker.name} on port {broker.port}"
+                f"broker {broker.name} on port {broker.port}\n"
+                f"guard console: http://127.0.0.1:{port}/  log in as {people}"
             )
-            screen = Screen(gateway, header, out)
-            async with asyncio.TaskGroup() as tasks:
-                running = tasks.create_task(gateway.run())
-                showing = tasks.create_task(screen.run())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(running), duration)
-                showing.cancel()
-                await screen.draw()
-                running.cancel()
+            out.write(header + "\n")
+            out.flush()
+            await _play(
+                demo_site,
+                scenario=scenario,
+                duration=duration,
+                console=console,
+                port=port,
+                header=header,
+                out=out,
+            )
+
+
+async def _play(
+    demo_site: Site,
+    *,
+    scenario: Path | None,
+    duration: float | None,
+    console: Console,
+    port: int,
+    header: str,
+    out: TextIO,
+) -> None:
+    steps = load_scenario(scenario, demo_site) if scenario else None
+    async with SimulatedSite(demo_site, scenario=steps, control_port=0):
+        gateway = Gateway(demo_site, store_only=True)
+        screen = Screen(gateway, header, out)
+        async with asyncio.TaskGroup() as tasks:
+            serving = tasks.create_task(console.run("127.0.0.1", port))
+            running = tasks.create_task(gateway.run())
+            showing = tasks.create_task(screen.run())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(running), duration)
+            showing.cancel()
+            await screen.draw()
+            running.cancel()
+            serving.cancel()
 
 
 class Screen:

@@ -13,6 +13,7 @@ from typing import Any
 
 from core import quiet_loop_errors
 from firegw.broker_acl import add_broker_acl_command
+from firegw.console import add_console_commands
 from firegw.operator import add_operator_commands
 from firegw.rejected import add_rejected_command
 from gateway.config import ConfigError, Site, load_site, redact_url
@@ -54,6 +55,19 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the gateway for a site")
     run.add_argument("config", type=Path)
+    run.add_argument(
+        "--console",
+        metavar="HOST:PORT",
+        help="also serve the guard console for this site, in this process (see firegw console)",
+    )
+    run.add_argument(
+        "--console-state",
+        type=Path,
+        default=Path("var/console"),
+        help="the console's journal and sessions (default var/console)",
+    )
+    run.add_argument("--console-certificate", type=Path, help="the console over HTTPS")
+    run.add_argument("--console-key", type=Path, help="the key of --console-certificate")
     run.set_defaults(command=_run)
 
     simulate = commands.add_parser("simulate", help="run simulators for every device of a site")
@@ -96,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_operator_commands(commands)
     add_broker_acl_command(commands)
+    add_console_commands(commands, run=_until_signal)
 
     demo = commands.add_parser("demo", help="simulated hospital + broker + gateway, live")
     demo.add_argument("config", type=Path, nargs="?", default=DEFAULT_SITE)
@@ -105,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
         "--amqtt",
         action="store_true",
         help="use the embedded amqtt broker even when Mosquitto is installed",
+    )
+    demo.add_argument(
+        "--console-port", type=int, default=0, help="port of the guard console (default: any)"
     )
     demo.set_defaults(command=_demo, log_level="warning")
     return parser
@@ -147,10 +165,46 @@ def _run(site: Site, args: argparse.Namespace) -> int:
 
     try:
         gateway = Gateway(site)
-    except LookupError as error:
+        console = _console_beside(site, args) if args.console else None
+    except (LookupError, ValueError, OSError) as error:
         print(f"{args.config}: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    return _until_signal(gateway.run())
+    if console is None:
+        return _until_signal(gateway.run())
+    return _until_signal(_together(gateway.run(), _apart(console)))
+
+
+def _console_beside(site: Site, args: argparse.Namespace) -> Coroutine[Any, Any, None]:
+    """The guard console for the gateway's own site, served from the gateway's process.
+
+    It is the same console as `firegw console`: it reads the feed from the broker like any
+    client, so the gateway itself knows nothing of it.
+    """
+    from firegw.console import Console, listen_address, tls_context
+
+    host, port = listen_address(args.console)
+    if (args.console_certificate is None) != (args.console_key is None):
+        raise ValueError("give both --console-certificate and --console-key, or neither")
+    tls = (
+        tls_context(args.console_certificate, args.console_key)
+        if args.console_certificate
+        else None
+    )
+    return Console([site], state=args.console_state).run(host, port, tls=tls)
+
+
+async def _apart(console: Coroutine[Any, Any, None]) -> None:
+    """The console beside the gateway: whatever stops it, the gateway goes on."""
+    try:
+        await console
+    except Exception:
+        log.exception("the guard console stopped; the gateway goes on without it")
+
+
+async def _together(*works: Coroutine[Any, Any, None]) -> None:
+    async with asyncio.TaskGroup() as tasks:
+        for work in works:
+            tasks.create_task(work)
 
 
 def _serial_port(text: str) -> tuple[str, str]:
@@ -186,7 +240,13 @@ def _demo(site: Site, args: argparse.Namespace) -> int:
 
     scenario = args.scenario if args.scenario and args.scenario.exists() else None
     return _until_signal(
-        run_demo(site, scenario=scenario, duration=args.duration, use_mosquitto=not args.amqtt)
+        run_demo(
+            site,
+            scenario=scenario,
+            duration=args.duration,
+            use_mosquitto=not args.amqtt,
+            console_port=args.console_port,
+        )
     )
 
 

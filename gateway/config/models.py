@@ -65,12 +65,14 @@ class SiteInfo(_Model):
 class Building(_Model):
     id: Id
     name: str
+    name_zh: str | None = Field(default=None, description="the name in Chinese, for the console")
 
 
 class Zone(_Model):
     id: Id
     building: str
     name: str
+    name_zh: str | None = Field(default=None, description="the name in Chinese, for the console")
     risk: RiskLevel = RiskLevel.MEDIUM
 
 

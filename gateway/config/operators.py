@@ -6,12 +6,15 @@ roles:                       # optional: these two are the defaults
   supervisor: {may: [acknowledge, on_site, shelve, unshelve, reset, out_of_service,
                      in_service], fire: true, reshelve: true}
 operators:
-  - {id: chen.wei, name: Chen Wei, role: guard, key: {file: /etc/firegw/operators/chen.wei.key}}
+  - {id: chen.wei, name: Chen Wei, role: guard, key: {file: /etc/firegw/operators/chen.wei.key},
+     password: {file: /etc/firegw/operators/chen.wei.password}}
 ```
 
 A command names its operator (`by`) and is signed with that operator's key; the gateway holds
 the same key (see gateway/operators/signing.py). `fire` lets a role act on fire alarms at all;
-`reshelve` lets it shelve an alarm again right after its last shelf expired.
+`reshelve` lets it shelve an alarm again right after its last shelf expired. `password` is
+what the guard console (`firegw console`) checks at login: a scrypt hash made by `firegw
+password-hash`, never the password itself; an operator without one cannot log in there.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class Operator(_Model):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     role: str
     key: Secret
+    password: Secret | None = Field(
+        default=None, description="the console login: a scrypt hash from `firegw password-hash`"
+    )
 
 
 DEFAULT_ROLES: Mapping[str, Role] = {
