@@ -433,13 +433,18 @@ class AlarmFeed:
             topic = message.topic.value
             if message.topic.matches(self.topics.commands):
                 await self._on_command(payload)
-            elif found is not None and message.retain:
+            elif found is not None and message.retain and not self._own_status(topic, payload):
                 found[topic] = payload
             else:
                 if found is not None:
                     await self._on_connected_retained(found)
                     found = None
                 self._on_change(topic, payload)
+
+    def _own_status(self, topic: str, payload: bytes) -> bool:
+        """The echo of this session's own status ends what the broker retained, even from a
+        broker that flags what it forwards as retained (MQTT 5 retain-as-published, bridges)."""
+        return topic == self.topics.status and self._guard.echoes.expects(topic, payload)
 
     async def _on_connected_retained(self, found: dict[str, bytes]) -> None:
         """What the broker retained when the session began: another gateway's status holds

@@ -94,6 +94,10 @@ class Echoes:
         self._expected.setdefault(topic, deque(maxlen=ECHOES_KEPT)).append(payload)
         self._last[topic] = payload
 
+    def expects(self, topic: str, payload: bytes) -> bool:
+        """Whether `payload` is an echo still to come on `topic` (nothing consumed)."""
+        return payload in self._expected.get(topic, ())
+
     def is_own(self, topic: str, payload: bytes) -> bool:
         """An echo of the feed's own (consumed), or the bytes it last sent on the topic."""
         expected = self._expected.get(topic)
