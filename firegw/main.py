@@ -263,11 +263,11 @@ def _alarms(site: Site, args: argparse.Namespace) -> int:
 
 
 def _status(site: Site, args: argparse.Namespace) -> int:
-    """Print the status the gateway last published (exit 1 if it is offline or unknown)."""
+    """Print the status the gateway last published (exit 1 if it is offline, stale or unknown)."""
     import aiomqtt
 
     from firegw.alarms import fetch_status
-    from firegw.status import format_status
+    from firegw.status import format_status, is_current
 
     try:
         document = asyncio.run(fetch_status(site))
@@ -275,7 +275,7 @@ def _status(site: Site, args: argparse.Namespace) -> int:
         print(f"{args.config}: {error}", file=sys.stderr)
         return 1
     print(format_status(document, every_device=args.every_device))
-    return 0 if document.get("state") == "online" else 1
+    return 0 if is_current(document) else 1
 
 
 def _until_signal(work: Coroutine[Any, Any, None]) -> int:

@@ -13,21 +13,97 @@ from typing import Any
 
 _ROW = "{device:<16} {state:<9} {last_good:<19} {rtt:>7}  {errors:<30} {last_error}"
 
+STATUS_EVERY = 15.0
+"""The gateway republishes its status this often (`status_every` in the document says so)."""
 
-def format_status(document: Mapping[str, Any], *, every_device: bool = False) -> str:
+STALE_AFTER = 4
+"""Status intervals without a new status after which `online` is not believed: the gateway
+died without its last will reaching the broker, or someone else published it."""
+
+
+def is_current(document: Mapping[str, Any], now_ns: int | None = None) -> bool:
+    """Whether the document says the gateway is online, and said so recently enough
+    (`STALE_AFTER` of its status intervals): what `firegw status` exits 0 for."""
+    return document.get("state") == "online" and stale_since(document, now_ns) is None
+
+
+def stale_since(document: Mapping[str, Any], now_ns: int | None = None) -> int | None:
+    """When an `online` status was published (`at`, ns) if that is too long ago, else None."""
+    at, every = document.get("at"), document.get("status_every")
+    if not isinstance(every, int | float) or isinstance(every, bool) or every <= 0:
+        every = STATUS_EVERY
+    if not isinstance(at, int) or isinstance(at, bool):
+        return 0  # an `online` that does not say when cannot be trusted
+    now = time.time_ns() if now_ns is None else now_ns
+    return at if now - at > STALE_AFTER * every * 1e9 else None
+
+
+def format_status(
+    document: Mapping[str, Any], *, every_device: bool = False, now_ns: int | None = None
+) -> str:
     """The status as text: the gateway, devices by state, alarms, history, then the devices
-    that are not ok (every device with `every_device`)."""
+    that are not ok (every device with `every_device`). An `online` status older than a few
+    of its intervals is shown as stale, for what it said is no longer known to be true."""
     if document.get("state") != "online" or "devices" not in document:
         reason = f" ({document['reason']})" if document.get("reason") else ""
         return (
             f"gateway of site {document.get('site', '?')}: "
             f"{document.get('state', 'unknown')}{reason} since {_clock(document.get('at'))}"
         )
-    lines = [_headline(document), _devices_line(document["devices"])]
+    stale = stale_since(document, now_ns)
+    if stale is not None:
+        every = document.get("status_every") or STATUS_EVERY
+        return (
+            f"gateway of site {document.get('site', '?')}: stale since {_clock(stale)}: its "
+            f"last status says online, but it publishes one every {every:g} s; it has "
+            "stopped, lost the broker, or that status is not its own"
+        )
+    lines = [_headline(document), *_warnings(document), _devices_line(document["devices"])]
     lines += _alarm_lines(document.get("alarms") or {})
     lines += _history_lines(document.get("history"), document.get("readings", 0))
+    lines += _storage_lines(document.get("storage"))
     lines += ["", *_device_table(document.get("device_health") or {}, every_device)]
     return "\n".join(lines)
+
+
+def _warnings(document: Mapping[str, Any]) -> list[str]:
+    """Another gateway publishing as this site: said first, for it makes the rest doubtful."""
+    feed = document.get("feed") or {}
+    other = feed.get("other_gateway")
+    if not isinstance(other, Mapping):
+        return []
+    return [
+        f"TROUBLE: another gateway publishes as site {document.get('site', '?')}: instance "
+        f"{other.get('instance')} on host {other.get('host')} (this one: instance "
+        f"{document.get('instance')} on host {document.get('host')}); give each building "
+        "its own site id"
+    ]
+
+
+def _storage_lines(storage: Mapping[str, Any] | None) -> list[str]:
+    """The stores: failing or full, files replaced this run, what waits and what was lost."""
+    if not storage:
+        return []
+    lines = []
+    for key, name in (("outbox", "outbox"), ("alarm_store", "alarm store")):
+        store = storage.get(key) or {}
+        if store.get("ok") is False:
+            what = "disk full" if store.get("full") else f"failing: {store.get('last_error')}"
+            lines.append(f"TROUBLE: {name} {store.get('path')} {what}")
+        for replaced in store.get("replaced") or []:
+            kept = f", kept as {replaced['kept_as']}" if replaced.get("kept_as") else ""
+            lines.append(
+                f"TROUBLE: {name} {replaced.get('reason')} at {_clock(replaced.get('at'))}"
+                f"{kept}; replaced by a fresh file"
+            )
+    events = (storage.get("alarm_store") or {}).get("events_waiting") or 0
+    readings, lost = storage.get("readings_waiting") or 0, storage.get("readings_not_stored") or 0
+    if events or lost or any(line.startswith("TROUBLE") for line in lines):
+        lines.append(
+            f"storage: {readings} readings and {events} alarm events waiting in memory for the "
+            f"disk; {lost} readings not stored this run"
+        )
+    return lines
 
 
 def _headline(document: Mapping[str, Any]) -> str:

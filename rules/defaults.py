@@ -14,7 +14,11 @@ Numbers and their sources (see reference/domain-facts.md):
 - camera retention 90 days (the customer's requirement for key sites), frame rate 25 fps;
 - the gateway's own troubles: its history not reaching the database, and
   its outbox nearly full. Their limits are the site's `outbox:` settings; the gateway reports
-  each condition as a flag (see gateway/health/delivery.py), so the rules only raise and clear.
+  each condition as a flag (see gateway/health/delivery.py), so the rules only raise and clear;
+- and its storage and its identity (gateway/health/troubles.py): a store file found damaged
+  or lost and replaced (a flag false for one report: the alarm returns at once and waits for
+  a person's acknowledgement), a full disk, a disk that fails otherwise, and another gateway
+  publishing with the same site id. All at once, without on-delay: the gateway decides.
 """
 
 from __future__ import annotations
@@ -311,6 +315,66 @@ def _gateway_rules() -> tuple[AnyRule, ...]:
             point="outbox_nearly_full",
             states=(True,),
             text="outbox nearly full: at its cap the oldest readings are dropped",
+            alarm_class=trouble,
+            priority=high,
+        ),
+        StateRule(
+            name="outbox_replaced",
+            kind=gateway,
+            point="outbox_intact",
+            states=(False,),
+            text=(
+                "outbox file damaged or lost: replaced by a fresh one, the readings waiting "
+                "in it are lost (the gateway log names the copy kept)"
+            ),
+            alarm_class=trouble,
+            priority=high,
+        ),
+        StateRule(
+            name="alarm_store_replaced",
+            kind=gateway,
+            point="alarm_store_intact",
+            states=(False,),
+            text=(
+                "alarm store damaged or lost: replaced by a fresh one, its alarms taken back "
+                "from the broker, its event history lost (the gateway log names the copy kept)"
+            ),
+            alarm_class=trouble,
+            priority=high,
+        ),
+        StateRule(
+            name="disk_full",
+            kind=gateway,
+            point="disk_full",
+            states=(True,),
+            text=(
+                "disk full: readings are dropped (counted), alarm events wait in memory; "
+                "alarms are still raised and published"
+            ),
+            alarm_class=trouble,
+            priority=high,
+        ),
+        StateRule(
+            name="storage_failing",
+            kind=gateway,
+            point="storage_ok",
+            states=(False,),
+            text=(
+                "cannot write to its disk: readings are dropped (counted), alarm events wait "
+                "in memory; alarms are still raised and published"
+            ),
+            alarm_class=trouble,
+            priority=high,
+        ),
+        StateRule(
+            name="duplicate_gateway",
+            kind=gateway,
+            point="site_id_unique",
+            states=(False,),
+            text=(
+                "shares its site id or MQTT client id with another gateway on the broker: "
+                "give each building its own site id"
+            ),
             alarm_class=trouble,
             priority=high,
         ),

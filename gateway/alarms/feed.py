@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import random
 import socket
 import time
+import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -25,6 +27,7 @@ import aiomqtt
 from core import Backoff, ConnectionHealth, supervise
 from drivers.mqtt import BrokerSpec, LibraryLog, describe_failure
 from gateway.alarms.commands import Command, CommandError, parse_command
+from gateway.alarms.guard import FeedGuard, OtherGateway
 from gateway.alarms.outgoing import LAST, Outgoing, PublishQueue
 from gateway.alarms.payloads import (
     alarm_document,
@@ -45,6 +48,10 @@ RECONNECT_INITIAL = 1.0
 RECONNECT_CAP = 30.0
 LATENCIES_KEPT = 10_000
 
+TakeBack = Callable[[Sequence[Alarm]], Awaitable[Sequence[Alarm]]]
+"""Hands the broker's retained alarms of this site to the alarm service when its store lost
+its own; returns those it took back."""
+
 
 @dataclass
 class FeedStats:
@@ -57,6 +64,8 @@ class FeedStats:
     states: int = 0
     commands: int = 0
     refused: int = 0
+    repairs: int = 0
+    foreign_alarms: int = 0
 
 
 class AlarmFeed:
@@ -74,12 +83,22 @@ class AlarmFeed:
     iterator, parsed (or as the `CommandError` saying why not); the alarm service decides
     and answers every one.
 
+    The feed watches its own retained topics (the alarms' states and the status) for as long
+    as it is connected (gateway/alarms/guard.py): a retained alarm it does not have is cleared
+    (on connecting, or whenever someone publishes one), a state or status someone else changed
+    is published again, each logged and counted in `stats.repairs`; an alarm that names a
+    device or zone this gateway does not have (`ours` says) is left alone, for it may be
+    another gateway's. While another gateway publishes as this site, it neither repairs nor
+    clears anything and `other_gateway` names it.
+
     Args:
         broker: where the broker is; `client_id` names the connection (clean session).
         topics: the site's feed topics.
         max_events: most events kept while the broker is away (see `PublishQueue`).
         reconnect_initial, reconnect_cap: reconnect backoff, doubling with jitter.
         drain_timeout: how long closing may take to publish what is queued.
+        instance: this run's id in the status (random by default); host: this machine's name.
+        ours: whether an alarm id is one this gateway can raise (default: every one).
     """
 
     def __init__(
@@ -92,9 +111,14 @@ class AlarmFeed:
         reconnect_cap: float = RECONNECT_CAP,
         drain_timeout: float = 2.0,
         rng: random.Random | None = None,
+        instance: str | None = None,
+        host: str | None = None,
+        ours: Callable[[str], bool] | None = None,
     ) -> None:
         self.broker = broker
         self.topics = topics
+        self.instance = instance or new_instance()
+        self.host = host or socket.gethostname()
         self.stats = FeedStats()
         self._library = LibraryLog(log)
         self.health = ConnectionHealth(
@@ -119,17 +143,40 @@ class AlarmFeed:
         self._status_due = False
         self._tasks: asyncio.TaskGroup | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._guard = FeedGuard(topics.root, self.instance, self.host)
+        self._ours = ours or (lambda alarm_id: True)
+        self._take_back: TakeBack | None = None
+        self._held: set[str] = set()
+        self._foreign: set[str] = set()
 
     @classmethod
     def for_site(cls, site: Site, *, client_id: str | None = None, **options: Any) -> Self:
         """The feed of `site` on its `mqtt:` broker; raises `LookupError` without one.
 
         The client id is the site's (``mqtt.client_id`` or ``firegw-<site>``) plus
-        ``-alarms``, so it never takes over the MQTT driver's session.
+        ``-alarms-<instance>``: it never takes over the MQTT driver's session, and two
+        gateways given the same site id or client id never throw each other off the broker
+        (the session is clean, so nothing is lost by a new id each run); they see each
+        other's status instead, and say so. The alarms this gateway can raise are those of
+        its own devices and zones, and its own.
         """
+        instance = options.pop("instance", None) or new_instance()
         spec = site.broker(f"firegw-{site.config.site.id}")
-        spec = dataclasses.replace(spec, client_id=client_id or f"{spec.client_id}-alarms")
-        return cls(spec, FeedTopics.for_site(site), **options)
+        spec = dataclasses.replace(
+            spec, client_id=client_id or f"{spec.client_id}-alarms-{instance}"
+        )
+        config = site.config
+        targets = frozenset(
+            [device.id for device in config.devices]
+            + [zone.id for zone in config.zones]
+            + [config.site.gateway_id]
+        )
+
+        def ours(alarm_id: str) -> bool:
+            return alarm_id.partition(":")[2] in targets
+
+        options.setdefault("ours", ours)
+        return cls(spec, FeedTopics.for_site(site), instance=instance, **options)
 
     async def __aenter__(self) -> Self:
         self._tasks = asyncio.TaskGroup()
@@ -163,10 +210,16 @@ class AlarmFeed:
         if not done:
             runner.cancel()
 
-    def start(self, alarms: Iterable[Alarm] = ()) -> None:
-        """Begin publishing; `alarms` are the alarms that exist now (restored from the store)."""
+    def start(self, alarms: Iterable[Alarm] = (), *, take_back: TakeBack | None = None) -> None:
+        """Begin publishing; `alarms` are the alarms that exist now (restored from the store).
+
+        With `take_back` (the store lost its alarms), the retained alarms of this gateway's
+        own devices that the broker holds on the first connection are handed to it instead of
+        being cleared, and those it takes are the feed's from then on.
+        """
         if not self._started:
             self._started = True
+            self._take_back = take_back
             self._queue.start_from(alarms)
             self._go.set()
 
@@ -196,6 +249,12 @@ class AlarmFeed:
         self._status = details
         self._status_due = True
         self._queue.wake()
+        self._forget_gone_gateway()
+
+    @property
+    def other_gateway(self) -> OtherGateway | None:
+        """Another gateway publishing as this site right now (see `FeedGuard`), or None."""
+        return self._guard.other
 
     @property
     def commands(self) -> AsyncIterator[Command | CommandError]:
@@ -237,7 +296,8 @@ class AlarmFeed:
 
     async def _session(self) -> None:
         async with self._client() as client:
-            await client.subscribe([(self.topics.commands, QOS), *self._retained_check])
+            self._guard.echoes.new_session()
+            await client.subscribe([(self.topics.commands, QOS), *self._own_retained])
             await self._announce(client)
             self._note_up()
             async with asyncio.TaskGroup() as tasks:
@@ -247,13 +307,23 @@ class AlarmFeed:
                 await self._publish_until_closed(client)
                 receiver.cancel()
 
+    @property
+    def _will(self) -> bytes:
+        """The last will: the status the broker publishes when the connection dies."""
+        will = {
+            "state": "offline",
+            "site": self.topics.site,
+            "reason": "connection lost",
+            "instance": self.instance,
+            "host": self.host,
+        }
+        return encode(will)
+
     def _client(self) -> aiomqtt.Client:
-        topics = self.topics
-        will = {"state": "offline", "site": topics.site, "reason": "connection lost"}
         return self.broker.client(
             clean_session=True,
             logger=self._library.logger,
-            will=aiomqtt.Will(topics.status, encode(will), qos=QOS, retain=True),
+            will=aiomqtt.Will(self.topics.status, self._will, qos=QOS, retain=True),
             # an alarm is one small packet: send it now, not when Nagle's algorithm says so
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
@@ -314,6 +384,8 @@ class AlarmFeed:
         """
         try:
             for message in messages:
+                if message.retain:
+                    self._guard.echoes.sent(message.topic, message.payload)
                 await client.publish(message.topic, message.payload, qos=QOS, retain=message.retain)
                 message.done = True
                 self._count(message)
@@ -338,32 +410,154 @@ class AlarmFeed:
             self._queue.push_back(message.item)
 
     async def _publish_status(self, client: aiomqtt.Client, state: str, **details: Any) -> None:
-        document = status_document(state, self.topics.site, time.time_ns(), **details)
-        await client.publish(self.topics.status, encode(document), qos=QOS, retain=True)
+        document = status_document(
+            state,
+            self.topics.site,
+            time.time_ns(),
+            instance=self.instance,
+            host=self.host,
+            client_id=self.broker.client_id,
+            **details,
+        )
+        payload = encode(document)
+        self._guard.echoes.sent(self.topics.status, payload)
+        await client.publish(self.topics.status, payload, qos=QOS, retain=True)
 
     @property
-    def _retained_check(self) -> list[tuple[str, int]]:
-        """Subscribed on connecting, to see the retained alarm messages the broker holds.
+    def _own_retained(self) -> list[tuple[str, int]]:
+        """Subscribed for the whole session: the retained alarm states and the status.
 
-        The echo of our own `online` status arrives after all of them, and then the feed
-        unsubscribes, so its own publications are not echoed back for the rest of the session.
+        Right after subscribing the broker sends what it retains (the retained flag set);
+        the first message without it (the echo of the feed's own `online`, at the latest)
+        says they are all in. From then on, every message is an echo or a foreign change.
         """
         return [(self.topics.alarms, QOS), (self.topics.status, QOS)]
 
     async def _receive(self, client: aiomqtt.Client) -> None:
-        """Commands; and, just after connecting, the retained alarm messages on the broker."""
-        checking = True
+        """Commands; and the feed's own retained topics, first as the broker held them on
+        connecting, then every change for the rest of the session."""
+        found: dict[str, bytes] | None = {}
         async for message in client.messages:
             payload = message.payload if isinstance(message.payload, bytes) else b""
+            topic = message.topic.value
             if message.topic.matches(self.topics.commands):
                 await self._on_command(payload)
-            elif checking and message.topic.matches(self.topics.status) and not message.retain:
-                checking = False
-                await client.unsubscribe([topic for topic, _ in self._retained_check])
-            elif checking and message.retain and payload:
-                alarm_id = self.topics.alarm_id_of(message.topic.value)
-                if alarm_id is not None:
-                    self._queue.clear_unknown(alarm_id)
+            elif found is not None and message.retain and not self._own_status(topic, payload):
+                found[topic] = payload
+            else:
+                if found is not None:
+                    await self._on_connected_retained(found)
+                    found = None
+                self._on_change(topic, payload)
+
+    def _own_status(self, topic: str, payload: bytes) -> bool:
+        """The echo of this session's own status ends what the broker retained, even from a
+        broker that flags what it forwards as retained (MQTT 5 retain-as-published, bridges)."""
+        return topic == self.topics.status and self._guard.echoes.expects(topic, payload)
+
+    async def _on_connected_retained(self, found: dict[str, bytes]) -> None:
+        """What the broker retained when the session began: another gateway's status holds
+        back clearing; alarms this gateway does not have are taken back (a store that lost
+        its own), cleared (its own devices'), or left (another gateway's)."""
+        status = _json(found.pop(self.topics.status, b""))
+        other = OtherGateway.in_status(status, self.instance)
+        if other is not None and _recent_online(status):
+            self._guard.suspect(other)  # alive a moment ago: another gateway, or our last run
+        unknown: dict[str, bytes] = {}
+        for topic, payload in found.items():
+            alarm_id = self.topics.alarm_id_of(topic)
+            if alarm_id is None or not payload or self._queue.knows(alarm_id):
+                continue
+            if self._ours(alarm_id):
+                unknown[alarm_id] = payload
+            else:
+                self._note_foreign(alarm_id)
+        if self._take_back is not None:
+            taken = await self._take_back(_alarms(unknown))
+            self._take_back = None
+            self._queue.start_from(taken)
+            for alarm in taken:
+                unknown.pop(alarm.id, None)
+        for alarm_id in unknown:
+            self._clear_unknown(alarm_id)
+
+    def _on_change(self, topic: str, payload: bytes) -> None:
+        """A live message on a retained topic of the feed: an echo, or someone else's."""
+        if self._guard.echoes.is_own(topic, payload):
+            return
+        self._forget_gone_gateway()
+        if topic == self.topics.status:
+            self._on_foreign_status(payload)
+            return
+        alarm_id = self.topics.alarm_id_of(topic)
+        if alarm_id is None:
+            return
+        if alarm_id in self._queue.current:
+            if self._repair(topic, f"the state of {alarm_id} was changed by another client"):
+                self._queue.republish(alarm_id)
+        elif payload and not self._queue.knows(alarm_id):
+            if self._ours(alarm_id):
+                self._clear_unknown(alarm_id)
+            else:
+                self._note_foreign(alarm_id)
+
+    def _on_foreign_status(self, payload: bytes) -> None:
+        if payload == self._will:  # the broker sends its own last will as it goes down
+            self._status_due = True
+            self._queue.wake()
+            return
+        document = _json(payload)
+        other = OtherGateway.in_status(document, self.instance)
+        if other is not None and isinstance(document, dict):
+            if document.get("state") == "online":
+                if self._guard.saw_other(other):
+                    self._status_due = True  # let it know of this one at once
+                    self._queue.wake()
+                return
+            self._guard.left(other)  # its shutdown, or a last will (perhaps our own old one)
+            self._forget_gone_gateway()
+        if self._repair(self.topics.status, "the gateway status was changed by another client"):
+            self._status_due = True
+            self._queue.wake()
+
+    def _repair(self, topic: str, why: str) -> bool:
+        repairing = self._guard.repair(topic, why, "published this gateway's own again")
+        self.stats.repairs = self._guard.repairs
+        return repairing
+
+    def _clear_unknown(self, alarm_id: str) -> None:
+        """A retained alarm of this gateway's own devices that it does not have: cleared,
+        unless another gateway publishes as this site (then held until it is gone)."""
+        topic = self.topics.alarm(alarm_id)
+        if self._guard.holding:
+            self._held.add(alarm_id)
+            return
+        why = f"a retained alarm this gateway does not have ({alarm_id}) is on the broker"
+        if self._guard.repair(topic, why, "cleared it"):
+            self._queue.clear_unknown(alarm_id)
+        self.stats.repairs = self._guard.repairs
+
+    def _note_foreign(self, alarm_id: str) -> None:
+        """An alarm of a device or zone this gateway does not have: not its to clear."""
+        if alarm_id in self._foreign:
+            return
+        self._foreign.add(alarm_id)
+        self.stats.foreign_alarms = len(self._foreign)
+        log.warning(
+            "alarm feed: %s names a device or zone this gateway does not have; leaving it on "
+            "the feed (another gateway with site id %s may have raised it)",
+            self.topics.alarm(alarm_id),
+            self.topics.site,
+        )
+
+    def _forget_gone_gateway(self) -> None:
+        """Once the other gateway is gone, clear what was held back while it published."""
+        if not self._guard.gone():
+            return
+        held, self._held = self._held, set()
+        for alarm_id in held:
+            if not self._queue.knows(alarm_id):
+                self._clear_unknown(alarm_id)
 
     async def _on_command(self, payload: bytes) -> None:
         """Parse and queue a command; one that cannot be parsed is queued as its `CommandError`,
@@ -383,6 +577,42 @@ class AlarmFeed:
     def connected(self) -> bool:
         """Whether the feed's connection to the broker is up right now."""
         return self.health.up
+
+
+def new_instance() -> str:
+    """A random id for one run of the gateway, for its status and client id."""
+    return uuid.uuid4().hex[:8]
+
+
+def _json(payload: bytes) -> Any:
+    try:
+        return json.loads(payload) if payload else None
+    except ValueError:
+        return None
+
+
+def _recent_online(status: Any) -> bool:
+    """An `online` status from within the last minute (the wall clocks of two boxes agree
+    to that much with NTP)."""
+    if not isinstance(status, dict) or status.get("state") != "online":
+        return False
+    at = status.get("at")
+    return isinstance(at, int) and abs(time.time_ns() - at) < 60 * 10**9
+
+
+def _alarms(documents: dict[str, bytes]) -> list[Alarm]:
+    """The retained alarm states that read as alarms (the feed's own JSON); others skipped."""
+    alarms = []
+    for alarm_id, payload in documents.items():
+        document = _json(payload)
+        try:
+            alarm = Alarm.from_dict(document) if isinstance(document, dict) else None
+        except (ValueError, TypeError, KeyError) as error:
+            log.warning("alarm feed: retained state of %s is not an alarm: %s", alarm_id, error)
+            continue
+        if alarm is not None and alarm.id == alarm_id:
+            alarms.append(alarm)
+    return alarms
 
 
 @dataclass(slots=True)

@@ -94,10 +94,21 @@ class PublishQueue:
         self._push(Outgoing(order, next(self._seq), None, document))
         self.wake()
 
+    def knows(self, alarm_id: str) -> bool:
+        """Whether the alarm exists, or its retained message is about to be published."""
+        return alarm_id in self.current or alarm_id in self.stale
+
     def clear_unknown(self, alarm_id: str) -> None:
         """A retained message on the broker for an alarm the gateway does not know: clear it."""
-        if alarm_id not in self.current and alarm_id not in self.stale:
+        if not self.knows(alarm_id):
             self.stale[alarm_id] = None
+            self.wake()
+
+    def republish(self, alarm_id: str) -> None:
+        """Someone else changed the retained state of an existing alarm: publish it again."""
+        alarm = self.current.get(alarm_id)
+        if alarm is not None:
+            self.stale.setdefault(alarm_id, alarm)
             self.wake()
 
     def resync(self) -> list[str]:

@@ -16,17 +16,26 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Self
 
-from core import Boundary, ConnectionHealth, Reading
+from core import Boundary, Reading
 from gateway.alarms.audit import AuditEntry
 from gateway.alarms.commands import Command, CommandError
 from gateway.alarms.devices import device_infos
 from gateway.alarms.feed import LATENCIES_KEPT, AlarmFeed
 from gateway.alarms.lines import EventLines
-from gateway.alarms.store import AlarmStore, AlarmStoreClosedError
+from gateway.alarms.store import AlarmStore
 from gateway.config import Site
 from gateway.operators import Authority, Identity, Refused
 from gateway.outbox import OutboxWriter
-from rules import Action, AlarmClass, AlarmEvent, Clock, CommandResult, RuleEngine, RuleSet
+from rules import (
+    Action,
+    Alarm,
+    AlarmClass,
+    AlarmEvent,
+    Clock,
+    CommandResult,
+    RuleEngine,
+    RuleSet,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +77,8 @@ class AlarmService:
         self.outbox_writer = outbox_writer
         self.tick_interval = tick_interval
         self.store_failures = 0
-        """Batches of events that could not be stored (they were published all the same)."""
-        self._store_health = ConnectionHealth(
-            log,
-            f"alarm store {store.path}",
-            retrying="publishing alarms without storing them",
-            level=logging.ERROR,
-        )
+        """Batches of events that could not be stored at once (they were published all the
+        same, and wait in the store's memory until the disk takes them)."""
         self._command_failures = Boundary(log, "applying a command")
         self._lines = EventLines(site.config.site.id)
         self._lock = asyncio.Lock()
@@ -150,15 +154,59 @@ class AlarmService:
         return result
 
     async def _restore(self) -> None:
+        """The stored alarms into the engine, then the feed started with them.
+
+        A store that cannot be read, or a fresh one (new, emptied, or replaced because it was
+        damaged), does not stop the alarms: the engine starts without them, and the feed hands
+        the broker's retained alarm states of this site to `_take_back` when it connects.
+        """
         if self._restored.is_set():
             return  # a restart of run() by the supervisor: the engine still has its alarms
-        alarms = await self.store.load()
+        unreadable = False
+        try:
+            alarms = await self.store.load()
+        except (sqlite3.Error, OSError) as error:
+            unreadable = True
+            log.error(
+                "alarms: cannot read the alarm store %s (%s); starting without its alarms, "
+                "taking back those the broker holds for this site",
+                self.store.path,
+                error,
+            )
+            alarms = []
+        self.store.keep_current(self._alarms_now)
+        lost = unreadable or self.store.needs_broker_alarms
         async with self._lock:
             await self._handle(self.engine.restore(alarms))
             if self.feed is not None:
-                self.feed.start(self.engine.alarms.values())
+                take_back = self._take_back if lost else None
+                self.feed.start(self.engine.alarms.values(), take_back=take_back)
         self._restored.set()
         log.info("alarms: %d restored from %s", len(alarms), self.store.path)
+
+    def _alarms_now(self) -> list[Alarm]:
+        """The engine's alarms as they are now (copies), for a store replaced meanwhile."""
+        return list(self.engine.alarms.values())
+
+    async def _take_back(self, alarms: Sequence[Alarm]) -> list[Alarm]:
+        """The broker's retained alarms of this site, for a store that lost its own: those the
+        engine does not have are restored as after a restart (a latched fire stays until a
+        person resets it); then the store gets every alarm. Returns the alarms taken back."""
+        async with self._lock:
+            new = [alarm for alarm in alarms if alarm.id not in self.engine.alarms]
+            events = self.engine.restore(new)
+            taken = [self.engine.alarms[a.id] for a in new if a.id in self.engine.alarms]
+            await self._handle(events)
+            await self.store.taken_back(self.engine.alarms.values(), len(taken))
+        if taken:
+            log.warning(
+                "alarms: %d taken back from the broker's retained states, which the alarm "
+                "store %s did not have: %s",
+                len(taken),
+                self.store.path,
+                ", ".join(alarm.id for alarm in taken),
+            )
+        return taken
 
     async def _tick_forever(self) -> None:
         while True:
@@ -216,11 +264,7 @@ class AlarmService:
                 await self.outbox_writer.put(self._lines(event))
 
     async def _record(self, events: Sequence[AlarmEvent]) -> None:
-        """Store the events; if the disk fails, the alarms still go out (and that is logged)."""
-        try:
-            await self.store.record(events)
-        except (sqlite3.Error, OSError, AlarmStoreClosedError) as error:
+        """Store the events. If the disk fails they wait in the store's memory and are written
+        when it works again (the store logs it); the alarms go out all the same."""
+        if not await self.store.record(events):
             self.store_failures += 1
-            self._store_health.failed(str(error))
-            return
-        self._store_health.recovered("storing again")

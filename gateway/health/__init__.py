@@ -4,6 +4,8 @@ the history reaches the databases, gathered into the gateway's status document.
 - `SiteActivity`: a hub subscriber keeping every device's latest values and state changes.
 - `HealthBook`: each device ok, degraded, lost or waiting, with its errors by kind.
 - `DeliveryHealth`: the outbox and every sink watched like a device, with two trouble alarms.
+- `GatewayTroubles`: the stores' files checked, and the gateway's own storage and site-id
+  troubles as readings of itself, for the rules to raise.
 - `StatusReporter`: the retained status document on the feed, and a summary in the log.
 - `RejectedPayloads`: what devices sent that the drivers could not use, kept on disk.
 """
@@ -13,10 +15,12 @@ from gateway.health.delivery import NEVER_DROP, DeliveryHealth
 from gateway.health.devices import HealthBook, count_states
 from gateway.health.rejected import RejectedEntry, RejectedPayloads, read_rejected
 from gateway.health.status import StatusReporter
+from gateway.health.troubles import GatewayTroubles
 
 __all__ = [
     "NEVER_DROP",
     "DeliveryHealth",
+    "GatewayTroubles",
     "GroupSummary",
     "HealthBook",
     "RejectedEntry",

@@ -30,6 +30,7 @@ from gateway.alarms import MEASUREMENT as ALARM_MEASUREMENT
 from gateway.config import OutboxSettings, redact_url, redact_urls
 from gateway.outbox import Outbox
 from gateway.sinks import Sink
+from gateway.sqlitefile import STORAGE_ERRORS
 
 __all__ = ["NEVER_DROP", "DeliveryHealth", "DeliveryReport", "SinkHealth"]
 
@@ -180,8 +181,16 @@ class DeliveryHealth:
         return not filling and backlog >= self.settings.alarm_fill * self.settings.max_rows
 
     async def check(self) -> str | None:
-        """Take a report now, log a change, publish it; return the trouble (None if fine)."""
-        report = await self._take()
+        """Take a report now, log a change, publish it; return the trouble (None if fine).
+
+        An outbox that cannot be read right now (its file could not be opened again after
+        the disk failed) gives no report: the writer and `GatewayTroubles` say why.
+        """
+        try:
+            report = await self._take()
+        except STORAGE_ERRORS as error:
+            log.debug("delivery health: the outbox cannot be read now: %s", error)
+            return self.trouble
         trouble = "; ".join(cause for cause in (report.filling, report.late) if cause) or None
         if trouble and not self.trouble:
             log.warning("trouble: history not reaching the database: %s", trouble)

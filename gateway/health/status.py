@@ -21,6 +21,7 @@ from drivers.mqtt import MqttDriver
 from gateway.alarms import AlarmFeed, AlarmService
 from gateway.health.delivery import DeliveryHealth
 from gateway.health.devices import HealthBook, count_states
+from gateway.health.troubles import GatewayTroubles
 from rules import AlarmState
 
 __all__ = ["LOG_EVERY", "PUBLISH_EVERY", "StatusReporter"]
@@ -35,7 +36,8 @@ LOG_EVERY = 60.0
 class StatusReporter:
     """Builds the status document from the running gateway's parts and sends it out.
 
-    `readings` says how many readings the hub has passed on since start.
+    `readings` says how many readings the hub has passed on since start; `troubles` gives the
+    stores' state (`storage`).
     """
 
     readings: Callable[[], int]
@@ -47,6 +49,7 @@ class StatusReporter:
     mqtt: MqttDriver | None
     publish_every: float = PUBLISH_EVERY
     log_every: float = LOG_EVERY
+    troubles: GatewayTroubles | None = None
 
     def __post_init__(self) -> None:
         self.started_at = time.time_ns()
@@ -70,6 +73,7 @@ class StatusReporter:
         report = self.delivery.report if self.delivery is not None else None
         return {
             "started_at": self.started_at,
+            "status_every": self.publish_every,
             "uptime": round(time.monotonic() - self._started, 1),
             "readings": self.readings(),
             "devices": count_states(health),
@@ -82,6 +86,7 @@ class StatusReporter:
             },
             "mqtt": self._mqtt(),
             "feed": self._feed(),
+            "storage": self.troubles.as_dict() if self.troubles is not None else None,
             "restarts": dict(restarts),
         }
 
@@ -121,6 +126,9 @@ class StatusReporter:
             "refused": stats.refused,
             "reconnects": stats.reconnects,
             "dropped": self.feed.dropped,
+            "repairs": stats.repairs,
+            "foreign_alarms": stats.foreign_alarms,
+            "other_gateway": other.as_dict() if (other := self.feed.other_gateway) else None,
         }
 
 
@@ -145,6 +153,9 @@ def summary(document: Mapping[str, Any]) -> str:
     if alarms:
         parts.append(f"{alarms['total']} alarms ({alarms['unacknowledged']} unacknowledged)")
     parts.append(f"{document['readings']} readings")
+    storage = document.get("storage") or {}
+    if storage.get("readings_not_stored"):
+        parts.append(f"{storage['readings_not_stored']} readings not stored (disk failing)")
     history = document.get("history")
     if history:
         parts.append(f"outbox backlog {history['backlog']}")

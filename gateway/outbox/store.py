@@ -82,6 +82,12 @@ class Outbox(SqliteFile):
     loop never waits on the disk and calls are executed one at a time, in the order they were
     made. Ids only grow (``AUTOINCREMENT``), so an id is never reused after its row is gone.
 
+    Damage (gateway/sqlitefile.py): a damaged, emptied or deleted file is replaced by a fresh
+    one and the gateway goes on storing; the lines that waited in it are counted in `lost`. A
+    sink that read rows from the old file cannot move its position in the new one with them
+    (`OutboxReader` knows which file its rows came from), so it starts the new file at its
+    first line.
+
     Use as ``async with Outbox(path) as outbox:``; entering creates the parent directories and
     the schema, leaving closes the connection after every call already made has finished.
     """
@@ -99,16 +105,18 @@ class Outbox(SqliteFile):
         self.max_rows = max_rows
         self.dropped = 0
         """Rows dropped by the size cap over the life of the file (loaded on opening)."""
+        self.lost = 0
+        """Lines that waited in a file found damaged or deleted this run, lost with it."""
         self._drop_query = _drop_query(never_drop)
         self._backlog = 0
-        self._positions: dict[str, int] = {}
+        self._positions: dict[str, int] = dict.fromkeys(self.sinks, 0)
 
     what = "outbox"
     closed_error = OutboxClosedError
 
     async def __aenter__(self) -> Self:
-        await self._start(self._open)
-        logger.info("outbox %s opened with %d lines waiting", self.path, self._backlog)
+        if await self._start(self._open) is not None:
+            logger.info("outbox %s opened with %d lines waiting", self.path, self._backlog)
         return self
 
     def reader(self, sink: str) -> OutboxReader:
@@ -136,13 +144,20 @@ class Outbox(SqliteFile):
 
     # Everything below runs on the worker thread.
 
-    def _open(self) -> None:
+    def _open(self) -> int:
         db = self._connect(_SCHEMA)
         if "sink" not in {row[1] for row in db.execute("PRAGMA table_info(dead_letter)")}:
             db.execute(_DEAD_LETTER_SINK)
         self._backlog = self._stored_rows(db)
         self._load_positions()
         self.dropped = self._counter(_DROPPED)
+        return self._backlog
+
+    def _lost(self) -> str:
+        """A replacement loses the lines waiting in the file: count them."""
+        lost, self._backlog = self._backlog, 0
+        self.lost += lost
+        return f"{lost} lines waiting for delivery" if lost else ""
 
     def _stored_rows(self, db: sqlite3.Connection) -> int:
         """The lines in the outbox. They are counted once per file and then kept as a counter,
@@ -206,8 +221,18 @@ class Outbox(SqliteFile):
         query = "SELECT id, line FROM outbox WHERE id > ? ORDER BY id LIMIT ?"
         return self._connection().execute(query, (position, limit)).fetchall()
 
-    def _advance(self, sink: str, last_id: int) -> int:
-        """Move `sink` past `last_id`; delete what every sink has passed; return how many."""
+    def _peek_for(self, sink: str, limit: int) -> tuple[int, Rows]:
+        """The rows after `sink`'s position, and the generation of the file they came from."""
+        return self.generation, self._peek_after(self._positions[sink], limit)
+
+    def _advance(self, sink: str, last_id: int, generation: int | None = None) -> int:
+        """Move `sink` past `last_id`; delete what every sink has passed; return how many.
+
+        Ids read from a file that has since been replaced (`generation`) mean nothing in the
+        new one: such a call changes nothing.
+        """
+        if generation is not None and generation != self.generation:
+            return 0
         db = self._connection()
         with transaction(db):
             db.execute("UPDATE sink_position SET last_id = ? WHERE sink = ?", (last_id, sink))
@@ -225,7 +250,15 @@ class Outbox(SqliteFile):
         self._backlog -= removed
         return removed
 
-    def _set_aside(self, sink: str, rows: Sequence[tuple[int, str]], reason: str) -> None:
+    def _set_aside(
+        self,
+        sink: str,
+        rows: Sequence[tuple[int, str]],
+        reason: str,
+        generation: int | None = None,
+    ) -> None:
+        if generation is not None and generation != self.generation:
+            return  # rows of a replaced file; the new one never had them
         db = self._connection()
         now = time.time_ns()
         with transaction(db):
@@ -258,6 +291,8 @@ class OutboxReader:
     def __init__(self, outbox: Outbox, sink: str) -> None:
         self.outbox = outbox
         self.sink = sink
+        self._generation: int | None = None
+        """The generation of the file the last `peek` read from."""
 
     @property
     def position(self) -> int:
@@ -266,12 +301,14 @@ class OutboxReader:
 
     async def peek(self, limit: int) -> Rows:
         """Up to `limit` of the oldest lines this sink has not delivered, as (id, line)."""
-        return await self.outbox._call(self.outbox._peek_after, self.position, limit)
+        self._generation, rows = await self.outbox._call(self.outbox._peek_for, self.sink, limit)
+        return rows
 
     async def advance(self, last_id: int) -> int:
         """Mark every line up to `last_id` delivered by this sink; return how many rows left
         the outbox because every sink has now passed them."""
-        return await self.outbox._call(self.outbox._advance, self.sink, last_id)
+        outbox = self.outbox
+        return await outbox._call(outbox._advance, self.sink, last_id, self._generation)
 
     async def set_aside(self, rows: Sequence[tuple[int, str]], reason: str) -> None:
         """Record `rows` (as returned by `peek`) in the dead-letter table with `reason`.
@@ -281,7 +318,8 @@ class OutboxReader:
         stay in the outbox for the other sinks; `advance` moves this sink past them.
         """
         if rows:
-            await self.outbox._call(self.outbox._set_aside, self.sink, rows, reason)
+            outbox = self.outbox
+            await outbox._call(outbox._set_aside, self.sink, rows, reason, self._generation)
 
     async def backlog(self) -> int:
         """How many lines this sink has yet to deliver (a count: slow for huge backlogs)."""

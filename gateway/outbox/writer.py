@@ -1,4 +1,5 @@
-"""`OutboxWriter`: turns a stream of single lines into a few large outbox transactions.
+"""`OutboxWriter`: turns a stream of single lines into a few large outbox transactions, and
+keeps a failing disk from holding up the readings, and with them the fire alarms.
 
 That batching is what makes tens of thousands of readings a second affordable on an SD card.
 """
@@ -6,11 +7,27 @@ That batching is what makes tens of thousands of readings a second affordable on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
 
+from core import FULL_JITTER, Backoff, ConnectionHealth
 from gateway.outbox.store import Outbox, OutboxClosedError
+from gateway.sqlitefile import STORAGE_ERRORS, is_full
 
 __all__ = ["OutboxWriter"]
+
+log = logging.getLogger(__name__)
+
+RETRY_INITIAL = 0.5
+RETRY_CAP = 10.0
+"""Seconds between attempts while the outbox cannot be written, doubling up to the cap (with
+full jitter): a disk an engineer has cleared is written to again within seconds."""
+
+MAX_KEPT = 10_000
+"""Alarm event lines kept in memory while the outbox cannot be written. Alarm events are few
+(a flood of 40 cameras is 80), so this is hours of a bad day; beyond it they are counted as
+dropped like readings, and logged."""
 
 
 class OutboxWriter:
@@ -20,10 +37,21 @@ class OutboxWriter:
     the producers down instead of eating the memory); `run` takes whatever is waiting, up to
     `max_batch` lines, waits at most `max_delay` seconds for more, and commits the batch.
 
-    Guarantees: `flush` returns once every line put before the call is committed. When the
-    task running `run` is cancelled, it first commits the batch in hand and everything still
-    queued, then re-raises, so nothing accepted into the queue is lost on a clean shutdown.
-    `close` refuses further lines and commits the rest, whether or not `run` is running.
+    A disk that fails (full, I/O errors) must not stop the readings, because the readings are
+    what the rules raise fire alarms from. While the outbox cannot be written, `run` retries
+    the batch in hand with backoff, and the producers never wait: once the queue is full, the
+    oldest queued reading makes room for the newest (the newest matter most for an incident in
+    progress) and is counted in `dropped`. Lines of the `never_drop` measurements (alarm
+    events) are not dropped: they wait aside in memory and are written first once the outbox
+    works again. The failure is logged once (at ERROR, with what happens meanwhile), the
+    recovery once, with the count; `full` says whether the disk is full.
+
+    Guarantees: `flush` returns once every line put before the call is committed (or was
+    dropped and counted). When the task running `run` is cancelled, it first commits the batch
+    in hand and everything still queued, then re-raises, so nothing accepted into the queue
+    is lost on a clean shutdown; if the outbox cannot be written then, what is left is counted
+    in `dropped` and logged. `close` refuses further lines and commits the rest, whether or
+    not `run` is running.
 
     Args:
         outbox: the open outbox to append to.
@@ -31,6 +59,7 @@ class OutboxWriter:
         max_delay: how long, in seconds, a batch may wait for more lines.
         maxsize: capacity of the queue in lines.
         on_commit: called after each committed batch, for example a sink's ``wake``.
+        never_drop: measurements whose lines are kept while the outbox fails (alarm events).
     """
 
     def __init__(
@@ -41,25 +70,53 @@ class OutboxWriter:
         max_delay: float = 0.05,
         maxsize: int = 50_000,
         on_commit: Callable[[], None] | None = None,
+        never_drop: Sequence[str] = (),
+        retry_initial: float = RETRY_INITIAL,
+        retry_cap: float = RETRY_CAP,
     ) -> None:
         self._outbox = outbox
         self._max_batch = max_batch
         self._max_delay = max_delay
+        self._maxsize = maxsize
         self._on_commit = on_commit
-        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize)
+        self._never_drop = tuple(f"{name}," for name in never_drop)
+        self._queue: deque[str] = deque()
+        self._kept: deque[str] = deque()
+        self._arrived = asyncio.Event()
+        self._room = asyncio.Event()
         self._batch: list[str] = []
         self._commit_lock = asyncio.Lock()
         self._committed = asyncio.Condition()
+        self._backoff = Backoff(retry_initial, retry_cap, spread=FULL_JITTER)
         self._accepted = 0
         self._running = False
         self._closed = False
         self.written = 0
         """Lines committed to the outbox by this writer."""
+        self.dropped = 0
+        """Lines never stored because the outbox could not be written (readings, and alarm
+        events only beyond `MAX_KEPT` or at a shutdown with the disk still failing)."""
+        self.full = False
+        """Whether the latest failure was a full disk."""
+        self.health = ConnectionHealth(
+            log,
+            f"outbox {outbox.path}",
+            retrying=(
+                f"readings wait in memory (up to {maxsize}, then the oldest are dropped and "
+                "counted), alarm events are kept, and the fire alarms go on"
+            ),
+            level=logging.ERROR,
+        )
 
     @property
     def pending(self) -> int:
-        """Lines accepted but not yet committed."""
-        return self._accepted - self.written
+        """Lines accepted but not yet committed (or dropped)."""
+        return self._accepted - self.written - self.dropped
+
+    @property
+    def failing(self) -> bool:
+        """Whether the latest attempt to commit failed."""
+        return self.health.failures > 0
 
     def put_nowait(self, line: str) -> None:
         """Accept `line` without waiting.
@@ -69,14 +126,21 @@ class OutboxWriter:
             OutboxClosedError: the writer was closed.
         """
         self._check_open()
-        self._queue.put_nowait(line)
-        self._accepted += 1
+        if len(self._queue) >= self._maxsize:
+            if not self.failing:
+                raise asyncio.QueueFull
+            self._shed()
+        self._accept(line)
 
     async def put(self, line: str) -> None:
-        """Accept `line`, waiting while the queue is full."""
+        """Accept `line`, waiting while the queue is full (but never while the outbox fails)."""
         self._check_open()
-        await self._queue.put(line)
-        self._accepted += 1
+        while len(self._queue) >= self._maxsize and not self.failing:
+            self._room.clear()
+            await self._room.wait()
+        if len(self._queue) >= self._maxsize:
+            self._shed()
+        self._accept(line)
 
     async def run(self) -> None:
         """Commit batches until cancelled; on cancellation commit everything queued first."""
@@ -84,20 +148,20 @@ class OutboxWriter:
         try:
             while True:
                 await self._fill_batch()
-                await self._commit_batch()
+                await self._commit_or_wait()
         except asyncio.CancelledError:
-            await self._commit_rest()
+            await self._commit_rest(give_up=True)
             raise
         finally:
             self._running = False
 
     async def flush(self) -> None:
-        """Return once every line accepted before this call is committed."""
+        """Return once every line accepted before this call is committed (or dropped)."""
         target = self._accepted
-        if not self._running:
-            await self._commit_rest()
+        if not self._running or (self._closed and self.failing):
+            await self._commit_rest(give_up=self._closed)
         async with self._committed:
-            await self._committed.wait_for(lambda: self.written >= target)
+            await self._committed.wait_for(lambda: self.written + self.dropped >= target)
 
     async def close(self) -> None:
         """Refuse further lines and commit everything accepted so far."""
@@ -108,24 +172,66 @@ class OutboxWriter:
         if self._closed:
             raise OutboxClosedError(f"writer for outbox {self._outbox.path} is closed")
 
+    def _accept(self, line: str) -> None:
+        self._queue.append(line)
+        self._accepted += 1
+        self._arrived.set()
+
+    def _shed(self) -> None:
+        """Make room while the outbox fails: the oldest queued line goes (an alarm event
+        line goes aside, to wait)."""
+        line = self._queue.popleft()
+        if line.startswith(self._never_drop) and len(self._kept) < MAX_KEPT:
+            self._kept.append(line)
+            return
+        if line.startswith(self._never_drop):
+            log.error("outbox %s: an alarm event line was dropped: %s", self._outbox.path, line)
+        self.dropped += 1
+
     async def _fill_batch(self) -> None:
         """Take lines into the batch: at least one, then more until full or `max_delay` passes."""
-        if not self._batch:
-            self._batch.append(await self._queue.get())
+        while not self._batch:
+            self._take_waiting()
+            if self._batch:
+                break
+            self._arrived.clear()
+            await self._arrived.wait()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._max_delay
         while self._take_waiting() and loop.time() < deadline:
+            self._arrived.clear()
             try:
                 async with asyncio.timeout_at(deadline):
-                    self._batch.append(await self._queue.get())
+                    await self._arrived.wait()
             except TimeoutError:
                 return
 
     def _take_waiting(self) -> bool:
-        """Move queued lines into the batch without waiting; True while the batch has room."""
-        while len(self._batch) < self._max_batch and not self._queue.empty():
-            self._batch.append(self._queue.get_nowait())
+        """Move waiting lines (kept alarm events first) into the batch without waiting; True
+        while the batch has room."""
+        for source in (self._kept, self._queue):
+            while len(self._batch) < self._max_batch and source:
+                self._batch.append(source.popleft())
+        self._room.set()
         return len(self._batch) < self._max_batch
+
+    async def _commit_or_wait(self) -> None:
+        """Commit the batch; if the disk fails, say so once and wait before the next try."""
+        try:
+            await self._commit_batch()
+        except STORAGE_ERRORS as error:
+            self._failed(error)
+            await asyncio.sleep(self._backoff.next_delay())
+            return
+        if self.failing:
+            self.full = False
+            self._backoff.reset()
+            self.health.recovered(f"storing again ({self.dropped} lines not stored so far)")
+
+    def _failed(self, error: Exception) -> None:
+        self.full = is_full(error)
+        self.health.failed(str(error))
+        self._room.set()  # producers waiting for room must not wait any more
 
     async def _commit_batch(self) -> None:
         """Append the batch, shielded: a cancellation must not abandon a half-made commit."""
@@ -143,13 +249,35 @@ class OutboxWriter:
                 self._batch = batch + self._batch  # still the oldest: retried first
                 raise
             self.written += len(batch)
-        async with self._committed:
-            self._committed.notify_all()
+        await self._notify()
         if self._on_commit is not None:
             self._on_commit()
 
-    async def _commit_rest(self) -> None:
-        """Commit the batch in hand and everything queued, in order."""
-        while self._batch or not self._queue.empty():
+    async def _notify(self) -> None:
+        async with self._committed:
+            self._committed.notify_all()
+
+    async def _commit_rest(self, *, give_up: bool) -> None:
+        """Commit the batch in hand and everything queued, in order. With `give_up`, a disk
+        that fails now costs what is left, counted and logged, instead of raising."""
+        while self._batch or self._queue or self._kept:
             self._take_waiting()
-            await self._append_batch()
+            try:
+                await self._append_batch()
+            except STORAGE_ERRORS as error:
+                if not give_up:
+                    raise
+                self._give_up(error)
+        await self._notify()
+
+    def _give_up(self, error: Exception) -> None:
+        left = len(self._batch) + len(self._queue) + len(self._kept)
+        self._batch, self._queue, self._kept = [], deque(), deque()
+        self.dropped += left
+        log.error(
+            "outbox %s: %d lines could not be stored before stopping (%s); %d dropped in all",
+            self._outbox.path,
+            left,
+            error,
+            self.dropped,
+        )

@@ -17,6 +17,7 @@ from gateway.config import Site
 from gateway.health import (
     NEVER_DROP,
     DeliveryHealth,
+    GatewayTroubles,
     HealthBook,
     RejectedPayloads,
     SiteActivity,
@@ -42,6 +43,12 @@ class Gateway:
     supervised task, so a database that is down keeps its backlog while the others write.
     Without an `influxdb:` connection (or with `store_only`), readings stay in the local outbox,
     which is then the store: that is how the demo runs on a bare machine.
+
+    Storage never stops the alarms: a damaged, emptied or deleted store is set aside and
+    replaced by a fresh one, on opening or while running (`GatewayTroubles` checks the files
+    every few seconds); a disk that is full or fails costs readings (counted) but never holds
+    up the drivers, and alarm events wait in memory until it works again. Each of these is a
+    trouble alarm of the gateway itself on the feed.
     """
 
     def __init__(
@@ -51,6 +58,7 @@ class Gateway:
         store_only: bool = False,
         status_every: float | None = None,
         delivery_every: float | None = None,
+        troubles_every: float | None = None,
     ) -> None:
         self.site = site
         self.hub = Hub()
@@ -58,6 +66,7 @@ class Gateway:
         self.store_only = store_only or site.config.influxdb is None
         self.status_every = status_every
         self.delivery_every = delivery_every
+        self.troubles_every = troubles_every
         self.started = asyncio.Event()
         self.outbox: Outbox | None = None
         self.sinks: dict[str, Sink] = (
@@ -69,6 +78,8 @@ class Gateway:
             }
         )
         self.delivery: DeliveryHealth | None = None
+        self.troubles: GatewayTroubles | None = None
+        self.writer: OutboxWriter | None = None
         self.alarms: AlarmService | None = None
         self.modbus_driver = ModbusDriver(modbus_endpoints(site))
         devices = mqtt_devices(site)
@@ -117,11 +128,24 @@ class Gateway:
                 publish=self.hub.publish,
                 **_every(self.delivery_every),
             )
-            writer = OutboxWriter(outbox, on_commit=self._committed)
+            writer = self.writer = OutboxWriter(
+                outbox, on_commit=self._committed, never_drop=NEVER_DROP
+            )
             feed = (
                 await stack.enter_async_context(AlarmFeed.for_site(self.site))
                 if self.site.config.mqtt is not None
                 else None
+            )
+            self.troubles = GatewayTroubles(
+                device=self.site.config.site.gateway_id,
+                outbox=outbox,
+                writer=writer,
+                alarm_store=store,
+                feed=feed,
+                mqtt=self.mqtt_driver,
+                others=(self.rejected_payloads,),
+                publish=self.hub.publish,
+                **_every(self.troubles_every),
             )
             self.alarms = AlarmService.for_site(
                 self.site,
@@ -137,10 +161,15 @@ class Gateway:
             status = self._status_reporter(feed)
             _freeze_start_up_objects()
             try:
-                await self._run_tasks(writer, status)
+                await self._run_tasks(writer, status, self.troubles)
             finally:
                 await writer.close()
                 log.info("outbox flushed: %d readings written this run", writer.written)
+                if writer.dropped:
+                    log.warning(
+                        "outbox: %d lines could not be stored this run (the disk failed)",
+                        writer.dropped,
+                    )
 
     def _status_reporter(self, feed: AlarmFeed | None) -> StatusReporter:
         options = {"publish_every": self.status_every} if self.status_every else {}
@@ -152,6 +181,7 @@ class Gateway:
             feed,
             self.modbus_driver,
             self.mqtt_driver,
+            troubles=self.troubles,
             **options,
         )
 
@@ -162,7 +192,9 @@ class Gateway:
             for device, seconds in stats.round_trip.items()
         }
 
-    async def _run_tasks(self, writer: OutboxWriter, status: StatusReporter) -> None:
+    async def _run_tasks(
+        self, writer: OutboxWriter, status: StatusReporter, troubles: GatewayTroubles
+    ) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(supervise("outbox-writer", writer.run))
             if self.alarms is not None:
@@ -178,6 +210,7 @@ class Gateway:
                 tasks.create_task(supervise("delivery-health", self.delivery.run))
             links = LinkWatch(self.site, self.modbus_driver, self.mqtt_driver, self.hub.publish)
             tasks.create_task(supervise("links", links.run))
+            tasks.create_task(supervise("gateway-troubles", troubles.run))
             tasks.create_task(supervise("status", status.run))
             self.started.set()
             log.info(

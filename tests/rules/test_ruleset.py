@@ -67,6 +67,17 @@ DEFAULT_TABLE = [
         False,
         0,
     ),
+    # and its storage and its site id
+    *(
+        (DeviceKind.GATEWAY, name, "state", AlarmClass.TROUBLE, Priority.HIGH, False, 0)
+        for name in (
+            "outbox_replaced",
+            "alarm_store_replaced",
+            "disk_full",
+            "storage_failing",
+            "duplicate_gateway",
+        )
+    ),
 ]
 
 

@@ -14,6 +14,7 @@ was decoding at that instant. They were never accepted, so no check here counts 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -78,7 +79,7 @@ def outbox_rows(path: Path) -> list[tuple[int, str]]:
     """The committed rows of the outbox file, read directly: (id, line), oldest first."""
     if not path.exists():
         return []  # the gateway was killed before it created the file
-    with sqlite3.connect(path, timeout=5) as db:
+    with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:  # closed: no WAL kept
         try:
             return db.execute("SELECT id, line FROM outbox ORDER BY id").fetchall()
         except sqlite3.OperationalError as error:

@@ -179,7 +179,13 @@ async def test_the_last_will_says_offline_when_the_connection_dies(
         await watcher.status("online")
         link.cut()
         offline = await watcher.status("offline")
-        assert offline == {"state": "offline", "site": "demo", "reason": "connection lost"}
+        assert offline == {
+            "state": "offline",
+            "site": "demo",
+            "reason": "connection lost",
+            "instance": feed.instance,
+            "host": feed.host,
+        }
         await eventually(
             lambda: statuses() == ["online", "offline", "online"],
             what="online again after reconnecting",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from gateway.alarms import AlarmStore
 from gateway.alarms.store import AlarmStoreClosedError
 from rules import AlarmEvent, AlarmState, DeviceInfo, DeviceKind, RuleEngine
 from rules.clock import FakeClock
+from tests.disk import SmallDisk
+from tests.sites import eventually
 
 DEVICES = [
     DeviceInfo("SD-1", DeviceKind.SMOKE_DETECTOR, "er", "opd", 1000.0),
@@ -158,3 +161,102 @@ async def test_a_closed_store_says_so(tmp_path: Path) -> None:
 def test_keep_events_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="keep_events must be at least 1, got 0"):
         AlarmStore(tmp_path / "alarms.sqlite", keep_events=0)
+
+
+# A damaged, lost or full store (real files, a real small filesystem).
+
+
+async def test_a_garbage_store_is_moved_aside_and_a_fresh_one_needs_the_brokers_alarms(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "alarms.sqlite"
+    path.write_bytes(os.urandom(8192))
+    caplog.set_level(logging.ERROR)
+    async with AlarmStore(path) as store:
+        assert await store.load() == []
+        assert store.needs_broker_alarms
+        (replacement,) = store.replacements
+    assert replacement.kept_as is not None
+    assert replacement.kept_as.name.startswith("alarms.sqlite.corrupt-")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"alarm store {path}: damaged (file is not a database); kept as {replacement.kept_as}; "
+        "a fresh file takes its place (its alarms and event history (the broker's retained "
+        "alarms are taken back) are lost with it)"
+    ]
+
+
+async def test_a_fresh_store_is_complete_once_the_alarms_are_taken_back(tmp_path: Path) -> None:
+    rules, path = engine(), tmp_path / "alarms.sqlite"
+    status(rules, "SD-1", "fire")
+    async with AlarmStore(path) as store:
+        assert store.needs_broker_alarms  # new: it cannot know the alarms of before
+        store.keep_current(lambda: list(rules.alarms.values()))
+        assert await store.taken_back(rules.alarms.values(), taken=1)
+        assert not store.needs_broker_alarms
+        assert store.replacements[0].reason == "empty or missing at start"
+    async with AlarmStore(path) as store:
+        assert not store.needs_broker_alarms
+        assert [alarm.id for alarm in await store.load()] == ["fire:SD-1"]
+
+
+async def test_a_store_deleted_while_open_gets_the_alarms_of_now(tmp_path: Path) -> None:
+    rules, path = engine(), tmp_path / "alarms.sqlite"
+    async with AlarmStore(path) as store:
+        store.keep_current(lambda: list(rules.alarms.values()))
+        await store.taken_back([])  # the broker had nothing: the new store is complete
+        await store.record(status(rules, "SD-1", "fire"))
+        await store.record(rules.command("acknowledge", "fire:SD-1", by="alice").events)
+        path.unlink()
+        replacement = await store.check()
+        assert replacement is not None
+        assert replacement.reason == "deleted while the gateway ran"
+        await eventually(lambda: not store.needs_broker_alarms, what="the alarms written again")
+    async with AlarmStore(path) as store:
+        (alarm,) = await store.load()
+        assert not store.needs_broker_alarms
+    assert (alarm.id, alarm.state, alarm.acknowledged_by) == (
+        "fire:SD-1",
+        AlarmState.ACKNOWLEDGED,
+        "alice",
+    )
+
+
+async def test_events_that_meet_a_full_disk_wait_and_are_written_when_space_returns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An acknowledgement made while the disk is full survives the restart after it."""
+    caplog.set_level(logging.INFO, logger="gateway.alarms.store")
+    rules = engine()
+    with SmallDisk(tmp_path / "disk", size_mb=4) as disk:
+        path = disk.path / "alarms.sqlite"
+        async with AlarmStore(path, retry_initial=0.05, retry_cap=0.2) as store:
+            assert await store.record(status(rules, "SD-1", "fire"))
+            disk.fill()
+            acknowledged = rules.command("acknowledge", "fire:SD-1", by="night nurse").events
+            assert not await store.record(acknowledged)
+            assert not await store.record(status(rules, "SD-2", "pre_alarm"))
+            assert (store.waiting, store.full, store.failing) == (2, True, True)
+            disk.free()
+            await eventually(lambda: store.waiting == 0, what="the waiting events written")
+            assert not store.failing
+        async with AlarmStore(path) as store:
+            alarms = {alarm.id: alarm for alarm in await store.load()}
+            kinds = [(e.alarm_id, str(e.kind)) for e in await store.history()]
+    assert alarms["fire:SD-1"].acknowledged_by == "night nurse"
+    assert alarms["pre_alarm:SD-2"].state is AlarmState.UNACKNOWLEDGED
+    assert kinds == [
+        ("fire:SD-1", "raised"),
+        ("fire:SD-1", "acknowledged"),
+        ("pre_alarm:SD-2", "raised"),
+    ]
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert messages == [
+        f"alarm store {path}: database or disk is full (1 events waiting); alarms are published "
+        "all the same; their events wait in memory and are written as soon as it works again"
+    ]
+    assert any(
+        r.getMessage().startswith(
+            f"alarm store {path}: storing again, the waiting events are written after"
+        )
+        for r in caplog.records
+    )
