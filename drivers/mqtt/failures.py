@@ -12,14 +12,22 @@ import ssl
 from typing import TYPE_CHECKING
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError  # not exported at the top level
 
 if TYPE_CHECKING:
     from drivers.mqtt.subscriber import BrokerSpec
 
 __all__ = ["LibraryLog", "describe_failure"]
 
-_LOGIN_REFUSED = frozenset({4, 5, 0x86, 0x87, 0x8C})
-"""CONNACK codes for a bad user name or password, or not authorised (MQTT 3.1.1 and 5)."""
+_LOGIN_REFUSED = {
+    4: "bad user name or password",
+    5: "not authorised",
+    0x86: "bad user name or password",
+    0x87: "not authorised",
+    0x8C: "bad authentication method",
+}
+"""CONNACK codes for a bad user name or password, or not authorised (MQTT 3.1.1 and 5); only
+in a refused connect: the same numbers mean other things in other errors ("not connected")."""
 TLS_PORT = 8883
 
 
@@ -65,9 +73,9 @@ def describe_failure(
         return f"TLS handshake with {where} failed: certificate verify failed ({why})"
     if isinstance(cause, ssl.SSLError):
         return f"TLS handshake with {where} failed: {cause.reason or cause}"
-    if isinstance(error, aiomqtt.MqttCodeError) and _code(error) in _LOGIN_REFUSED:
+    if isinstance(error, MqttConnectError) and _code(error) in _LOGIN_REFUSED:
         who = f"user {broker.username!r}" if broker.username else "an anonymous client"
-        return f"broker {where} refused the login of {who} ({error})"
+        return f"broker {where} refused the login of {who} ({_LOGIN_REFUSED[_code(error)]})"
     hint = ""
     if broker.tls is None and broker.port == TLS_PORT:
         hint = f"; port {TLS_PORT} is usually a TLS listener: set mqtt.tls"

@@ -11,7 +11,6 @@ so once in the log.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import subprocess
@@ -29,6 +28,7 @@ from gateway.config import Site, load_site
 from simulators import SimulatedSite
 from tests.disk import SmallDisk
 from tests.mqtt_watch import Watcher, retained
+from tests.operators import signed
 from tests.servers import MosquittoServer
 from tests.sites import clinic_site, eventually
 from tests.system.test_nothing_lost import GatewayProcess, outbox_rows
@@ -61,12 +61,13 @@ async def clinic(
 
 
 async def command(
-    mosquitto: MosquittoServer, topics: FeedTopics, watcher: Watcher, **fields: Any
+    site: Site, mosquitto: MosquittoServer, watcher: Watcher, **fields: Any
 ) -> dict[str, Any]:
+    """A command signed by the supervisor `al` (tests.operators), and the gateway's reply."""
     request_id = f"test-{time.monotonic_ns()}"
+    payload = signed(site.path, {**fields, "by": "al", "request_id": request_id})
     async with aiomqtt.Client(mosquitto.host, mosquitto.port) as client:
-        payload = json.dumps({**fields, "by": "guard Chen", "request_id": request_id})
-        await client.publish(topics.commands, payload, qos=1)
+        await client.publish(FeedTopics.for_site(site).commands, payload, qos=1)
     return await watcher.reply(request_id)
 
 
@@ -211,10 +212,10 @@ async def test_a_lost_alarm_store_never_erases_the_latched_fire(
         trouble = await watcher.event(f"alarm_store_replaced:{GATEWAY}", "raised")
         # The gateway knows the fire again: a person acknowledges and resets it.
         acknowledged = await command(
-            mosquitto, topics, watcher, action="acknowledge", alarm="fire:SD-1F-01"
+            site, mosquitto, watcher, action="acknowledge", alarm="fire:SD-1F-01"
         )
         assert acknowledged["ok"], acknowledged
-        reset = await command(mosquitto, topics, watcher, action="reset", alarm="fire:SD-1F-01")
+        reset = await command(site, mosquitto, watcher, action="reset", alarm="fire:SD-1F-01")
         assert reset["ok"], reset
         await watcher.wait_for(lambda m: m.topic == fire and m.payload == b"")
         await gateway.terminate()
@@ -244,7 +245,7 @@ async def test_a_full_disk_raises_trouble_counts_readings_and_keeps_an_acknowled
             trouble = await watcher.event(f"disk_full:{GATEWAY}", "raised")
             await fire_arrives(simulators, watcher, "SD-1F-01")
             reply = await command(
-                mosquitto, topics, watcher, action="acknowledge", alarm="fire:SD-1F-01"
+                site, mosquitto, watcher, action="acknowledge", alarm="fire:SD-1F-01"
             )
             assert reply["ok"], reply
 
@@ -276,7 +277,7 @@ async def test_a_full_disk_raises_trouble_counts_readings_and_keeps_an_acknowled
                 if m.topic == topics.events and m.json["alarm_id"] == "fire:SD-1F-01"
             ]
             await gateway.terminate()
-    assert after[topics.alarm("fire:SD-1F-01")]["acknowledged_by"] == "guard Chen"
+    assert after[topics.alarm("fire:SD-1F-01")]["acknowledged_by"] == "al"
     assert raised_again == []
     assert trouble["alarm"]["message"].startswith(f"Gateway {GATEWAY} disk full")
     log = gateway.log_text()
