@@ -60,6 +60,7 @@ def format_status(
         )
     lines = [_headline(document), *_warnings(document), _devices_line(document["devices"])]
     lines += _alarm_lines(document.get("alarms") or {})
+    lines += _alarm_system_lines(document.get("alarm_system"))
     lines += _history_lines(document.get("history"), document.get("readings", 0))
     lines += _storage_lines(document.get("storage"))
     lines += ["", *_device_table(document.get("device_health") or {}, every_device)]
@@ -127,6 +128,23 @@ def _alarm_lines(alarms: Mapping[str, Any]) -> list[str]:
     return [
         f"alarms: {alarms.get('total', 0)} ({alarms.get('unacknowledged', 0)} "
         f"unacknowledged){': ' + by_class if by_class else ''}"
+    ]
+
+
+def _alarm_system_lines(load: Mapping[str, Any] | None) -> list[str]:
+    """The alarm system's own health (ISA-18.2): is it asking more of people than they can do?"""
+    if not load:
+        return []
+    flood = " (FLOOD: more than 10 in 10 min)" if load.get("in_flood") else ""
+    shares = load.get("priorities") or {}
+    mix = ", ".join(f"{name} {share:.0%}" for name, share in shares.items() if share)
+    return [
+        f"alarm load: {load.get('last_10_min', 0)} in the last 10 min{flood}; "
+        f"{load.get('per_10_min', 0):g} per 10 min and {load.get('peak_10_min', 0)} at the peak "
+        f"over the last {_duration(float(load.get('measured_for', 0)))}; "
+        f"in flood {load.get('time_in_flood', 0):.1%} of the time; "
+        f"{load.get('chattering', 0)} chattering, {load.get('stale', 0)} stale"
+        + (f"; announced: {mix}" if mix else "")
     ]
 
 

@@ -11,6 +11,7 @@ from rules.clock import Clock
 from rules.commands import Action, CommandResult
 from rules.engine import RuleEngine
 from rules.events import AlarmEvent, EventKind
+from rules.kpis import AlarmLoad, AlarmLoadSummary
 from rules.model import AlarmClass, AlarmState, DeviceInfo, DeviceKind, Priority
 from rules.points import PointRead, Reads, known_states, point_reads
 from rules.ruleset import RuleSet
@@ -21,6 +22,8 @@ __all__ = [
     "Alarm",
     "AlarmClass",
     "AlarmEvent",
+    "AlarmLoad",
+    "AlarmLoadSummary",
     "AlarmState",
     "Clock",
     "CommandResult",

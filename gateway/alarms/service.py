@@ -31,6 +31,8 @@ from rules import (
     Alarm,
     AlarmClass,
     AlarmEvent,
+    AlarmLoad,
+    AlarmLoadSummary,
     Clock,
     CommandResult,
     RuleEngine,
@@ -84,6 +86,8 @@ class AlarmService:
         self._lock = asyncio.Lock()
         self._restored = asyncio.Event()
         self._no_feed_latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)
+        self.load = AlarmLoad(started=engine.clock.monotonic())
+        """The alarms announced to people, for the alarm system's KPIs (rules.kpis)."""
 
     @classmethod
     def for_site(
@@ -177,7 +181,7 @@ class AlarmService:
         self.store.keep_current(self._alarms_now)
         lost = unreadable or self.store.needs_broker_alarms
         async with self._lock:
-            await self._handle(self.engine.restore(alarms))
+            await self._handle(self.engine.restore(alarms), restored=True)
             if self.feed is not None:
                 take_back = self._take_back if lost else None
                 self.feed.start(self.engine.alarms.values(), take_back=take_back)
@@ -196,7 +200,7 @@ class AlarmService:
             new = [alarm for alarm in alarms if alarm.id not in self.engine.alarms]
             events = self.engine.restore(new)
             taken = [self.engine.alarms[a.id] for a in new if a.id in self.engine.alarms]
-            await self._handle(events)
+            await self._handle(events, restored=True)
             await self.store.taken_back(self.engine.alarms.values(), len(taken))
         if taken:
             log.warning(
@@ -252,10 +256,23 @@ class AlarmService:
         if self.outbox_writer is not None:
             await self.outbox_writer.put(entry.line(self.site.config.site.id))
 
-    async def _handle(self, events: Sequence[AlarmEvent], received_at: float | None = None) -> None:
-        """Store (durable first), then publish, then queue the InfluxDB lines."""
+    def load_summary(self) -> AlarmLoadSummary:
+        """The alarm system's KPIs now (announced alarms per 10 minutes, floods, ...)."""
+        return self.load.summary(self.engine.alarms.values(), self.engine.clock.monotonic())
+
+    async def _handle(
+        self,
+        events: Sequence[AlarmEvent],
+        received_at: float | None = None,
+        *,
+        restored: bool = False,
+    ) -> None:
+        """Store (durable first), then publish, then queue the InfluxDB lines; count the
+        alarms announced (not those `restored` from before a restart, announced then)."""
         if not events:
             return
+        if not restored:
+            self.load.count(events, self.engine.clock.monotonic())
         await self._record(events)
         if self.feed is not None:
             self.feed.publish(events, received_at=received_at)

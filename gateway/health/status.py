@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core import restarts
+from core import ReadingSink, restarts
 from drivers.modbus import ModbusDriver
 from drivers.mqtt import MqttDriver
 from gateway.alarms import AlarmFeed, AlarmService
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 PUBLISH_EVERY = 15.0
 LOG_EVERY = 60.0
+STORE_EVERY = 4
+"""The alarm system's KPIs are stored with every fourth status (each minute by default)."""
 
 
 @dataclass
@@ -50,14 +52,19 @@ class StatusReporter:
     publish_every: float = PUBLISH_EVERY
     log_every: float = LOG_EVERY
     troubles: GatewayTroubles | None = None
+    publish: ReadingSink | None = None
+    """Where the alarm system's KPIs go as readings of the gateway `device` (the hub, for
+    InfluxDB), with every `STORE_EVERY`-th status; None to keep them in the status only."""
+    device: str = ""
 
     def __post_init__(self) -> None:
         self.started_at = time.time_ns()
         self._started = time.monotonic()
 
     async def run(self) -> None:
-        """Publish (and now and then log) the status until cancelled."""
+        """Publish (and now and then log and store) the status until cancelled."""
         logged = time.monotonic()
+        statuses = 0
         while True:
             document = self.document()
             if self.feed is not None:
@@ -65,7 +72,15 @@ class StatusReporter:
             if time.monotonic() - logged >= self.log_every:
                 logged = time.monotonic()
                 log.info("status: %s", summary(document))
+            statuses += 1
+            if statuses % STORE_EVERY == 0:
+                await self._store_alarm_load()
             await asyncio.sleep(self.publish_every)
+
+    async def _store_alarm_load(self) -> None:
+        if self.alarms is not None and self.publish is not None:
+            load = self.alarms.load_summary()
+            await self.publish(load.readings(self.device, time.time_ns()))
 
     def document(self) -> dict[str, Any]:
         """The status details (the feed adds `state`, `site` and `at`)."""
@@ -80,6 +95,7 @@ class StatusReporter:
             "device_health": {device.device: device.as_dict() for device in health},
             "history": report.as_dict() if report is not None else None,
             "alarms": self._alarms(),
+            "alarm_system": self.alarms.load_summary().to_dict() if self.alarms else None,
             "modbus": {
                 endpoint: _endpoint(stats.as_dict())
                 for endpoint, stats in self.modbus.stats.items()
@@ -152,6 +168,9 @@ def summary(document: Mapping[str, Any]) -> str:
     alarms = document.get("alarms") or {}
     if alarms:
         parts.append(f"{alarms['total']} alarms ({alarms['unacknowledged']} unacknowledged)")
+    load = document.get("alarm_system") or {}
+    if load.get("in_flood"):
+        parts.append(f"alarm flood: {load['last_10_min']} alarms in 10 min")
     parts.append(f"{document['readings']} readings")
     storage = document.get("storage") or {}
     if storage.get("readings_not_stored"):

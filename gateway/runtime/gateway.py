@@ -182,6 +182,8 @@ class Gateway:
             self.modbus_driver,
             self.mqtt_driver,
             troubles=self.troubles,
+            publish=self.hub.publish,
+            device=self.site.config.site.gateway_id,
             **options,
         )
 

@@ -166,3 +166,39 @@ async def test_a_database_outage_raises_history_not_stored_on_the_feed(
     # The gateway's own health is history too: the outage is in the database.
     rows = server.query("status_outage", 'SELECT "history_stored" FROM "gateway"')
     assert {row["history_stored"] for row in rows} == {True, False}
+
+
+async def test_a_flood_shows_in_the_status_in_firegw_status_and_in_influxdb(
+    tmp_path: Path, mosquitto: MosquittoServer, influxdb: InfluxServer
+) -> None:
+    """Every detector in fire, every camera tampered with, every hydrant's loop broken: more
+    than 10 alarms in 10 minutes for the security office, an alarm flood (ISA-18.2)."""
+    influxdb.create_database("status_flood")
+    site_file = clinic_site(
+        tmp_path, mqtt_port=mosquitto.port, influx_url=influxdb.url, database="status_flood"
+    )
+    site = load_site(site_file)
+    faults = {"smoke_detector": "fire", "camera": "tamper", "hydrant_pressure": "sensor_fault"}
+    async with SimulatedSite(site, seed=5) as simulators, gateway_running(site):
+        await status_where(site, lambda s: s.get("alarm_system") is not None, "a first status")
+        for device in site.config.devices:
+            await simulators.apply(faults[device.kind.value], device.id)
+        status = await status_where(
+            site,
+            lambda s: bool(s["alarm_system"]["in_flood"]) and s["alarm_system"]["stale"] == 0,
+            "the flood in the status",
+        )
+        printed = await run([sys.executable, "-m", "firegw", "status", str(site_file)])
+        flood_stored = 'SELECT * FROM "gateway" WHERE alarm_flood = true'
+        await eventually(
+            lambda: bool(influxdb.query("status_flood", flood_stored)),
+            within=30,
+            what="the flood in the gateway's history",
+        )
+        rows = influxdb.query("status_flood", flood_stored)
+    load = status["alarm_system"]
+    assert load["last_10_min"] == load["announced"] == load["peak_10_min"] > 10
+    assert load["time_in_flood"] == 1.0  # the one period measured so far
+    assert load["priorities"]["critical"] > 0.4  # the fires
+    assert "in the last 10 min (FLOOD: more than 10 in 10 min)" in printed, printed
+    assert max(row["alarms_last_10_min"] for row in rows) > 10
