@@ -3,8 +3,9 @@
 The broker is the first wall (the gateway's own check of every command is the second): with
 this ACL, only the gateway's account may publish the site's alarms, events, status and
 replies, so no other client can fake a retained fire alarm or erase one; only operators'
-accounts may publish commands; the devices' account may publish only the devices' topics; and
-read-only accounts (a console, a central monitor) may only read the feed. Anything not listed
+accounts (and the guard console's, which sends the commands of the operators logged in to
+it) may publish commands; the devices' account may publish only the devices' topics; and
+read-only accounts (a central monitor) may only read the feed. Anything not listed
 is refused. config/mosquitto/ has a broker configuration that uses it.
 """
 
@@ -39,6 +40,13 @@ def add_broker_acl_command(commands: argparse._SubParsersAction[argparse.Argumen
         help="an account that publishes the devices' status (an NVR, cameras); repeatable",
     )
     acl.add_argument(
+        "--console",
+        action="append",
+        default=[],
+        help="the guard console's account: reads the feed and sends operators' signed "
+        "commands; repeatable",
+    )
+    acl.add_argument(
         "--reader",
         action="append",
         default=[],
@@ -55,12 +63,19 @@ def print_acl(site: Site, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    sys.stdout.write(access_list(site, gateway, args.device_user, args.reader))
+    sys.stdout.write(
+        access_list(site, gateway, args.device_user, args.reader, consoles=args.console)
+    )
     return 0
 
 
 def access_list(
-    site: Site, gateway: str, device_users: Sequence[str] = (), readers: Sequence[str] = ()
+    site: Site,
+    gateway: str,
+    device_users: Sequence[str] = (),
+    readers: Sequence[str] = (),
+    *,
+    consoles: Sequence[str] = (),
 ) -> str:
     """The ACL text: one block per account, a comment saying what each block is for."""
     topics = FeedTopics.for_site(site)
@@ -73,6 +88,7 @@ def access_list(
             [gateway],
             [
                 ("write", topics.alarms.replace("/+", "/#")),
+                ("write", topics.groups.replace("/+", "/#")),
                 ("write", topics.events),
                 ("write", topics.status),
                 ("write", topics.replies),
@@ -83,6 +99,12 @@ def access_list(
         _block(
             "operators: send commands (each signed with the operator's key), read the feed",
             [operator.id for operator in site.config.operators],
+            [("write", topics.commands), ("read", feed)],
+        ),
+        _block(
+            "the guard console: sends the signed commands of the operators logged in to it, "
+            "reads the feed",
+            consoles,
             [("write", topics.commands), ("read", feed)],
         ),
         _block(

@@ -62,6 +62,7 @@ class FeedStats:
     connect_failures: int = 0
     events: int = 0
     states: int = 0
+    group_summaries: int = 0
     commands: int = 0
     refused: int = 0
     repairs: int = 0
@@ -169,6 +170,7 @@ class AlarmFeed:
         targets = frozenset(
             [device.id for device in config.devices]
             + [zone.id for zone in config.zones]
+            + list(site.links)
             + [config.site.gateway_id]
         )
 
@@ -358,8 +360,10 @@ class AlarmFeed:
     def _next_messages(self) -> list[_Message]:
         """The most urgent waiting work: an event (with its alarm's state), a reply, a state."""
         item = self._queue.pop()
-        if item is None:
+        if item is None and self._queue.stale:
             return [self._state_message(*self._queue.most_urgent_state())]
+        if item is None:
+            return [self._group_message(self._queue.most_urgent_group())]
         event = item.event
         if event is None:
             return [_Message(self.topics.replies, encode(item.reply or {}), False, item=item)]
@@ -374,6 +378,12 @@ class AlarmFeed:
         if alarm is not None and not is_gone(alarm):
             payload = encode(alarm_document(alarm, self.topics.site))
         return _Message(self.topics.alarm(alarm_id), payload, True, state=(alarm_id, alarm))
+
+    def _group_message(self, group: str) -> _Message:
+        """The retained summary of one group; an empty retained message when it is empty."""
+        document = self._queue.groups.document(group, self.topics.site, time.time_ns())
+        payload = encode(document) if document is not None else b""
+        return _Message(self.topics.group(group), payload, True, group=group)
 
     async def _send_all(self, client: aiomqtt.Client, messages: list[_Message]) -> None:
         """Publish in order, each acknowledged (QoS 1) before the next goes.
@@ -396,7 +406,9 @@ class AlarmFeed:
 
     def _count(self, message: _Message) -> None:
         item = message.item
-        if message.state is not None:
+        if message.group is not None:
+            self.stats.group_summaries += 1
+        elif message.state is not None:
             self.stats.states += 1
         elif item is not None and item.event is not None:
             self.stats.events += 1
@@ -404,7 +416,9 @@ class AlarmFeed:
                 self.latencies.append(time.monotonic() - item.received_at)
 
     def _give_back(self, message: _Message) -> None:
-        if message.state is not None:
+        if message.group is not None:
+            self._queue.stale_groups.add(message.group)
+        elif message.state is not None:
             self._queue.keep_state(*message.state)
         elif message.item is not None:
             self._queue.push_back(message.item)
@@ -431,7 +445,7 @@ class AlarmFeed:
         the first message without it (the echo of the feed's own `online`, at the latest)
         says they are all in. From then on, every message is an echo or a foreign change.
         """
-        return [(self.topics.alarms, QOS), (self.topics.status, QOS)]
+        return [(self.topics.alarms, QOS), (self.topics.groups, QOS), (self.topics.status, QOS)]
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         """Commands; and the feed's own retained topics, first as the broker held them on
@@ -465,6 +479,9 @@ class AlarmFeed:
             self._guard.suspect(other)  # alive a moment ago: another gateway, or our last run
         unknown: dict[str, bytes] = {}
         for topic, payload in found.items():
+            group = self.topics.group_of(topic)
+            if group is not None and payload and self._is_ghost(group):
+                self._clear_unknown_group(group)
             alarm_id = self.topics.alarm_id_of(topic)
             if alarm_id is None or not payload or self._queue.knows(alarm_id):
                 continue
@@ -488,6 +505,10 @@ class AlarmFeed:
         self._forget_gone_gateway()
         if topic == self.topics.status:
             self._on_foreign_status(payload)
+            return
+        group = self.topics.group_of(topic)
+        if group is not None:
+            self._on_group_change(group, payload)
             return
         alarm_id = self.topics.alarm_id_of(topic)
         if alarm_id is None:
@@ -535,6 +556,31 @@ class AlarmFeed:
         why = f"a retained alarm this gateway does not have ({alarm_id}) is on the broker"
         if self._guard.repair(topic, why, "cleared it"):
             self._queue.clear_unknown(alarm_id)
+        self.stats.repairs = self._guard.repairs
+
+    def _on_group_change(self, group: str, payload: bytes) -> None:
+        """A group summary someone else published: this gateway's own again, or cleared."""
+        if group in self._queue.groups.members:
+            if self._repair(self.topics.group(group), f"the summary of {group} was changed"):
+                self._queue.republish_group(group)
+        elif payload and self._is_ghost(group):
+            self._clear_unknown_group(group)
+
+    def _is_ghost(self, group: str) -> bool:
+        """A group of this gateway's zones or devices (`<class>@<target>`) that it does not
+        have (any more); another gateway's groups are left alone, like its alarms."""
+        kind, _, target = group.partition("@")
+        ours = self._ours(f"{kind}:{target}")  # alarm ids are `<rule>:<target>`
+        return ours and group not in self._queue.groups.members
+
+    def _clear_unknown_group(self, group: str) -> None:
+        """A retained summary of a group this gateway does not have: cleared, unless another
+        gateway publishes as this site (its groups are its own)."""
+        if self._guard.holding:
+            return
+        why = f"a retained summary of a group this gateway does not have ({group})"
+        if self._guard.repair(self.topics.group(group), why, "cleared it"):
+            self._queue.clear_unknown_group(group)
         self.stats.repairs = self._guard.repairs
 
     def _note_foreign(self, alarm_id: str) -> None:
@@ -624,6 +670,7 @@ class _Message:
     retain: bool
     item: Outgoing | None = None
     state: tuple[str, Alarm | None] | None = None
+    group: str | None = None
     done: bool = False
 
 

@@ -6,7 +6,8 @@ fire is never stuck behind 40 camera alarms (GB 26875.1), and within one priorit
 goes out first in, first out; the events of one alarm therefore keep their order. Beside it,
 the newest state of every alarm whose retained message is out of date: a state is published
 just before the alarm's next event, and only the newest one, so the retained topic never goes
-back in time, even after a reconnect or when events had to be dropped.
+back in time, even after a reconnect or when events had to be dropped. Last, the summaries of
+the groups (incidents) whose alarms changed: each once, however many of its alarms did.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from gateway.alarms.groups import GroupBoard
 from gateway.alarms.payloads import Document, is_gone
 from rules import Alarm, AlarmClass, AlarmEvent, Priority
 
@@ -64,6 +66,9 @@ class PublishQueue:
         self.max_events = max_events
         self.current: dict[str, Alarm] = {}
         self.stale: dict[str, Alarm | None] = {}
+        self.groups = GroupBoard()
+        self.stale_groups: set[str] = set()
+        """Groups whose summary must be (re)published (or cleared, once they are empty)."""
         self.dropped = 0
         self._heap: list[Outgoing] = []
         self._seq = itertools.count()
@@ -76,7 +81,7 @@ class PublishQueue:
 
     @property
     def empty(self) -> bool:
-        return not self._heap and not self.stale
+        return not self._heap and not self.stale and not self.stale_groups
 
     def start_from(self, alarms: Iterable[Alarm]) -> None:
         """Take the alarms that exist when publishing starts (restored after a restart)."""
@@ -112,9 +117,34 @@ class PublishQueue:
             self.wake()
 
     def resync(self) -> list[str]:
-        """After a (re)connect every alarm's state is out of date; their ids, most urgent first."""
+        """After a (re)connect every alarm's state and every group's summary is out of date;
+        the alarms' ids, most urgent first (the summaries follow them)."""
         self.stale.update(self.current)
+        self.stale_groups.update(self.groups.members)
         return sorted(self.stale, key=lambda alarm_id: urgency(self.stale[alarm_id]))
+
+    def clear_unknown_group(self, group: str) -> None:
+        """A retained summary of a group the gateway does not have: clear it."""
+        if group not in self.groups.members:
+            self.stale_groups.add(group)
+            self.wake()
+
+    def republish_group(self, group: str) -> None:
+        """Someone else changed a group's retained summary: publish it again."""
+        if group in self.groups.members:
+            self.stale_groups.add(group)
+            self.wake()
+
+    def most_urgent_group(self) -> str:
+        """The out-of-date summary to publish next (worst priority first); only called when
+        there is one."""
+        group = min(self.stale_groups, key=self._group_order)
+        self.stale_groups.discard(group)
+        return group
+
+    def _group_order(self, group: str) -> tuple[Order, str]:
+        members = self.groups.members.get(group)
+        return (min(map(urgency, members.values())) if members else LAST), group
 
     def pop(self) -> Outgoing | None:
         """The most urgent event or reply, or None."""
@@ -158,6 +188,7 @@ class PublishQueue:
         else:
             self.current[alarm.id] = alarm
         self.stale[alarm.id] = alarm
+        self.stale_groups |= self.groups.update((alarm,))
 
     def _push(self, item: Outgoing) -> None:
         if len(self._heap) < self.max_events:

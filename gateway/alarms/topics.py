@@ -34,6 +34,15 @@ class FeedTopics:
         """The filter matching every alarm's retained topic."""
         return f"{self.root}/alarms/+"
 
+    def group(self, group: str) -> str:
+        """Retained: the summary of one group of alarms (empty when it has none left)."""
+        return f"{self.root}/groups/{group}"
+
+    @property
+    def groups(self) -> str:
+        """The filter matching every group's retained summary."""
+        return f"{self.root}/groups/+"
+
     @property
     def events(self) -> str:
         """Every alarm event, not retained."""
@@ -54,7 +63,14 @@ class FeedTopics:
 
     def alarm_id_of(self, topic: str) -> str | None:
         """The alarm id in an alarm topic of this site, or None for any other topic."""
-        head = f"{self.root}/alarms/"
+        return self._last_level(topic, f"{self.root}/alarms/")
+
+    def group_of(self, topic: str) -> str | None:
+        """The group in a group summary topic of this site, or None for any other topic."""
+        return self._last_level(topic, f"{self.root}/groups/")
+
+    @staticmethod
+    def _last_level(topic: str, head: str) -> str | None:
         if topic.startswith(head) and "/" not in topic[len(head) :]:
             return topic[len(head) :] or None
         return None

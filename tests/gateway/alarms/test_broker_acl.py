@@ -24,7 +24,13 @@ from tests.sites import clinic_site, eventually
 
 FIREGW = [sys.executable, "-m", "firegw"]
 GATEWAY, PASSWORD = "firegw-demo", "gateway-secret"
-ACCOUNTS = {GATEWAY: PASSWORD, "al": "al-secret", "nvr": "nvr-secret", "console": "console-secret"}
+ACCOUNTS = {
+    GATEWAY: PASSWORD,
+    "al": "al-secret",
+    "nvr": "nvr-secret",
+    "console": "console-secret",
+    "guard-console": "guard-console-secret",
+}
 
 
 @pytest.fixture
@@ -43,8 +49,9 @@ def site(tmp_path: Path) -> Site:
 @pytest.fixture
 def broker(tmp_path: Path, site: Site) -> Iterator[MosquittoServer]:
     acl = tmp_path / "firegw.acl"
+    accounts = ["--device-user", "nvr", "--reader", "console", "--console", "guard-console"]
     made = subprocess.run(
-        [*FIREGW, "broker-acl", str(site.path), "--device-user", "nvr", "--reader", "console"],
+        [*FIREGW, "broker-acl", str(site.path), *accounts],
         capture_output=True,
         text=True,
         check=True,
@@ -94,8 +101,9 @@ async def test_only_the_gateway_publishes_the_feed(site: Site, broker: Mosquitto
     ):
         feed.start()
         await watcher.status("online")
-        for user in ("al", "nvr", "console"):
+        for user in ("al", "nvr", "console", "guard-console"):
             await publish(broker, user, topics.alarm("fire:SD-1F-01"), fake, retain=True)
+            await publish(broker, user, topics.group("fire@main-1f-er"), fake, retain=True)
             await publish(broker, user, topics.status, b'{"state": "offline"}', retain=True)
             await publish(broker, user, topics.events, b'{"kind": "raised"}')
         await asyncio.sleep(1.0)
@@ -114,13 +122,14 @@ async def test_only_operators_publish_commands(site: Site, broker: MosquittoServ
     ):
         feed.start()
         await watcher.status("online")
-        for user in ("nvr", "console", "al"):
+        for user in ("nvr", "console", "al", "guard-console"):
             document = {"action": "acknowledge", "alarm": "fire:X", "by": user}
             await publish(broker, user, topics.commands, json.dumps(document).encode())
         async with asyncio.timeout(30):
             first = await anext(feed.commands)
-    assert first.by == "al"
-    assert feed.stats.commands == 1
+            second = await anext(feed.commands)
+    assert (first.by, second.by) == ("al", "guard-console")
+    assert feed.stats.commands == 2
 
 
 async def test_nobody_gets_in_without_an_account(

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -213,8 +214,19 @@ async def test_alarms_raised_while_the_broker_is_down_arrive_after_it_returns(
             feed.publish(engine.command("acknowledge", "fire:SD-0", by="alice").events)
             broker.start()
             await watcher.event("camera_offline:CAM-00", "raised")
-            after = await retained(broker, topics)
+            published = {"fire:SD-0", "fire:SD-1", "camera_offline:CAM-00", "blind_spot:zone-00"}
+            expected = Counter(engine.alarms[alarm_id].group for alarm_id in published)
+            after: dict[str, Any] = {}
+
+            async def every_group_summarised() -> bool:
+                after.update(await retained(broker, topics))
+                summaries = [doc for topic, doc in after.items() if "/groups/" in topic]
+                return {doc["group"]: doc["alarms"] for doc in summaries} == expected
+
+            await eventually(every_group_summarised, what="a summary of every group")
         assert feed.stats.reconnects == 1
+    assert set(expected) == {"fire@ward-0", "fire@ward-1", "trouble@zone-00", "security@zone-00"}
+    after = {topic: doc for topic, doc in after.items() if "/groups/" not in topic}
     assert {topic: (doc.get("id"), doc["state"]) for topic, doc in after.items()} == {
         topics.status: (None, "online"),
         topics.alarm("fire:SD-0"): ("fire:SD-0", "acknowledged"),
@@ -254,7 +266,11 @@ async def test_a_retained_alarm_the_gateway_does_not_know_is_cleared(
         await watcher.wait_for(
             lambda m: m.topic == topics.alarm("pre_alarm:SD-2") and m.payload == b""
         )
-        assert set(await retained(mosquitto, topics)) == {topics.status, topics.alarm("fire:SD-0")}
+        assert set(await retained(mosquitto, topics)) == {
+            topics.status,
+            topics.alarm("fire:SD-0"),
+            topics.group(engine.alarms["fire:SD-0"].group),
+        }
 
 
 async def test_commands_are_parsed_and_bad_ones_handed_over_with_their_reason(
