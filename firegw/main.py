@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core import quiet_loop_errors
+from firegw.audit import add_audit_command
 from firegw.broker_acl import add_broker_acl_command
 from firegw.console import add_console_commands
 from firegw.operator import add_operator_commands
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     alarms.add_argument("config", type=Path)
     alarms.set_defaults(command=_alarms)
     add_rejected_command(commands)
+    add_audit_command(commands)
 
     status = commands.add_parser(
         "status", help="the running gateway's health: devices, alarms, outbox, databases"

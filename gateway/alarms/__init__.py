@@ -8,11 +8,12 @@
 """
 
 from gateway.alarms.audit import MEASUREMENT as AUDIT_MEASUREMENT
+from gateway.alarms.audit import AuditEntry
 from gateway.alarms.feed import AlarmFeed
 from gateway.alarms.lines import MEASUREMENT
 from gateway.alarms.payloads import encode
 from gateway.alarms.service import AlarmService
-from gateway.alarms.store import AlarmStore
+from gateway.alarms.store import AlarmStore, read_commands
 from gateway.alarms.topics import FeedTopics
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "AlarmFeed",
     "AlarmService",
     "AlarmStore",
+    "AuditEntry",
     "FeedTopics",
     "encode",
+    "read_commands",
 ]

@@ -251,8 +251,10 @@ class AlarmService:
         self.authority.permit(who, action, fire=fire, reshelve=reshelve)
 
     async def _audit(self, entry: AuditEntry) -> None:
-        """Log the command (a refusal as a warning) and write it to the history."""
+        """Log the command (a refusal as a warning), keep it in the alarm store and write it
+        to the history."""
         log.log(logging.INFO if entry.ok else logging.WARNING, "%s", entry)
+        await self.store.audit(entry)
         if self.outbox_writer is not None:
             await self.outbox_writer.put(entry.line(self.site.config.site.id))
 

@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Self
 
 from core import FULL_JITTER, Backoff, ConnectionHealth, supervise
+from gateway.alarms.audit import AuditEntry
 from gateway.alarms.payloads import is_gone
 from gateway.sqlitefile import (
     STORAGE_ERRORS,
@@ -36,7 +37,7 @@ from gateway.sqlitefile import (
 )
 from rules import Alarm, AlarmEvent
 
-__all__ = ["AlarmStore", "AlarmStoreClosedError"]
+__all__ = ["AlarmStore", "AlarmStoreClosedError", "read_commands"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,17 @@ CREATE TABLE IF NOT EXISTS events (
     event TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_alarm ON events (alarm_id, seq);
+CREATE TABLE IF NOT EXISTS commands (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    by TEXT NOT NULL,
+    role TEXT,
+    ok INTEGER NOT NULL,
+    reason TEXT,
+    request_id TEXT
+);
 CREATE TABLE IF NOT EXISTS store_info (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -106,7 +118,9 @@ class AlarmStore(SqliteFile):
 
     The history is the local record for the alarm screens and the CLI; InfluxDB keeps the
     long-term one. It keeps the newest `keep_events` events (default 100,000, tens of MB) so
-    the SD card never fills up; older ones are deleted, oldest first.
+    the SD card never fills up; older ones are deleted, oldest first. Every command, accepted
+    or refused, is kept beside them (`audit`, `commands`; the newest `keep_events` too), and
+    waits in memory like the events while the disk fails.
 
     Use as ``async with AlarmStore(path) as store:``.
     """
@@ -143,6 +157,7 @@ class AlarmStore(SqliteFile):
         )
         self._since_prune = 0
         self._waiting: list[AlarmEvent] = []
+        self._audits: list[AuditEntry] = []
         self._newest: dict[str, Alarm] = {}
         self._current: Callable[[], Iterable[Alarm]] | None = None
         self._seeded = 0
@@ -182,7 +197,7 @@ class AlarmStore(SqliteFile):
         if retrier is not None:
             retrier.cancel()
             await asyncio.gather(retrier, return_exceptions=True)
-            if self._waiting or self._newest or self._reseed_due:
+            if self._busy:
                 await self.write_waiting()
             if self._waiting:
                 logger.error(
@@ -236,6 +251,21 @@ class AlarmStore(SqliteFile):
             return False
         return await self.write_waiting()
 
+    async def audit(self, entry: AuditEntry) -> bool:
+        """Keep one command's audit entry; returns whether it is on disk (if not, it waits in
+        memory with the events and is written with them)."""
+        self._audits.append(entry)
+        if len(self._audits) > self.max_waiting:
+            del self._audits[0]
+            self.events_lost += 1
+        if time.monotonic() < self._next_try:
+            return False
+        return await self.write_waiting()
+
+    async def commands(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest `limit` audit entries, oldest first."""
+        return await self._call(self._commands, limit)
+
     async def taken_back(self, alarms: Iterable[Alarm], taken: int = 0) -> bool:
         """The alarms the file lacked are back (from the broker): write them; it is complete.
 
@@ -259,9 +289,10 @@ class AlarmStore(SqliteFile):
         """Write what waits in memory now; True when nothing is left waiting."""
         async with self._write_lock:
             reseed, full_set = self._reseed_due, self._full_set_due
-            if not self._waiting and not self._newest and not reseed:
+            if not self._busy:
                 return True
             events, self._waiting = self._waiting, []
+            audits, self._audits = self._audits, []
             newest, self._newest = self._newest, {}
             states = dict(newest)
             if reseed and self._current is not None:  # the engine's are newer, or the same
@@ -269,9 +300,10 @@ class AlarmStore(SqliteFile):
             generation = self.generation
             complete = (reseed or full_set) and self._engine_complete
             try:
-                await self._call(self._record, events, list(states.values()), complete)
+                await self._call(self._record, events, list(states.values()), complete, audits)
             except _WRITE_ERRORS as error:
                 self._waiting = events + self._waiting
+                self._audits = audits + self._audits
                 self._newest = newest | self._newest
                 self._failed(error)
                 return False
@@ -284,6 +316,11 @@ class AlarmStore(SqliteFile):
     async def history(self, alarm_id: str | None = None, limit: int = 100) -> list[AlarmEvent]:
         """The newest `limit` events (of one alarm, or of all), oldest first."""
         return await self._call(self._history, alarm_id, limit)
+
+    @property
+    def _busy(self) -> bool:
+        """Whether something waits to be written."""
+        return bool(self._waiting or self._newest or self._audits or self._reseed_due)
 
     @property
     def _reseed_due(self) -> bool:
@@ -316,10 +353,9 @@ class AlarmStore(SqliteFile):
     async def _retry_forever(self) -> None:
         """Write what waits as soon as a retry is due (and a replaced file's alarms at once)."""
         while True:
-            busy = self._waiting or self._newest or self._reseed_due
+            busy = self._busy
             await asyncio.sleep(max(0.05, self._next_try - time.monotonic()) if busy else 1.0)
-            busy = self._waiting or self._newest or self._reseed_due
-            if busy and time.monotonic() >= self._next_try:
+            if self._busy and time.monotonic() >= self._next_try:
                 await self.write_waiting()
 
     # Everything below runs on the worker thread.
@@ -353,10 +389,22 @@ class AlarmStore(SqliteFile):
         return alarms
 
     def _record(
-        self, events: Sequence[AlarmEvent], states: Sequence[Alarm], complete: bool
+        self,
+        events: Sequence[AlarmEvent],
+        states: Sequence[Alarm],
+        complete: bool,
+        audits: Sequence[AuditEntry] = (),
     ) -> None:
         db = self._connection()
         with transaction(db):
+            db.executemany(
+                "INSERT INTO commands (at, action, target, by, role, ok, reason, request_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (a.at, a.action, a.target, a.by, a.role, a.ok, a.reason, _text(a.request_id))
+                    for a in audits
+                ),
+            )
             db.executemany(
                 "INSERT INTO events (alarm_id, kind, at, by, event) VALUES (?, ?, ?, ?, ?)",
                 ((e.alarm_id, str(e.kind), e.at, e.by, json.dumps(e.to_dict())) for e in events),
@@ -365,7 +413,7 @@ class AlarmStore(SqliteFile):
                 self._keep_state(db, alarm)
             if complete and self.needs_broker_alarms:
                 db.execute("DELETE FROM store_info WHERE key = ?", (_INCOMPLETE,))
-            self._since_prune += len(events)
+            self._since_prune += len(events) + len(audits)
             if self._since_prune >= min(PRUNE_EVERY, self.keep_events):
                 self._prune(db)
         if complete:
@@ -383,8 +431,12 @@ class AlarmStore(SqliteFile):
         )
 
     def _prune(self, db: sqlite3.Connection) -> None:
-        """Keep the newest `keep_events` events."""
+        """Keep the newest `keep_events` events, and as many audit entries."""
         self._since_prune = 0
+        db.execute(
+            "DELETE FROM commands WHERE seq <= (SELECT max(seq) FROM commands) - ?",
+            (self.keep_events,),
+        )
         removed = db.execute(
             "DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?",
             (self.keep_events,),
@@ -400,3 +452,39 @@ class AlarmStore(SqliteFile):
         query = f"SELECT event FROM events {where} ORDER BY seq DESC LIMIT ?"
         rows = self._connection().execute(query, args).fetchall()
         return [AlarmEvent.from_dict(json.loads(text)) for (text,) in reversed(rows)]
+
+    def _commands(self, limit: int) -> list[AuditEntry]:
+        return _select_commands(self._connection(), limit)
+
+
+def read_commands(path: Path, limit: int = 20) -> list[AuditEntry]:
+    """The newest `limit` audit entries of the alarm store at `path`, oldest first, read-only
+    (the gateway may be running).
+
+    Raises:
+        FileNotFoundError: no alarm store at `path`.
+        sqlite3.Error: the file cannot be read (or is not an alarm store).
+    """
+    if not path.exists():
+        raise FileNotFoundError(path)
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return _select_commands(db, limit)
+    finally:
+        db.close()
+
+
+def _select_commands(db: sqlite3.Connection, limit: int) -> list[AuditEntry]:
+    query = (
+        "SELECT at, action, target, by, role, ok, reason, request_id FROM commands "
+        "ORDER BY seq DESC LIMIT ?"
+    )
+    rows = db.execute(query, (limit,)).fetchall()
+    return [
+        AuditEntry(at, action, target, by, role, bool(ok), reason, request_id)
+        for at, action, target, by, role, ok, reason, request_id in reversed(rows)
+    ]
+
+
+def _text(request_id: object) -> str | None:
+    return None if request_id is None else str(request_id)

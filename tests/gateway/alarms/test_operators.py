@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.alarms import FeedTopics
+from gateway.alarms import FeedTopics, read_commands
 from gateway.config import Site, load_site
 from gateway.operators import new_key, sign
 from gateway.outbox import Outbox, OutboxWriter
@@ -186,7 +186,7 @@ async def test_every_command_is_audited_in_the_log_and_the_history(
     ):
         writer = OutboxWriter(outbox)
         writing = asyncio.create_task(writer.run())
-        async with running_service(site, tmp_path / "alarms.sqlite", mosquitto, writer) as running:
+        async with running_service(site, site.alarm_store_path, mosquitto, writer) as running:
             await running.status("SD-1F-01", "fire")
             await watcher.event(FIRE, "raised")
             await running.command(action="acknowledge", alarm=FIRE, by="bo", request_id="ok")
@@ -211,6 +211,35 @@ async def test_every_command_is_audited_in_the_log_and_the_history(
     assert audit[0].startswith("command,site=demo,result=accepted,action=acknowledge ")
     assert 'by="bo",role="guard"' in audit[0]
     assert audit[1].startswith("command,site=demo,result=refused,action=reset ")
+    kept = read_commands(site.alarm_store_path)
+    assert [(e.action, e.by, e.role, e.ok, e.request_id) for e in kept] == [
+        ("acknowledge", "bo", "guard", True, "ok"),
+        ("reset", "al\n\x1b[31mFAKE", None, False, "x"),
+    ]
+    shown = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "firegw", "audit", str(site.path), "--refused"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    header, row = shown.stdout.splitlines()
+    assert header.split() == ["time", "operator", "action", "target", "result"]
+    assert row.split()[2:] == [
+        "al\\n\\x1b[31mFAKE",
+        "reset",
+        FIRE,
+        "refused:",
+        "'al\\n\\x1b[31mFAKE'",
+        "is",
+        "not",
+        "an",
+        "operator",
+        "of",
+        "this",
+        "site",
+    ]
 
 
 async def test_the_cli_signs_with_the_operators_own_key(
