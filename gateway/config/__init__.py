@@ -4,6 +4,7 @@ from gateway.config.errors import ConfigError
 from gateway.config.loader import load_site
 from gateway.config.models import (
     Device,
+    HazardClass,
     InfluxV1Connection,
     InfluxV2Connection,
     ModbusEndpoint,
@@ -20,6 +21,7 @@ __all__ = [
     "BROKER_LINK",
     "ConfigError",
     "Device",
+    "HazardClass",
     "InfluxV1Connection",
     "InfluxV2Connection",
     "ModbusEndpoint",
