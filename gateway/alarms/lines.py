@@ -4,7 +4,9 @@ Measurement `alarm_event`; tags site, building, zone, risk (the zone's risk leve
 rule, class, priority (the dimensions a report groups by); fields alarm_id, kind, state,
 message, cause, by, escalation_level, the value, and the alarm's flags after the event that
 the safety report (`firegw report`) rebuilds each activation from: active, latched, held_by,
-shelved, out_of_service and raised_at. The timestamp is the event's own time.
+shelved, out_of_service and raised_at, and since_raised (seconds from raised_at to the event:
+a dashboard's time to acknowledge, with no arithmetic across points). The timestamp is the
+event's own time.
 
 `risk` is a tag so that a dashboard or a query without the site file can pick the high-risk
 zones, and so that the history keeps the risk a zone had when the alarm happened. A value is
@@ -63,6 +65,7 @@ def _fields(event: AlarmEvent) -> Mapping[str, str]:
         "shelved": _boolean(alarm.shelved),
         "out_of_service": _boolean(alarm.out_of_service),
         "raised_at": f"{alarm.raised_at}i",
+        "since_raised": repr(round((event.at - alarm.raised_at) / 1e9, 3)),
     }
     if event.by is not None:
         fields["by"] = string_field(event.by)

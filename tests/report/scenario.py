@@ -292,11 +292,11 @@ def store_in_influx(influx: InfluxServer, site: Site, events: list[AlarmEvent]) 
     """The events as the gateway writes them, and every reading, into `influx`."""
     influx.create_database(DATABASE)
     lines = EventLines(site.config.site.id, {z.id: str(z.risk) for z in site.config.zones})
-    _write(influx, [lines(event) for event in events])
-    _write(influx, list(reading_lines(site)))
+    write_lines(influx, [lines(event) for event in events])
+    write_lines(influx, list(reading_lines(site)))
 
 
-def _write(influx: InfluxServer, lines: list[str], chunk: int = 20_000) -> None:
+def write_lines(influx: InfluxServer, lines: list[str], chunk: int = 20_000) -> None:
     for first in range(0, len(lines), chunk):
         body = "\n".join(lines[first : first + chunk]).encode()
         request = urllib.request.Request(
