@@ -393,7 +393,7 @@ def test_an_event_line_has_the_report_tags_and_typed_fields() -> None:
         'pressure below minimum: 0.05 MPa (limit 0.1 MPa) (zone main-1f-er)",'
         'cause="condition present for 30 s (on-delay)",escalation_level=0i,active=true,'
         f"latched=false,shelved=false,out_of_service=false,raised_at={event.alarm.raised_at}i,"
-        f"value=0.05 {event.at}"
+        f"since_raised=0.0,value=0.05 {event.at}"
     )
     assert ",risk=high," in event_line(event, "demo", risk="high")
 
