@@ -42,7 +42,11 @@ class HazardClasses:
 
     def __init__(self, site_entries: Mapping[str, HazardClass] | None = None) -> None:
         self.entries = {**DEFAULT_CLASSES, **(site_entries or {})}
+        self._known: dict[tuple[str, AlarmClass], HazardClass] = {}
 
     def of(self, rule: str, alarm_class: AlarmClass) -> HazardClass:
-        found = self.entries.get(rule) or self.entries.get(str(alarm_class))
-        return found if found is not None else HazardClass.FACILITY
+        known = self._known.get((rule, alarm_class))
+        if known is None:
+            found = self.entries.get(rule) or self.entries.get(str(alarm_class))
+            known = self._known[(rule, alarm_class)] = found or HazardClass.FACILITY
+        return known

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from rules import AlarmEvent, AlarmState, EventKind
 
@@ -124,8 +125,9 @@ class Episode:
             return None
         return max(0.0, (at - self.announced_at) / 1e9)
 
-    @property
+    @cached_property
     def outcome(self) -> str:
+        """How it ended (`Outcome`); read once the history is complete."""
         if self.rule in COMMUNICATION_RULES:
             return Outcome.GLITCH
         if self.announced_at is None:

@@ -8,36 +8,28 @@ activation's start from its first `raised`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rules import Alarm, AlarmClass, AlarmEvent, AlarmState, EventKind, Priority
 
-__all__ = ["EVENT_COLUMNS", "event_of_row"]
+__all__ = ["EVENT_FIELDS", "EVENT_TAGS", "EventRows"]
 
-EVENT_COLUMNS = (
+EVENT_FIELDS = (
     "alarm_id",
     "kind",
     "state",
-    "cause",
     '"by"',
-    "escalation_level",
     "active",
     "latched",
     "held_by",
     "shelved",
     "out_of_service",
     "raised_at",
-    "value",
-    "value_text",
-    "building",
-    "zone",
-    "device",
-    "rule",
-    '"class"',
-    "priority",
 )
-"""What the report selects of `alarm_event` (`by` and `class` are InfluxQL keywords)."""
+"""The fields the report reads of `alarm_event` (`by` is an InfluxQL keyword)."""
+EVENT_TAGS = ("building", "zone", "device", "rule", '"class"', "priority")
+"""Its tags, asked for in `GROUP BY` so that each series sends them once."""
 
 _ACTIVE_AFTER = {
     EventKind.RAISED: True,
@@ -46,47 +38,81 @@ _ACTIVE_AFTER = {
     EventKind.CLEARED: False,
     EventKind.RESET: False,
 }
+_KINDS = {str(kind): kind for kind in EventKind}
+_STATES = {str(state): state for state in AlarmState}
+_CLASSES = {str(c): c for c in AlarmClass}
+_PRIORITIES = {str(p): p for p in Priority}
 
 
-def event_of_row(row: Mapping[str, Any], previous: AlarmEvent | None) -> AlarmEvent:
-    """One event from one row (`time` in ns); `previous` is the alarm's event before it, for
-    rows without the newer fields.
+_NAMES = ("time", *(name.strip('"') for name in EVENT_FIELDS))
 
-    Raises:
+
+class EventRows:
+    """Turns the rows of one series of `alarm_event` (one alarm's tags) into events.
+
+    `columns` are the series' column names (`time` first), `tags` its tags. Rows must have
+    every column of `columns`; `row` puts them in the order `event` reads (a field the
+    measurement never had, in a database older than it, reads as None).
+
+    Raises (from `event`):
         ValueError: a row whose kind, class, priority or state no version of the gateway wrote.
     """
-    kind = EventKind(row["kind"])
-    at = int(row["time"])
-    active = row.get("active")
-    if active is None:
-        before = previous is not None and previous.alarm.active
-        active = _ACTIVE_AFTER.get(kind, before)
-    raised_at = row.get("raised_at")
-    if raised_at is None:
-        raised_at = _raised_at(kind, at, previous)
-    value = row.get("value")
-    alarm = Alarm(
-        id=row["alarm_id"],
-        rule=row.get("rule") or row["alarm_id"].partition(":")[0],
-        alarm_class=AlarmClass(row["class"]),
-        priority=Priority(row["priority"]),
-        state=AlarmState(row["state"]),
-        building=row.get("building") or "",
-        zone=row.get("zone") or "",
-        device=row.get("device") or None,
-        value=value if value is not None else row.get("value_text"),
-        message="",
-        raised_at=int(raised_at),
-        observed_at=at,
-        active=bool(active),
-        latched=bool(row.get("latched")),
-        escalation_level=int(row.get("escalation_level") or 0),
-        shelved_until=at if row.get("shelved") else None,
-        out_of_service=bool(row.get("out_of_service")),
-        held_by=row.get("held_by") or None,
-        updated_at=at,
-    )
-    return AlarmEvent(alarm.id, kind, at, row.get("cause") or "", alarm, row.get("by") or None)
+
+    def __init__(self, columns: Sequence[str], tags: Mapping[str, str]) -> None:
+        self._complete = list(columns) == list(_NAMES)
+        self._order = [columns.index(name) if name in columns else -1 for name in _NAMES]
+        try:
+            self._class = _CLASSES[tags["class"]]
+            self._priority = _PRIORITIES[tags["priority"]]
+        except KeyError as missing:
+            raise ValueError(f"alarm_event: unknown class or priority {missing}") from None
+        self._rule = tags.get("rule") or ""
+        self._building = tags.get("building") or ""
+        self._zone = tags.get("zone") or ""
+        self._device = tags.get("device") or None
+
+    def row(self, values: list[Any]) -> list[Any]:
+        """`values` in the order of `EVENT_FIELDS`, after the time."""
+        if self._complete:
+            return values
+        return [values[n] if n >= 0 else None for n in self._order]
+
+    def event(self, row: list[Any], previous: AlarmEvent | None) -> AlarmEvent:
+        """One event from one `row`; `previous` is the alarm's event before it, for rows
+        without the newer fields."""
+        at, alarm_id, kind_text, state_text, by, active, latched, held_by, shelved, oos, raised = (
+            row
+        )
+        try:
+            kind, state = _KINDS[kind_text], _STATES[state_text]
+        except KeyError as unknown:
+            raise ValueError(f"alarm_event: unknown kind or state {unknown}") from None
+        if active is None:
+            before = previous is not None and previous.alarm.active
+            active = _ACTIVE_AFTER.get(kind, before)
+        if raised is None:
+            raised = _raised_at(kind, at, previous)
+        alarm = Alarm(
+            id=alarm_id,
+            rule=self._rule or alarm_id.partition(":")[0],
+            alarm_class=self._class,
+            priority=self._priority,
+            state=state,
+            building=self._building,
+            zone=self._zone,
+            device=self._device,
+            value=None,
+            message="",
+            raised_at=raised,
+            observed_at=at,
+            active=bool(active),
+            latched=bool(latched),
+            shelved_until=at if shelved else None,
+            out_of_service=bool(oos),
+            held_by=held_by or None,
+            updated_at=at,
+        )
+        return AlarmEvent(alarm_id, kind, at, "", alarm, by or None)
 
 
 def _raised_at(kind: EventKind, at: int, previous: AlarmEvent | None) -> int:

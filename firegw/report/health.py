@@ -9,12 +9,13 @@ flood is.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from dataclasses import dataclass
 
 from firegw.report.episodes import is_announcing
 from firegw.report.scope import Scope
-from rules import AlarmLoad, EventKind, Priority
+from rules import AlarmEvent, AlarmLoad, EventKind, Priority
 
 __all__ = ["FLOOD_ABOVE", "Health", "health_of"]
 
@@ -22,6 +23,7 @@ FLOOD_ABOVE = 10
 """More announced alarms than this in a 10-minute period is a flood (as `rules.AlarmLoad`)."""
 NOISIEST_SHOWN = 10
 _NS = 1_000_000_000
+_MINUTE_NS = 60 * _NS
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,9 @@ class Health:
 
 def health_of(scope: Scope) -> Health:
     period = scope.period
-    events = [e for e in scope.history.events if period.start_ns <= e.at < period.end_ns]
+    every = scope.history.events  # in time order
+    first = bisect.bisect_left(every, period.start_ns, key=_time)
+    events = every[first : bisect.bisect_left(every, period.end_ns, key=_time)]
     days = list(period.days())
     load = AlarmLoad(started=period.start_ns / _NS)
     per_day: list[tuple[str, int, int]] = []
@@ -61,8 +65,11 @@ def health_of(scope: Scope) -> Health:
     for number, day in enumerate(days):
         day_end = int((days[number + 1] if number + 1 < len(days) else period.end).timestamp())
         while index < len(events) and events[index].at < day_end * _NS:
-            load.count([events[index]], events[index].at / _NS)
-            index += 1
+            minute = events[index].at // _MINUTE_NS
+            batch = index
+            while index < len(events) and events[index].at // _MINUTE_NS == minute:
+                index += 1
+            load.count(events[batch:index], events[batch].at / _NS)  # one minute at once
         summary = load.summary([], day_end - 1e-3)
         day_periods = round(min(summary.measured_for, day_end - day.timestamp()) / 600)
         periods += day_periods
@@ -86,3 +93,7 @@ def health_of(scope: Scope) -> Health:
         noisiest=sorted(noisy.items(), key=lambda item: (-item[1], item[0]))[:NOISIEST_SHOWN],
         per_day=per_day,
     )
+
+
+def _time(event: AlarmEvent) -> int:
+    return event.at

@@ -9,10 +9,12 @@ retention policy, else from the raw readings.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
-from firegw.report.eventrows import EVENT_COLUMNS, event_of_row
+from firegw.report.eventrows import EVENT_FIELDS, EVENT_TAGS, EventRows
 from firegw.report.history import (
     INTERVAL_RULES,
     MARGIN_NS,
@@ -29,6 +31,9 @@ __all__ = ["ANSWERING_POINTS", "InfluxHistory"]
 
 ANSWERING_POINTS = {"smoke_detector": "status", "hydrant_pressure": "pressure", "camera": "online"}
 """The point whose good readings say that a device of each kind answered."""
+PARALLEL_QUERIES = 3
+SLICE_NS = 31 * 86_400 * 1_000_000_000
+"""Events are asked for a month at a time, three months at once."""
 _LOOKBACK_NS = 366 * 86_400 * 1_000_000_000
 """How far before the period the state of the interval alarms is looked for."""
 
@@ -66,16 +71,32 @@ class InfluxHistory:
     def _from(self, measurement: str, policy: str | None) -> str:
         return f"{quoted(policy)}.{quoted(measurement)}" if policy else quoted(measurement)
 
-    def _events(self, start: int, end: int) -> Iterable[AlarmEvent]:
+    def _events(self, start: int, end: int) -> list[AlarmEvent]:
+        """The events, asked for a month at a time, a few months at once: the server reads
+        the next slices on its cores while this process turns the rows that came into events.
+        """
+        slices = list(_slices(start, end))
+        with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES) as pool:
+            parts = list(pool.map(lambda bounds: self._slice(*bounds), slices))
+        return sorted((event for part in parts for event in part), key=_time)
+
+    def _slice(self, start: int, end: int) -> list[AlarmEvent]:
         query = (
-            f"SELECT {', '.join(EVENT_COLUMNS)} FROM {self._from(MEASUREMENT, self.places.events)}"
-            f" WHERE time >= {start} AND time < {end}"
+            f"SELECT {', '.join(EVENT_FIELDS)} FROM {self._from(MEASUREMENT, self.places.events)}"
+            f" WHERE time >= {start} AND time < {end} GROUP BY {', '.join(EVENT_TAGS)}"
         )
+        rows: list[tuple[EventRows, list[Any]]] = []
+        for tags, columns, values in self.client.series(query):
+            reader = EventRows(columns, tags)
+            rows.extend((reader, reader.row(row)) for row in values)
+        rows.sort(key=_row_time)
         previous: dict[str, AlarmEvent] = {}
-        for row in self.client.rows(query):
-            event = event_of_row(row, previous.get(row["alarm_id"]))
+        events = []
+        for reader, row in rows:
+            event = reader.event(row, previous.get(row[1]))
             previous[event.alarm_id] = event
-            yield event
+            events.append(event)
+        return events
 
     def _active_at(self, start: int) -> frozenset[str]:
         rules = " OR ".join(f"rule = {string_literal(rule)}" for rule in INTERVAL_RULES)
@@ -176,3 +197,17 @@ def _bounds(lowest: str, highest: str, low: float | None, high: float | None) ->
     """The conditions of a minute within the limits: its lowest and highest reading."""
     bounds = [f"{lowest} >= {low!r}"] if low is not None else []
     return bounds + ([f"{highest} <= {high!r}"] if high is not None else [])
+
+
+def _slices(start: int, end: int) -> Iterator[tuple[int, int]]:
+    while start < end:
+        yield start, min(end, start + SLICE_NS)
+        start += SLICE_NS
+
+
+def _time(event: AlarmEvent) -> int:
+    return event.at
+
+
+def _row_time(item: tuple[EventRows, list[Any]]) -> int:
+    return int(item[1][0])

@@ -68,6 +68,18 @@ class InfluxQL:
                     row.update(tags)
                     yield row
 
+    def series(self, query: str) -> Iterator[tuple[dict[str, str], list[str], list[list[Any]]]]:
+        """Every series (or chunk of one) the query returns: its tags, columns and rows.
+
+        Raises:
+            HistoryError: as `rows`.
+        """
+        for result in self._results(query):
+            if "error" in result:
+                raise HistoryError(f"InfluxDB {self.shown_url}: {result['error']} (in: {query})")
+            for part in result.get("series", ()):
+                yield part.get("tags") or {}, part["columns"], part.get("values") or []
+
     def _results(self, query: str) -> Iterator[dict[str, Any]]:
         params = {
             "db": self.database,

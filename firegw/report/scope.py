@@ -4,6 +4,7 @@ classes, the history read, and the activations raised within the period."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from firegw.report.classes import HazardClasses
 from firegw.report.episodes import Episode, Outcome, episodes_of, within
@@ -35,6 +36,10 @@ class Scope:
     def hazards(self) -> list[Episode]:
         """The activations that count as hazards: put before a person, of a department class,
         not a communication glitch."""
+        return self._hazards
+
+    @cached_property
+    def _hazards(self) -> list[Episode]:
         return [
             e
             for e in self.episodes

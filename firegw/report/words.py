@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 __all__ = ["LANGUAGES", "Words"]
@@ -14,10 +14,15 @@ __all__ = ["LANGUAGES", "Words"]
 LANGUAGES = ("zh-CN", "en")
 
 
+_OWN = Path(__file__).resolve().parent / "catalog"
+_CONSOLE = _OWN.parent.parent / "console" / "catalog"
+"""The console's catalogues are read as files: importing the console (its web server) only
+for its words would double the report's start-up time."""
+
+
 @cache
-def _catalog(package: str, lang: str) -> dict[str, Any]:
-    text = resources.files(package).joinpath(f"catalog/{lang}.json").read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
+def _catalog(folder: Path, lang: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((folder / f"{lang}.json").read_text("utf-8"))
     return loaded
 
 
@@ -28,8 +33,8 @@ class Words:
         if lang not in LANGUAGES:
             raise ValueError(f"--lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
         self.lang = lang
-        self._own = _catalog("firegw.report", lang)
-        self._console = _catalog("firegw.console", lang)
+        self._own = _catalog(_OWN, lang)
+        self._console = _catalog(_CONSOLE, lang)
 
     def __call__(self, key: str, **values: object) -> str:
         found: Any = self._own
