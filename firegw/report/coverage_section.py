@@ -32,7 +32,7 @@ def coverage_section(figures: Figures, words: Words) -> Section:
         [
             [
                 scope.zone_name(z, lang),
-                str(scope.site.zones[z].risk) if z in scope.site.zones else "",
+                words(f"risk.{scope.site.zones[z].risk}") if z in scope.site.zones else "",
                 *(coverage.blind_by_month[z][m] for m in months),
                 coverage.blind_minutes[z],
                 coverage.zone_coverage(z),

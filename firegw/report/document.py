@@ -47,7 +47,10 @@ def document_of(figures: Figures, words: Words, made: str) -> Document:
     scope = figures.scope
     site = scope.site.config.site
     facts = [
-        (words("period"), scope.period.label),
+        (
+            words("period"),
+            words("period_range", first=scope.period.first_day, last=scope.period.last_day),
+        ),
         (words("made"), made),
         (words("source"), scope.history.source),
     ]
@@ -145,7 +148,7 @@ def _hazards(figures: Figures, words: Words) -> Section:
     for zone_id, counts in sorted(hazards.by_zone.items(), key=lambda i: -sum(i[1].values())):
         zone = scope.site.zones.get(zone_id)
         building = scope.building_name(zone.building, lang) if zone else ""
-        risk = str(zone.risk) if zone else ""
+        risk = words(f"risk.{zone.risk}") if zone else ""
         name = scope.zone_name(zone_id, lang) if zone_id else words("no_zone")
         zone_rows.append([name, building, risk, *_class_cells(counts)])
     zones = Table("hazards_by_zone", words("tables.hazards_by_zone"), zone_columns, zone_rows)
@@ -154,7 +157,7 @@ def _hazards(figures: Figures, words: Words) -> Section:
         words("tables.hazards_high_risk"),
         zone_columns,
         [row for row in zone_rows if row[2] == "high"]
-        + [[words("columns.total"), "", "high", *_class_cells(hazards.high_risk)]],
+        + [[words("columns.total"), "", words("risk.high"), *_class_cells(hazards.high_risk)]],
     )
     plot = columns(
         months,

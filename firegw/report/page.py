@@ -33,9 +33,12 @@ table { border-collapse: collapse; width: 100%; font-size: 9pt; margin-bottom: 3
 th, td { border-bottom: 1px solid #e0e0e0; padding: 1mm 1.5mm; text-align: left;
          vertical-align: top; }
 th { background: #f3f3f3; }
-td.n { text-align: right; white-space: nowrap; }
+td.n, th.n { text-align: right; white-space: nowrap; }
 nav ol { columns: 2; }
 """
+
+_NUMERIC = ' class="n"'
+"""Numbers right-aligned, their column titles too."""
 
 
 def page_of(document: Document, lang: str, contents_title: str) -> str:
@@ -74,13 +77,16 @@ def _section(section: Section) -> str:
 
 
 def _table(table: Table) -> str:
-    head = "".join(f"<th>{escape(c.title)}</th>" for c in table.columns)
+    head = "".join(
+        f"<th{'' if c.form is Form.TEXT else _NUMERIC}>{escape(c.title)}</th>"
+        for c in table.columns
+    )
     rows = []
     for row in table.rows:
         cells = []
         for cell, column in zip(row, table.columns, strict=True):
             numeric = column.form is not Form.TEXT and not isinstance(cell, str)
-            klass = ' class="n"' if numeric else ""
+            klass = _NUMERIC if numeric else ""
             cells.append(f"<td{klass}>{escape(shown(cell, column.form))}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (

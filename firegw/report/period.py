@@ -42,10 +42,19 @@ class Period:
         return (self.end_ns - self.start_ns) / _NS
 
     @property
+    def first_day(self) -> str:
+        """ "2026-03-01": the period's first day."""
+        return self.start.date().isoformat()
+
+    @property
+    def last_day(self) -> str:
+        """ "2026-03-31": its last day, included."""
+        return (self.end - dt.timedelta(days=1)).date().isoformat()
+
+    @property
     def label(self) -> str:
         """ "2026-03-01 to 2026-03-31": the dates people read, the last one included."""
-        last = (self.end - dt.timedelta(days=1)).date()
-        return f"{self.start.date().isoformat()} to {last.isoformat()}"
+        return f"{self.first_day} to {self.last_day}"
 
     def months(self) -> list[str]:
         """Every month the period touches, as "2026-03"."""

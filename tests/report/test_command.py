@@ -78,6 +78,8 @@ def test_the_report_speaks_chinese_by_default(
     page = (tmp_path / "report.html").read_text()
     assert "消防与安防工作报告" in page
     assert "急诊室 1F" in page  # the zone's Chinese name
+    assert "2026-02-28 至 2026-03-01" in page
+    assert rows(tmp_path / "blind_spots.csv")[1][:2] == ["病房 2F", "高"]  # its risk, in words
     assert rows(tmp_path / "rectification.csv")[0][:4] == ["类别", "人工整改", "自行恢复", "未完成"]
 
 
