@@ -55,8 +55,8 @@ def add_report_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def run_report(site: Site, args: argparse.Namespace) -> int:
-    """The command: 0 with the report written, 1 when the history cannot be read, 2 for
-    options that do not make a period."""
+    """The command: 0 with the report written, 1 when the history cannot be read or the
+    report not written, 2 for options that do not make a period."""
     try:
         period = period_from(
             since=args.since,
@@ -73,6 +73,9 @@ def run_report(site: Site, args: argparse.Namespace) -> int:
         written = make_report(site, period, out, lang=args.lang, source=args.source)
     except HistoryError as error:
         print(f"{args.config}: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"firegw report: cannot write {out}: {error.strerror or error}", file=sys.stderr)
         return 1
     print(f"{written[0]}  ({len(written) - 1} CSV files beside it)")
     return 0

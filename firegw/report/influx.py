@@ -19,6 +19,7 @@ from firegw.report.history import (
     INTERVAL_RULES,
     MARGIN_NS,
     History,
+    HistoryError,
     Limits,
     ReadingFigures,
 )
@@ -86,17 +87,27 @@ class InfluxHistory:
             f" WHERE time >= {start} AND time < {end} GROUP BY {', '.join(EVENT_TAGS)}"
         )
         rows: list[tuple[EventRows, list[Any]]] = []
-        for tags, columns, values in self.client.series(query):
-            reader = EventRows(columns, tags)
+        for reader, values in self._series(query):
             rows.extend((reader, reader.row(row)) for row in values)
         rows.sort(key=_row_time)
         previous: dict[str, AlarmEvent] = {}
         events = []
         for reader, row in rows:
-            event = reader.event(row, previous.get(row[1]))
+            try:
+                event = reader.event(row, previous.get(row[1]))
+            except ValueError as error:
+                raise HistoryError(f"InfluxDB {self.client.shown_url}: {error}") from None
             previous[event.alarm_id] = event
             events.append(event)
         return events
+
+    def _series(self, query: str) -> Iterator[tuple[EventRows, list[list[Any]]]]:
+        """Each series of `alarm_event` the query returns, with its reader."""
+        for tags, columns, values in self.client.series(query):
+            try:
+                yield EventRows(columns, tags), values
+            except ValueError as error:
+                raise HistoryError(f"InfluxDB {self.client.shown_url}: {error}") from None
 
     def _active_at(self, start: int) -> frozenset[str]:
         rules = " OR ".join(f"rule = {string_literal(rule)}" for rule in INTERVAL_RULES)

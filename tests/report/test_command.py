@@ -10,7 +10,7 @@ import pytest
 
 from firegw.main import main
 from gateway.config import Site
-from tests.report.scenario import write_site
+from tests.report.scenario import store_in_influx, write_lines, write_site
 from tests.servers import InfluxServer, free_port
 
 PERIOD = ["--from", "2026-02-28", "--to", "2026-03-01"]
@@ -102,6 +102,36 @@ def test_a_database_that_does_not_answer_is_named_in_one_line(
     error = capsys.readouterr().err
     assert error.startswith(f"{site.path}: InfluxDB {nobody.url}: cannot query: ")
     assert error.count("\n") == 1
+
+
+def test_an_event_no_gateway_wrote_is_named_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with InfluxServer(tmp_path / "influxd").start() as influx:
+        site = write_site(tmp_path, influx)
+        store_in_influx(influx, site, [])
+        line = (
+            "alarm_event,building=main,class=weather,priority=high,rule=fire,site=demo,zone=z"
+            ' alarm_id="fire:SD-1",kind="raised",state="unacknowledged" 1772236800000000000'
+        )
+        write_lines(influx, [line])
+        assert main(["report", str(site.path), *PERIOD, "--out", str(tmp_path / "r")]) == 1
+    error = capsys.readouterr().err
+    assert error == (
+        f"{site.path}: InfluxDB {influx.url}: alarm_event: unknown class or priority 'weather'\n"
+    )
+
+
+def test_a_folder_that_cannot_be_written_is_named_in_one_line(
+    influx_with_period: tuple[InfluxServer, Site],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, site = influx_with_period
+    (tmp_path / "taken").write_text("a file, not a folder")
+    out = tmp_path / "taken" / "report"
+    assert main(["report", str(site.path), *PERIOD, "--out", str(out)]) == 1
+    assert capsys.readouterr().err == f"firegw report: cannot write {out}: Not a directory\n"
 
 
 def test_without_stores_the_report_says_the_gateway_has_not_run_here(
