@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from gateway.config.tls import TlsSettings
 from gateway.config.values import Duration, Secret
@@ -117,6 +117,11 @@ class Transition(StrEnum):
     """A person reset it (a latched fire): it is over."""
 
 
+def _off(value: object) -> object:
+    """`off` (YAML's false) for a rule the centre is not told of."""
+    return None if value is False else value
+
+
 def _upper(text: str) -> str:
     return text.upper()
 
@@ -181,7 +186,9 @@ class UplinkSettings(_Model):
     kinds: tuple[DeviceKind, ...] = SENT_KINDS
     zones: dict[str, Annotated[int, Field(ge=1, le=MAX_ZONE)]] = Field(default_factory=dict)
     points: dict[str, Annotated[int, Field(ge=1, le=MAX_POINT)]] = Field(default_factory=dict)
-    codes: dict[str, RuleCodes | Literal[False]] = Field(default_factory=dict)
+    codes: dict[str, Annotated[RuleCodes | None, BeforeValidator(_off)]] = Field(
+        default_factory=dict, description="a rule's codes, or off (false) to send nothing of it"
+    )
     text: bool = Field(default=True, description="SIA: the alarm's text as extended data [I]")
 
     @model_validator(mode="after")

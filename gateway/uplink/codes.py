@@ -67,12 +67,10 @@ BY_CLASS: Mapping[AlarmClass, RuleCodes | None] = {
 
 class CodeBook:
     """The codes of a site: the defaults with the site's `uplink.codes` over them (an entry
-    there replaces the rule's entry whole; `off` (false) sends nothing for the rule)."""
+    there replaces the rule's entry whole; `off` sends nothing for the rule)."""
 
-    def __init__(self, site_codes: Mapping[str, RuleCodes | bool] | None = None) -> None:
-        self._codes: dict[str, RuleCodes | None] = dict(DEFAULT_CODES)
-        for rule, codes in (site_codes or {}).items():
-            self._codes[rule] = codes if isinstance(codes, RuleCodes) else None
+    def __init__(self, site_codes: Mapping[str, RuleCodes | None] | None = None) -> None:
+        self._codes: dict[str, RuleCodes | None] = {**DEFAULT_CODES, **(site_codes or {})}
 
     def of(self, rule: str, alarm_class: AlarmClass) -> RuleCodes | None:
         """What alarms of `rule` send, or None when the centre is not told of them."""
