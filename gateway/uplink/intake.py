@@ -21,7 +21,9 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from core import RateLimit
 from gateway.alarms import AlarmStore
+from gateway.sqlitefile import STORAGE_ERRORS
 from gateway.uplink.queue import Mark, UplinkQueue
 from gateway.uplink.reporting import Reporter
 
@@ -57,13 +59,25 @@ class Intake:
         """Events taken this run."""
         self._written = asyncio.Event()
         self._checked: tuple[int, int] | None = None
+        self._failing = RateLimit(60.0)
         store.on_written(self._written.set)
 
     async def run(self) -> None:
-        """Take events as they are stored, until cancelled."""
+        """Take events as they are stored, until cancelled. A queue file that cannot be
+        written (a full or failing disk) is tried again at the next look; the events wait
+        in the alarm store meanwhile."""
         while True:
             self._written.clear()
-            await self.catch_up()
+            try:
+                await self.catch_up()
+            except STORAGE_ERRORS as error:
+                if self._failing.due("take"):
+                    log.error(
+                        "uplink: cannot write the uplink queue %s (%s); the events wait in the "
+                        "alarm store and are taken as soon as it works",
+                        self.queue.path,
+                        error,
+                    )
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(LOOK_EVERY):
                     await self._written.wait()

@@ -32,8 +32,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum, auto
 
-from core import Backoff, ConnectionHealth
+from core import Backoff, ConnectionHealth, RateLimit
 from gateway.config import UplinkSettings
+from gateway.sqlitefile import STORAGE_ERRORS
 from gateway.uplink.frames import (
     Answer,
     AnswerError,
@@ -137,6 +138,7 @@ class Link:
         self._refusal_said = False
         self._duh: tuple[int, int] = (0, 0)
         self._was_down = False
+        self._failing = RateLimit(60.0)
 
     def wake(self) -> None:
         """Messages were queued: send them now (never blocks)."""
@@ -155,20 +157,31 @@ class Link:
         return 0.0 if since is None else time.monotonic() - since
 
     async def run(self) -> None:
-        """Send until cancelled."""
+        """Send until cancelled. A queue file that cannot be read or written (a failing
+        disk) is tried again after a pause; a message acknowledged meanwhile but not yet
+        deleted is sent again later, with its number."""
         while True:
-            self._wake.clear()  # before looking: a message queued from here on wakes the wait
-            queued = await self.queue.next()
-            if queued is not None:
-                await self._deliver(queued)
-                continue
-            due = self._link_test_due()
-            if due is None:
-                await self._send_link_test(self._next_account())
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(due):
-                    await self._wake.wait()
+            try:
+                await self._next()
+            except STORAGE_ERRORS as error:
+                if self._failing.due("queue"):
+                    log.error("uplink: the uplink queue %s fails: %s", self.queue.path, error)
+                await asyncio.sleep(RETRY_CAP)
+
+    async def _next(self) -> None:
+        """Send the first message of the queue, or a link test when one is due, or wait."""
+        self._wake.clear()  # before looking: a message queued from here on wakes the wait
+        queued = await self.queue.next()
+        if queued is not None:
+            await self._deliver(queued)
+            return
+        due = self._link_test_due()
+        if due is None:
+            await self._send_link_test(self._next_account())
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(due):
+                await self._wake.wait()
 
     async def _deliver(self, queued: Queued) -> None:
         message = queued.message
