@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from gateway.sqlitefile import SqliteFile, StoreClosedError, transaction
@@ -127,14 +126,6 @@ class UplinkQueue(SqliteFile):
     async def __aenter__(self) -> Self:
         await self._start(self._open)
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def mark(self) -> Mark:
         """The last alarm-store event taken."""

@@ -4,11 +4,7 @@ gateway as its own process (`firegw run`), a real broker, real Modbus, real DC-0
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from gateway.alarms import FeedTopics
@@ -18,24 +14,7 @@ from tests.gateway.uplink.centre import Centre
 from tests.gateway.uplink.sites import KEY, uplink_clinic
 from tests.mqtt_watch import Watcher
 from tests.servers import MosquittoServer
-
-FIREGW = [sys.executable, "-m", "firegw", "run"]
-
-
-@contextlib.asynccontextmanager
-async def gateway(site_file: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        *FIREGW,
-        str(site_file),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), 15)
+from tests.system.test_alarms_end_to_end import gateway_process
 
 
 async def test_a_fire_on_the_panel_reaches_the_centre_within_10_s(
@@ -49,7 +28,7 @@ async def test_a_fire_on_the_panel_reaches_the_centre_within_10_s(
         async with (
             SimulatedSite(site, seed=18) as simulators,
             Watcher(mosquitto.host, mosquitto.port, FeedTopics.for_site(site)) as watcher,
-            gateway(site_file),
+            gateway_process(site_file),
         ):
             await watcher.status("online")
             await asyncio.sleep(2)  # the detectors read as normal first
@@ -71,7 +50,7 @@ async def test_an_outage_and_a_gateway_kill_during_a_fire_lose_nothing(
         SimulatedSite(site, seed=19) as simulators,
         Watcher(mosquitto.host, mosquitto.port, FeedTopics.for_site(site)) as watcher,
     ):
-        async with gateway(site_file) as process:
+        async with gateway_process(site_file) as process:
             await watcher.status("online")
             await asyncio.sleep(2)
             await simulators.apply("fire", "SD-1F-01")  # the centre is away
@@ -83,7 +62,7 @@ async def test_an_outage_and_a_gateway_kill_during_a_fire_lose_nothing(
             process.kill()  # no clean shutdown: the queue on disk must be enough
             await process.wait()
         await centre.start()
-        async with gateway(site_file):
+        async with gateway_process(site_file):
             await centre.received(4, within=60, what="every event of the fire")
         await centre.stop()
     by_sequence: dict[str, tuple[str, str | None]] = {}
