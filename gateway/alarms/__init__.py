@@ -8,7 +8,7 @@
 """
 
 from gateway.alarms.audit import MEASUREMENT as AUDIT_MEASUREMENT
-from gateway.alarms.audit import AuditEntry
+from gateway.alarms.audit import AuditEntry, printable
 from gateway.alarms.feed import AlarmFeed
 from gateway.alarms.lines import MEASUREMENT
 from gateway.alarms.payloads import encode, is_gone
@@ -26,5 +26,6 @@ __all__ = [
     "FeedTopics",
     "encode",
     "is_gone",
+    "printable",
     "read_commands",
 ]
