@@ -25,7 +25,6 @@ from gateway.uplink.frames import (
 from gateway.uplink.messages import Message, plain_text
 from tests.gateway.uplink.sites import KEY
 
-NOW = datetime.now(UTC)
 FIRE = Message(
     alarm_id="fire:SD-1F-01",
     transition=Transition.RAISED,
@@ -38,6 +37,12 @@ FIRE = Message(
     occurred_at=1_767_225_600_000_000_000,
     rank=0,
 )
+
+
+def now() -> datetime:
+    """The time a block is sent: now, as the receiver checks it (within its window of a
+    minute or so, so never a time taken when the module was collected)."""
+    return datetime.now(UTC)
 
 
 def receiver(key: str | None = KEY) -> BaseSIAServer:
@@ -65,7 +70,7 @@ def test_pysiaalarm_reads_an_event_and_acknowledges_it(
     form: UplinkFormat, fields: dict[str, str], key: str | None
 ) -> None:
     kind, data = FIRE.data(form)
-    raw = block(kind, 42, Route("1234"), data, sent_at=NOW, key=key.encode() if key else None)
+    raw = block(kind, 42, Route("1234"), data, sent_at=now(), key=key.encode() if key else None)
     event = SIAEvent.from_line(raw.decode("ascii").strip(), {"1234": SIAAccount("1234", key)})
     assert {name: getattr(event, name) for name in fields} == fields
     assert event.sequence == "0042"
@@ -79,7 +84,7 @@ def test_pysiaalarm_reads_an_event_and_acknowledges_it(
 
 def test_sia_carries_the_alarm_text_and_the_time_it_happened() -> None:
     kind, data = FIRE.data(UplinkFormat.SIA)
-    raw = block(kind, 1, Route("1234"), data, sent_at=NOW)
+    raw = block(kind, 1, Route("1234"), data, sent_at=now())
     event = SIAEvent.from_line(raw.decode("ascii").strip(), {"1234": SIAAccount("1234")})
     extended = {entry.identifier: entry.value for entry in event.extended_data or []}
     assert extended == {
@@ -98,7 +103,7 @@ def test_contact_id_restores_have_qualifier_3() -> None:
 @pytest.mark.parametrize("key", [None, KEY], ids=["clear", "encrypted"])
 def test_a_link_test_is_a_null_message_pysiaalarm_acknowledges(key: str | None) -> None:
     raw = block(
-        MessageType.NULL, 7, Route("1234"), "]", sent_at=NOW, key=key.encode() if key else None
+        MessageType.NULL, 7, Route("1234"), "]", sent_at=now(), key=key.encode() if key else None
     )
     event = receiver(key).parse_and_check_event(raw)
     assert isinstance(event, SIAEvent)
@@ -109,7 +114,7 @@ def test_a_link_test_is_a_null_message_pysiaalarm_acknowledges(key: str | None) 
 
 def test_a_wrong_key_is_refused_with_the_receivers_time() -> None:
     raw = block(
-        MessageType.SIA_DCS, 3, Route("1234"), "#1234|Nri1/FA001]", sent_at=NOW, key=KEY.encode()
+        MessageType.SIA_DCS, 3, Route("1234"), "#1234|Nri1/FA001]", sent_at=now(), key=KEY.encode()
     )
     event = receiver("FEDCBA9876543210").parse_and_check_event(raw)
     assert event is not None
@@ -125,7 +130,7 @@ def test_an_old_timestamp_is_refused() -> None:
         3,
         Route("1234"),
         "#1234|Nri1/FA001]",
-        sent_at=NOW - timedelta(minutes=5),
+        sent_at=now() - timedelta(minutes=5),
         key=KEY.encode(),
     )
     event = receiver().parse_and_check_event(raw)
@@ -134,7 +139,7 @@ def test_an_old_timestamp_is_refused() -> None:
 
 
 def test_an_unknown_code_is_not_understood() -> None:
-    raw = block(MessageType.SIA_DCS, 5, Route("1234"), "#1234|Nri1/AX001]", sent_at=NOW)
+    raw = block(MessageType.SIA_DCS, 5, Route("1234"), "#1234|Nri1/AX001]", sent_at=now())
     event = receiver(None).parse_and_check_event(raw)
     assert event is not None
     assert parse_answer(event.create_response()).reply is Reply.DUH
