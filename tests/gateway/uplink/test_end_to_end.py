@@ -44,8 +44,9 @@ async def test_an_outage_and_a_gateway_kill_during_a_fire_lose_nothing(
     tmp_path: Path, mosquitto: MosquittoServer
 ) -> None:
     centre = Centre(tmp_path)
-    site_file = uplink_clinic(tmp_path, centre.port, mqtt_port=mosquitto.port)
+    site_file = uplink_clinic(tmp_path, centre.port, "  down_after: 3s\n", mqtt_port=mosquitto.port)
     site = load_site(site_file)
+    uplink_down = f"uplink_down:{site.config.site.gateway_id}"
     async with (
         SimulatedSite(site, seed=19) as simulators,
         Watcher(mosquitto.host, mosquitto.port, FeedTopics.for_site(site)) as watcher,
@@ -59,14 +60,17 @@ async def test_an_outage_and_a_gateway_kill_during_a_fire_lose_nothing(
             await watcher.event("confirmed_fire:main-1f-er", "raised")
             await simulators.apply("clear", "SD-1F-01")
             await watcher.event("fire:SD-1F-01", "returned_to_normal")
+            await watcher.event(uplink_down, "raised")  # the path down: a trouble on the feed
             process.kill()  # no clean shutdown: the queue on disk must be enough
             await process.wait()
         await centre.start()
         async with gateway_process(site_file):
-            await centre.received(4, within=60, what="every event of the fire")
+            await watcher.event(uplink_down, "returned_to_normal")
+            await centre.received(6, within=60, what="every event of the fire, and the path's")
         await centre.stop()
     by_sequence: dict[str, tuple[str, str | None]] = {}
     for event in centre.alarms():  # a retransmission has the number of the first
         by_sequence.setdefault(event["sequence"], (event["code"], event["message"]))
     codes = [by_sequence[number] for number in sorted(by_sequence)]
-    assert codes == [("FA", "001"), ("FA", "002"), ("FA", "000"), ("FH", "001")]
+    fire = [("FA", "001"), ("FA", "002"), ("FA", "000"), ("FH", "001")]
+    assert codes == [*fire, ("YC", "908"), ("YK", "908")]  # fire first, then the trouble
