@@ -151,6 +151,12 @@ class Link:
         return since is not None and time.monotonic() - since >= self.settings.down_after
 
     @property
+    def known(self) -> bool:
+        """Whether this run knows the state of the path: the receiver acknowledged, or the
+        attempts have failed for `down_after`. At a start it does not yet."""
+        return self.last_ack_at is not None or self.down
+
+    @property
     def failing_for(self) -> float:
         """Seconds the attempts have failed without an ACK (0.0 while the path works)."""
         since = self._failing_since

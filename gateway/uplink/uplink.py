@@ -33,7 +33,9 @@ class Uplink:
     until cancelled (a supervised task), and every `interval` seconds hands the hub readings
     of the gateway itself (device `SiteInfo.gateway_id`, kind `gateway`):
 
-    - `uplink_ok`: false while the path is down (rule `uplink_down` raises the trouble);
+    - `uplink_ok`: false while the path is down (rule `uplink_down` raises the trouble),
+      true once the receiver acknowledges; not reported until this run knows which, so that
+      a restart during an outage does not return `uplink_down` only to raise it again;
     - `uplink_waiting`: messages not yet acknowledged; `uplink_delay`: seconds the oldest
       has waited; `uplink_set_aside`: messages the receiver did not understand.
 
@@ -109,7 +111,7 @@ class Uplink:
     def readings(self) -> list[Reading]:
         """The uplink's state as readings of the gateway (see the class)."""
         values: dict[str, tuple[bool | int | float, str | None]] = {
-            "uplink_ok": (not self.link.down, None),
+            **({"uplink_ok": (not self.link.down, None)} if self.link.known else {}),
             "uplink_waiting": (self.waiting, "messages"),
             "uplink_delay": (round(self.delay, 3), "s"),
             "uplink_set_aside": (self.set_aside, "messages"),

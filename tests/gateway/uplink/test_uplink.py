@@ -187,6 +187,17 @@ async def test_a_restart_during_an_outage_sends_each_event_once(tmp_path: Path) 
     assert len({e["sequence"] for e in events}) == 2
 
 
+async def test_a_restart_during_an_outage_keeps_the_path_down(tmp_path: Path) -> None:
+    site_file = uplink_clinic(tmp_path, Centre(tmp_path).port, "  down_after: 2s\n")
+    async with building(site_file) as site:  # the centre is away
+        await eventually(lambda: site.flag("uplink_ok") is False, what="the path counted down")
+    async with building(site_file) as site:  # the gateway again, the centre still away
+        await eventually(lambda: site.flag("uplink_waiting") is not None, what="a first report")
+        assert site.flag("uplink_ok") is not True  # not known yet: uplink_down stays raised
+        await eventually(lambda: site.flag("uplink_ok") is False, what="the path down again")
+        assert True not in [r.value for r in site.readings if r.point == "uplink_ok"]
+
+
 async def test_link_tests_come_at_the_configured_interval(tmp_path: Path) -> None:
     async with (
         Centre(tmp_path) as centre,
