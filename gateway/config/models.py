@@ -25,6 +25,7 @@ from drivers.modbus import MERGE_GAP, Parity
 from drivers.mqtt import PLACEHOLDER, key_problem, topic_problem
 from gateway.config.operators import DEFAULT_ROLES, Operator, Role
 from gateway.config.tls import TlsSettings
+from gateway.config.uplink import UplinkSettings
 from gateway.config.urls import url_problem
 from gateway.config.values import Duration, Secret
 from rules import AlarmClass, DeviceKind, RuleSet
@@ -437,6 +438,9 @@ class SiteConfig(_Model):
     mqtt: MqttConnection | None = None
     influxdb: InfluxConnections | None = None
     outbox: OutboxSettings = OutboxSettings()
+    uplink: UplinkSettings | None = Field(
+        default=None, description="the alarm receiving centre (SIA DC-09): docs/uplink.md"
+    )
     defaults: Defaults = Defaults()
     rules: RuleSet = Field(
         default_factory=RuleSet,
