@@ -17,6 +17,7 @@ from firegw.broker_acl import add_broker_acl_command
 from firegw.console import add_console_commands
 from firegw.operator import add_operator_commands
 from firegw.rejected import add_rejected_command
+from firegw.report import add_report_command
 from gateway.config import ConfigError, Site, load_site, redact_url
 from rules import DeviceKind
 
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     alarms.set_defaults(command=_alarms)
     add_rejected_command(commands)
     add_audit_command(commands)
+    add_report_command(commands)
 
     status = commands.add_parser(
         "status", help="the running gateway's health: devices, alarms, outbox, databases"
