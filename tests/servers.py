@@ -1,5 +1,5 @@
-"""Real servers for integration tests: Mosquitto, InfluxDB 1.x and VictoriaMetrics (a real peer
-for the InfluxDB v2 write API) on free ports in temp dirs.
+"""Real servers for integration tests: Mosquitto, InfluxDB 1.x, VictoriaMetrics (a real peer
+for the InfluxDB v2 write API) and Prometheus (scraping the gateway) on free ports in temp dirs.
 
 Each server is a small class with `start` and `stop` (also a context manager), so a test can
 take a server away and bring it back on the same port with the same data. A missing binary
@@ -28,6 +28,7 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 INFLUXD = "/usr/bin/influxd"
 SOCAT = "/usr/bin/socat"
 VICTORIA_METRICS = "/usr/bin/victoria-metrics"
+PROMETHEUS = "/usr/bin/prometheus"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
@@ -45,7 +46,7 @@ def require_binary(path: str) -> str:
     if found is None:
         pytest.fail(
             f"{path} is not installed; run ./dev test, which installs mosquitto, influxdb,"
-            " victoria-metrics, mbpoll and socat",
+            " victoria-metrics, prometheus, mbpoll and socat",
             pytrace=False,
         )
     return found
@@ -335,3 +336,50 @@ class SerialPair(_Process):
             f"links {self.gateway} and {self.simulator}",
         )
         return self
+
+
+class PrometheusServer(_Process):
+    """Prometheus on 127.0.0.1 scraping `targets` (host:port) every second as job `firegw`,
+    with its data in `workdir`."""
+
+    def __init__(self, workdir: Path, targets: list[str], port: int | None = None) -> None:
+        super().__init__(workdir, "prometheus")
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.targets = targets
+
+    def start(self) -> Self:
+        """Start the server and return once it says it is ready."""
+        binary = require_binary(PROMETHEUS)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
+            "scrape_configs:\n"
+            f"  - job_name: firegw\n    static_configs: [{{targets: {json.dumps(self.targets)}}}]\n"
+        )
+        self.launch(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ]
+        )
+        self.wait_until(self.ready, f"{self.url}/-/ready")
+        return self
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def query(self, expression: str) -> list[tuple[dict[str, str], float]]:
+        """The instant vector of `expression` now, as (labels, value) pairs."""
+        query = urllib.parse.urlencode({"query": expression})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{query}", timeout=10) as response:
+            body = json.load(response)
+        return [(item["metric"], float(item["value"][1])) for item in body["data"]["result"]]
