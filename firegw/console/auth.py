@@ -205,7 +205,9 @@ class Sessions:
         self._db = sqlite3.connect(str(path or ":memory:"), isolation_level=None)
         fresh = not self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         SESSIONS_SCHEMA.apply(self._db, path or ":memory:", fresh=fresh)
-        self._db.isolation_level = "DEFERRED"  # Python's implicit transactions, as the writes expect
+        self._db.isolation_level = (
+            "DEFERRED"  # Python's implicit transactions, as the writes expect
+        )
         self._db.execute("DELETE FROM session WHERE expires < ?", (time.time(),))
         self._db.commit()
         self._cache: dict[str, Session] = {}

@@ -79,7 +79,9 @@ class Journal:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         _SCHEMA.apply(db, self.path or ":memory:", fresh=not _has_tables(db))
-        db.isolation_level = "DEFERRED"  # back to Python's implicit transactions, as the writes expect
+        db.isolation_level = (
+            "DEFERRED"  # back to Python's implicit transactions, as the writes expect
+        )
         return db
 
     def add(self, event: Document) -> None:
