@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from gateway.alarms import AuditEntry, read_commands
-from gateway.alarms.audit import printable
+from gateway.alarms import AuditEntry, printable, read_commands
 from gateway.config import Site
 
 

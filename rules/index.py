@@ -150,7 +150,10 @@ def _bind_zone(index: RuleIndex, rule: ZoneRule, zone: str, members: list[Device
         monitor: ZoneMonitor = CoincidenceMonitor(rule, zone, building, texts[0] if texts else "")
         names: tuple[str, ...] = (rule.source,)
     elif isinstance(rule, BlindSpotRule):
-        monitor, names = BlindSpotMonitor(rule, zone, building), rule.causes
+        cameras = sum(
+            any(f"{name}:{d.id}" in index.monitors for name in rule.causes) for d in members
+        )
+        monitor, names = BlindSpotMonitor(rule, zone, building, cameras), rule.causes
     index.add(monitor)
     index.zones.append(monitor)
     for device in members:

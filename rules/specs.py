@@ -164,11 +164,21 @@ class CoincidenceRule(_Rule):
     window: Window = 60.0
 
 
+BlindWhen = Literal["no_camera_watching", "any_camera_blind"]
+
+
 class BlindSpotRule(_Rule):
-    """A camera of the zone has one of the `causes` alarms active: the zone has a blind spot."""
+    """The zone's cameras have `causes` alarms active: the zone has a blind spot.
+
+    `blind_when` says how many: `no_camera_watching` (the default: coverage of the zone is
+    lost only when none of its cameras watches; one dark camera of two is that camera's own
+    alarm) or `any_camera_blind` (for zones whose cameras each watch a place of their own,
+    such as two doors: one dark camera is already a blind spot).
+    """
 
     type: Literal["blind_spot"] = "blind_spot"
     causes: Annotated[tuple[RuleName, ...], Field(min_length=1)]
+    blind_when: BlindWhen = "no_camera_watching"
 
 
 DeviceRule = StateRule | ThresholdRule | RateRule | ValidityRule | SupervisionRule
@@ -196,6 +206,7 @@ class RuleOverride(_Spec):
     rate: Annotated[float, Field(gt=0)] | None = None
     window: Window | None = None
     count: Annotated[int, Field(ge=2, le=100)] | None = None
+    blind_when: BlindWhen | None = None
 
     def changes(self) -> dict[str, Any]:
         """The fields this override sets."""

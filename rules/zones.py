@@ -71,14 +71,18 @@ class CoincidenceMonitor(ZoneMonitor):
 
 
 class BlindSpotMonitor(ZoneMonitor):
-    """Active while any camera of the zone has one of the cause alarms active."""
+    """Active while the zone's `cameras` are blind (each has a cause alarm active): all of
+    them, or any one, as the rule's `blind_when` says."""
 
-    __slots__ = ("blind",)
+    __slots__ = ("blind", "cameras", "needed")
 
-    def __init__(self, rule: BlindSpotRule, zone: str, building: str) -> None:
+    def __init__(self, rule: BlindSpotRule, zone: str, building: str, cameras: int) -> None:
         super().__init__(zone_source(rule, zone, building), rule)
         self.blind: dict[str, dict[str, str]] = {}
         """Camera -> {cause rule: its text} for every camera that is blind now."""
+        self.cameras = cameras
+        self.needed = 1 if rule.blind_when == "any_camera_blind" else max(cameras, 1)
+        """How many blind cameras make the zone blind."""
 
     def member_changed(
         self, member: Monitor, active: bool, now: float, restoring: bool = False
@@ -93,10 +97,14 @@ class BlindSpotMonitor(ZoneMonitor):
             if not causes:
                 del self.blind[camera]
         self.value = len(self.blind)
-        return self.timer.update(bool(self.blind), now)
+        return self.timer.update(self.is_blind, now)
+
+    @property
+    def is_blind(self) -> bool:
+        return len(self.blind) >= self.needed
 
     def reconsider(self, now: float) -> bool | None:
-        return self.timer.update(bool(self.blind), now)
+        return self.timer.update(self.is_blind, now)
 
     def message(self) -> str:
         cameras = "; ".join(

@@ -25,14 +25,45 @@ def clinic_site(
 ) -> Path:
     """Write `config/demo.yaml` with fresh Modbus ports, the given broker and InfluxDB, and
     the test operators (`tests.operators`)."""
-    text = (CONFIG / "demo.yaml").read_text()
-    text = re.sub(r"port: 151\d\d", lambda _: f"port: {free_port()}", text)
+    return copy_site(
+        CONFIG / "demo.yaml",
+        folder,
+        mqtt_port=mqtt_port,
+        influx_url=influx_url,
+        database=database,
+        poll_interval=poll_interval,
+    )
+
+
+def reference_site(folder: Path, *, mqtt_port: int, poll_interval: str = "1s") -> Path:
+    """`config/hospital.yaml` (195 devices, 8 Modbus endpoints, 40 cameras) as `clinic_site`
+    writes the demo's."""
+    return copy_site(
+        CONFIG / "hospital.yaml", folder, mqtt_port=mqtt_port, poll_interval=poll_interval
+    )
+
+
+def copy_site(
+    source: Path,
+    folder: Path,
+    *,
+    mqtt_port: int,
+    influx_url: str | None = None,
+    database: str = "firegw",
+    poll_interval: str = "500ms",
+) -> Path:
+    """A shipped site file on fresh Modbus ports, the test's broker (and InfluxDB), topics
+    of its own, the outbox in `folder`, and the test operators."""
+    text = source.read_text()
+    text = re.sub(r"port: 15[01]\d\d", lambda _: f"port: {free_port()}", text)
     text = text.replace("port: 1883", f"port: {mqtt_port}")
     # Alarm states are retained on the broker: each site gets topics of its own.
     text = text.replace("topic_prefix: firegw", f"topic_prefix: test-{uuid.uuid4().hex[:10]}")
     text = text.replace("profiles: [profiles/]", f"profiles: [{CONFIG / 'profiles'}]")
-    text = text.replace("../var/demo-outbox.sqlite", str(folder / "outbox.sqlite"))
-    text += f"\ndefaults: {{poll_interval: {poll_interval}, supervision_polls: 3}}\n"
+    text = re.sub(r"\.\./var/[a-z-]+-outbox\.sqlite", str(folder / "outbox.sqlite"), text)
+    defaults = f"defaults: {{poll_interval: {poll_interval}, supervision_polls: 3}}"
+    text, replaced = re.subn(r"(?m)^defaults: .*$", defaults, text)
+    text += "" if replaced else f"\n{defaults}\n"
     if influx_url:
         text += f"\ninfluxdb: {{api: v1, url: '{influx_url}', database: {database}}}\n"
     text += "\n" + operators_yaml(folder)

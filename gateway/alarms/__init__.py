@@ -8,7 +8,7 @@
 """
 
 from gateway.alarms.audit import MEASUREMENT as AUDIT_MEASUREMENT
-from gateway.alarms.audit import AuditEntry
+from gateway.alarms.audit import AuditEntry, printable
 from gateway.alarms.feed import AlarmFeed
 from gateway.alarms.lines import MEASUREMENT
 from gateway.alarms.payloads import encode
@@ -25,5 +25,6 @@ __all__ = [
     "AuditEntry",
     "FeedTopics",
     "encode",
+    "printable",
     "read_commands",
 ]

@@ -18,7 +18,7 @@ from gateway.config.models import (
     InfluxV2Connection,
     SiteConfig,
 )
-from gateway.config.rulepoints import check_rule_points
+from gateway.config.rulepoints import check_rule_points, without_fire_detection
 from gateway.config.site import Profile, Site
 from gateway.config.storage import storage_problems
 from gateway.config.textfile import file_kind
@@ -51,6 +51,7 @@ def load_site(path: str | Path, *, storage_and_secrets: bool = True) -> Site:
         issues = [document.issue(where, message) for where, message in check_site(config, profiles)]
         rule_errors, warnings = check_rule_points(config, profiles, documents)
         issues += rule_errors
+        warnings += _fire_detection_warnings(document, config)
     site = Site(file, config, profiles)
     if storage_and_secrets:
         issues += [
@@ -64,6 +65,19 @@ def load_site(path: str | Path, *, storage_and_secrets: bool = True) -> Site:
     if issues:
         raise ConfigError(issues)
     return Site(file, config, profiles, tuple(sorted(warnings, key=_in_file_order)))
+
+
+def _fire_detection_warnings(document: YamlDocument, config: SiteConfig) -> list[ConfigIssue]:
+    """Detectors left without fire detection by `rules:` (every fire rule switched off)."""
+    devices = without_fire_detection(config)
+    if not devices:
+        return []
+    shown = ", ".join(devices[:5]) + (f" and {len(devices) - 5} more" if len(devices) > 5 else "")
+    message = (
+        f"no fire rule is on for {shown}: they report no fire at all; to work on a "
+        "detector, take it out of service instead (it ends by itself and shows on the feed)"
+    )
+    return [document.issue(("rules",), message, warning=True)]
 
 
 def _in_file_order(issue: ConfigIssue) -> tuple[str, int]:

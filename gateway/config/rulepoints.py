@@ -23,7 +23,15 @@ from drivers.mqtt import FieldPoint, FieldType, MqttProfile
 from gateway.config.errors import ConfigIssue
 from gateway.config.models import Device, SiteConfig
 from gateway.config.yamlsource import Path_, YamlDocument
-from rules import DeviceInfo, DeviceKind, PointRead, Reads, known_states, point_reads
+from rules import (
+    AlarmClass,
+    DeviceInfo,
+    DeviceKind,
+    PointRead,
+    Reads,
+    known_states,
+    point_reads,
+)
 
 Profile = ModbusProfile | MqttProfile
 
@@ -101,6 +109,29 @@ def check_rule_points(
         reads = point_reads(config.rules.device_rules(_device_info(config, device)))
         _check_device(found, device.id, profile, reads, config)
     return found.issues(documents)
+
+
+def without_fire_detection(config: SiteConfig) -> list[str]:
+    """The devices of a kind that detects fire whose every fire rule the site switched off.
+
+    It may be meant (a detector being replaced), but then `out-of-service`, which ends by
+    itself and shows on the feed, is the safe way; a rule switched off stays off silently.
+    """
+    detecting = {rule.kind for rule in config.rules.rules if _detects_fire(rule)}
+    return [
+        device.id
+        for device in config.devices
+        if DeviceKind(device.kind.value) in detecting
+        and not any(
+            _detects_fire(rule) for rule in config.rules.device_rules(_device_info(config, device))
+        )
+    ]
+
+
+def _detects_fire(rule: object) -> bool:
+    return getattr(rule, "alarm_class", None) is AlarmClass.FIRE and bool(
+        getattr(rule, "latched", False)
+    )
 
 
 def _device_info(config: SiteConfig, device: Device) -> DeviceInfo:

@@ -108,6 +108,38 @@ async def test_a_fire_from_the_simulators_appears_and_a_guard_acknowledges_it(
         assert page.errors == []
 
 
+async def test_a_dark_cameras_consequences_are_shown_as_held_by_it(
+    tmp_path: Path, mosquitto: MosquittoServer, browser: Any
+) -> None:
+    """A camera offline is the alarm to act on; its not recording is on the board, greyed
+    and marked as that alarm's consequence, in the guard's language."""
+    site = console_site(tmp_path / "site", mosquitto)
+    topics = FeedTopics.for_site(site)
+    async with (
+        Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
+        running_gateway(site) as simulators,
+        running_console([site], default_language="zh-CN") as console,
+    ):
+        page = await logged_in_page(browser, console.url, "bo")
+        await watcher.status("online")
+        await simulators.apply("camera_offline", "CAM-2F-01")
+        await watcher.event("camera_offline:CAM-2F-01", "raised")
+        held = page.locator(row("demo/camera_not_recording:CAM-2F-01"))
+        await held.wait_for(timeout=WAIT_MS)
+        await page.wait_for_function(
+            "() => document.querySelector("
+            "'tr[data-alarm=\"camera_not_recording:CAM-2F-01\"]')?.classList.contains('held')",
+            timeout=WAIT_MS,
+        )
+        flag = await held.locator(".flag.held").inner_text()
+        cause = page.locator(row("demo/camera_offline:CAM-2F-01")).locator("td.what")
+        cause_text = await cause.inner_text()
+        opacity = await held.locator("td.what").evaluate("td => getComputedStyle(td).opacity")
+        assert page.errors == []
+    assert flag == f"次生：起因是 {cause_text}"  # noqa: RUF001 (Chinese punctuation)
+    assert float(opacity) < 1
+
+
 async def test_switching_to_chinese_changes_the_whole_page(
     tmp_path: Path, mosquitto: MosquittoServer, browser: Any
 ) -> None:

@@ -433,20 +433,20 @@ def test_a_device_that_never_reports_is_lost_one_window_after_start() -> None:
 
 def test_camera_comms_loss_is_also_a_blind_spot_in_its_zone() -> None:
     engine, clock = make(supervision=15.0)
-    others = [reading(d.id, "online", True) for d in site() if d.id != "CAM-1"]
+    others = [reading(d.id, "online", True) for d in site() if d.id != "CAM-3"]
     events = run_for(engine, clock, 15, others)
-    assert seen(events) == [("raised", "blind_spot:zone-a"), ("raised", "comms_lost:CAM-1")]
-    blind = engine.alarms["blind_spot:zone-a"]
+    assert seen(events) == [("raised", "blind_spot:zone-b"), ("raised", "comms_lost:CAM-3")]
+    blind = engine.alarms["blind_spot:zone-b"]
     assert (blind.alarm_class, blind.priority, blind.device) == (
         AlarmClass.SECURITY,
         Priority.HIGH,
         None,
     )
-    assert blind.message == "Blind spot in zone zone-a: camera CAM-1 communication lost"
-    events = engine.on_readings([reading("CAM-1", "online", True)])
+    assert blind.message == "Blind spot in zone zone-b: camera CAM-3 communication lost"
+    events = engine.on_readings([reading("CAM-3", "online", True)])
     assert sorted(seen(events)) == [
-        ("returned_to_normal", "blind_spot:zone-a"),
-        ("returned_to_normal", "comms_lost:CAM-1"),
+        ("returned_to_normal", "blind_spot:zone-b"),
+        ("returned_to_normal", "comms_lost:CAM-3"),
     ]
 
 
@@ -468,11 +468,31 @@ def test_tamper_alone_is_not_a_blind_spot() -> None:
     assert seen(events) == [("raised", "camera_tamper:CAM-1")]
 
 
-def test_blind_spot_stays_while_any_camera_of_the_zone_is_blind() -> None:
+def test_a_zone_is_blind_only_when_none_of_its_cameras_watches() -> None:
+    """One dark camera of two is that camera's alarm; the zone still sees (issue: one
+    incident, one alarm). When the second goes dark too, coverage is lost."""
     engine, clock = make()
+    events = run_for(engine, clock, 10, [reading("CAM-1", "recording", False)])
+    assert seen(events) == [("raised", "camera_not_recording:CAM-1")]
+    events = run_for(engine, clock, 10, [reading("CAM-2", "online", False)])
+    assert ("raised", "blind_spot:zone-a") in seen(events)
+    assert engine.alarms["blind_spot:zone-a"].value == 2
+    events = engine.on_readings([reading("CAM-1", "recording", True)])
+    assert seen(events, "blind_spot:zone-a") == [("returned_to_normal", "blind_spot:zone-a")]
+
+
+def test_a_zone_whose_cameras_each_watch_their_own_place_is_blind_with_one() -> None:
+    rules = RuleSet.model_validate(
+        {
+            "escalation": {"priorities": []},
+            "zones": {"zone-a": {"blind_spot": {"blind_when": "any_camera_blind"}}},
+        }
+    )
+    engine, clock = make(rules)
     run_for(engine, clock, 10, [reading("CAM-1", "recording", False)])
     events = run_for(engine, clock, 10, [reading("CAM-2", "online", False)])
-    assert seen(events, "blind_spot:zone-a") == []
+    assert seen(events, "blind_spot:zone-a") == []  # raised with the first, still blind
+    assert engine.alarms["blind_spot:zone-a"].active
     events = engine.on_readings([reading("CAM-1", "recording", True)])
     assert seen(events, "blind_spot:zone-a") == []
     events = engine.on_readings([reading("CAM-2", "online", True)])

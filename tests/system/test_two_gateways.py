@@ -30,8 +30,10 @@ def west_building(folder: Path, mosquitto: MosquittoServer, prefix: str) -> Path
     folder.mkdir()
     site_file = clinic_site(folder, mqtt_port=mosquitto.port)
     text = site_file.read_text()
-    for mine, theirs in (("SD-", "WD-"), ("HP-", "WP-"), ("CAM-", "WAM-"), ("main", "west")):
+    for mine, theirs in (("SD-", "WD-"), ("HP-", "WP-"), ("CAM-", "WAM-")):
         text = text.replace(mine, theirs)
+    # The building's ids, not every "main": the profiles' path may hold one (a checkout in main/).
+    text = re.sub(r"\bmain(?=[-,}])", "west", text)
     text = re.sub(r"topic_prefix: \S+?([,}])", rf"topic_prefix: {prefix}\1", text)
     site_file.write_text(text)
     return site_file

@@ -322,6 +322,13 @@ function row(alarm) {
   if (alarm.labels.to_do) state.append(el("span", "sub todo", alarm.labels.to_do));
   if (alarm.shelved) state.append(el("span", "flag", word("flag", "shelved")));
   if (alarm.out_of_service) state.append(el("span", "flag", word("flag", "out_of_service")));
+  if (alarm.held_by) {
+    // a consequence of another alarm (a camera offline, a panel link lost): shown, but that
+    // alarm is the one to act on
+    tr.classList.add("held");
+    const cause = S.alarms.get(`${alarm.site}/${alarm.held_by}`);
+    state.append(el("span", "flag held", t("held_by", cause ? cause.text : alarm.held_by)));
+  }
   const by = el("td", "by");
   if (alarm.acknowledged_by) by.append(el("span", "", alarm.acknowledged_by));
   if (alarm.on_site_by) by.append(el("span", "sub", t("on_site_by", alarm.on_site_by)));

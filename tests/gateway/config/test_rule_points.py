@@ -337,3 +337,18 @@ def test_bits_beyond_the_register_say_it_is_the_register_they_do_not_fit(
     profile = edited(NEW_PANEL, "type: bool, bits: [1, 1]", bits)
     [error] = errors_of(write_site(tmp_path, profile))
     assert error == f"new-panel.yaml:{line_of(profile, bits)}: points[1]: {expected}"
+
+
+def test_detectors_whose_fire_rule_is_switched_off_are_a_warning(tmp_path: Path) -> None:
+    """Before: `fire: {enabled: false}` left detectors without fire detection in silence."""
+    rules = "rules:\n  devices:\n    DEV-2:\n      fire: {enabled: false}\n"
+    panel = STATUS_WORD.replace("3: trouble", "3: fault")
+    site_file = write_site(tmp_path, panel, devices=3, rules=rules)
+    [warning] = [str(w) for w in load_site(site_file).warnings]
+    assert warning == (
+        "site.yaml:7: warning: rules: no fire rule is on for DEV-2: they report no fire at "
+        "all; to work on a detector, take it out of service instead (it ends by itself and "
+        "shows on the feed)"
+    )
+    everyone = write_site(tmp_path, panel, devices=3, rules="")
+    assert load_site(everyone).warnings == ()
