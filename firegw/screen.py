@@ -34,8 +34,9 @@ def render(
     injected: Mapping[str, str] | None = None,
 ) -> str:
     """One screenful of at most `HEIGHT` lines of at most `WIDTH` characters (colour codes
-    aside). `health` counts the devices by health state; `injected` names the devices the
-    scenario has made faulty so far, with the fault."""
+    aside; the `header`'s lines are the caller's to keep short). `health` counts the devices
+    by health state; `injected` names the devices the scenario has made faulty so far, with
+    the fault."""
     injected = injected or {}
     states = ", ".join(f"{n} {state}" for state, n in health.items() if n) or "none yet"
     lines = [*header, f"{activity.total:,} readings, {stored:,} in the outbox; devices: {states}"]
@@ -60,7 +61,9 @@ def render(
     changes = HEIGHT - len(lines) - 1
     lines.append("LATEST STATE CHANGES")
     lines += list(_changes(activity, color, injected, changes)) or ["  none yet"]
-    return "\n".join(_fit(line) if "\033" not in line else line for line in lines)
+    # The header is never cut: it holds a command to copy, better wrapped than broken.
+    body = (_fit(line) if "\033" not in line else line for line in lines[len(header) :])
+    return "\n".join([*header, *body])
 
 
 def _fit(line: str) -> str:
