@@ -68,14 +68,14 @@ def test_the_reference_site_fits_an_80_by_24_terminal_with_the_faults_marked(
 
 def test_each_run_starts_afresh_unless_asked_to_keep_the_state(tmp_path: Path) -> None:
     """A latched fire of one run is not the next run's, unless `--keep-state`."""
-    assert "CRITICAL fire:SD-1F-01" in "\n".join(last_frame(demo(tmp_path, "--duration", "6")))
+    assert "CRITICAL fire:SD-1F-01" in "\n".join(last_frame(demo(tmp_path, "--duration", "10")))
     quiet = "steps: []\n"
     assert "ALARMS (0, 0 need a person)" in last_frame(
-        demo(tmp_path, "--duration", "4", scenario=quiet)
+        demo(tmp_path, "--duration", "6", scenario=quiet)
     )
-    demo(tmp_path, "--duration", "6", "--keep-state")
+    demo(tmp_path, "--duration", "10", "--keep-state")
     assert (tmp_path / "var" / "demo" / "outbox-alarms.sqlite").exists()
-    kept = "\n".join(last_frame(demo(tmp_path, "--duration", "4", "--keep-state", scenario=quiet)))
+    kept = "\n".join(last_frame(demo(tmp_path, "--duration", "6", "--keep-state", scenario=quiet)))
     assert re.search(r"CRITICAL fire:SD-1F-01 .*RESET NEEDED", kept), kept
 
 
