@@ -19,6 +19,7 @@ from firegw.console import add_console_commands
 from firegw.logs import LogForm, setup_logging
 from firegw.operator import add_broker_option, add_operator_commands
 from firegw.rejected import add_rejected_command
+from firegw.report import add_report_command
 from firegw.version import version
 from gateway.config import ConfigError, Site, load_site, redact_url
 from rules import DeviceKind
@@ -133,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     alarms.set_defaults(command=_alarms)
     add_rejected_command(commands)
     add_audit_command(commands)
+    add_report_command(commands)
 
     status = commands.add_parser(
         "status", help="the running gateway's health: devices, alarms, outbox, databases"
