@@ -77,7 +77,7 @@ def send(site: Site, args: argparse.Namespace) -> int:
     """Send one command and print the gateway's answer: 0 done, 1 refused or unreachable."""
     import aiomqtt  # noqa: PLC0415 (heavy: only for commands that talk to the broker)
 
-    from firegw.alarms import send_command  # noqa: PLC0415
+    from firegw.alarms import broker_failure, send_command  # noqa: PLC0415
 
     duration = getattr(args, "duration", None)
     extra: dict[str, Any] = {"duration": duration} if duration else {}
@@ -87,7 +87,10 @@ def send(site: Site, args: argparse.Namespace) -> int:
         reply = asyncio.run(
             send_command(site, args.action, args.alarm, args.operator, key, broker=broker, **extra)
         )
-    except (LookupError, TimeoutError, aiomqtt.MqttError) as error:
+    except aiomqtt.MqttError as error:
+        print(broker_failure(site, error, broker), file=sys.stderr)
+        return 1
+    except (LookupError, TimeoutError) as error:
         print(f"{args.config}: {error}", file=sys.stderr)
         return 1
     if reply["ok"]:

@@ -8,11 +8,13 @@ the history reaches the databases, gathered into the gateway's status document.
   troubles as readings of itself, for the rules to raise.
 - `StatusReporter`: the retained status document on the feed, and a summary in the log.
 - `RejectedPayloads`: what devices sent that the drivers could not use, kept on disk.
+- `MetricsServer`: the status document as Prometheus metrics, and a health check.
 """
 
 from gateway.health.activity import GroupSummary, SiteActivity, is_normal
 from gateway.health.delivery import NEVER_DROP, DeliveryHealth
 from gateway.health.devices import HealthBook, count_states
+from gateway.health.metrics import MetricsServer
 from gateway.health.rejected import RejectedEntry, RejectedPayloads, read_rejected
 from gateway.health.status import StatusReporter
 from gateway.health.troubles import GatewayTroubles
@@ -23,6 +25,7 @@ __all__ = [
     "GatewayTroubles",
     "GroupSummary",
     "HealthBook",
+    "MetricsServer",
     "RejectedEntry",
     "RejectedPayloads",
     "SiteActivity",
