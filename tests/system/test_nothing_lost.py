@@ -14,12 +14,10 @@ was decoding at that instant. They were never accepted, so no check here counts 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import re
 import signal
-import sqlite3
 import sys
 import time
 from collections import Counter
@@ -28,6 +26,7 @@ from pathlib import Path
 
 from gateway.alarms import FeedTopics
 from gateway.config import load_site
+from gateway.outbox import lines_in_file
 from simulators import SimulatedSite
 from tests.conftest import InfluxFactory
 from tests.mqtt_watch import retained
@@ -77,15 +76,7 @@ def key_of(line: str) -> Key:
 
 def outbox_rows(path: Path) -> list[tuple[int, str]]:
     """The committed rows of the outbox file, read directly: (id, line), oldest first."""
-    if not path.exists():
-        return []  # the gateway was killed before it created the file
-    with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:  # closed: no WAL kept
-        try:
-            return db.execute("SELECT id, line FROM outbox ORDER BY id").fetchall()
-        except sqlite3.OperationalError as error:
-            if "no such table" in str(error):
-                return []  # killed between creating the file and its schema
-            raise
+    return lines_in_file(path)  # [] before the file or its tables exist
 
 
 def outbox_keys(path: Path) -> set[Key]:
