@@ -115,6 +115,12 @@ def _drain(options: Options, folder: Path) -> list[Invocation]:
     ]
 
 
+def _disk(options: Options, folder: Path) -> list[Invocation]:
+    out = folder / "disk-writes.json"
+    length = ("--quick",) if options.quick else ("--runs", str(options.runs))
+    return [Invocation("disk_writes", (*length, "--out", str(out)), out, "disk")]
+
+
 def _campus(options: Options, folder: Path) -> list[Invocation]:
     out = folder / "campus.json"
     length = (
@@ -155,6 +161,7 @@ PARTS = {
         Part("startup", _startup, parts.startup_rows, _canonical("startup")),
         Part("drain", _drain, parts.drain_rows, lambda call, quick: None),  # its files are its own
         Part("campus", _campus, parts.campus_rows, _canonical("campus")),
+        Part("disk", _disk, parts.disk_rows, _canonical("disk-writes")),
     )
 }
 

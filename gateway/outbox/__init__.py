@@ -12,7 +12,7 @@ table with the reason), or when the outbox is full and it is among the oldest re
 """
 
 from gateway.outbox.recorder import ReadingRecorder
-from gateway.outbox.store import Outbox, OutboxReader, Rows, lines_in_file
+from gateway.outbox.store import Outbox, OutboxReader, Rows
 from gateway.outbox.writer import OutboxWriter
 
 __all__ = [
@@ -21,5 +21,4 @@ __all__ = [
     "OutboxWriter",
     "ReadingRecorder",
     "Rows",
-    "lines_in_file",
 ]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_site
-from gateway.outbox import lines_in_file
+from gateway.outbox.store import lines_in_file
 from simulators import SimulatedSite
 from tests.servers import InfluxServer, MosquittoServer, free_port
 from tests.sites import CONFIG, clinic_site, eventually

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from gateway.outbox import Outbox, lines_in_file
+from gateway.outbox import Outbox
+from gateway.outbox.store import lines_in_file
 
 
 def lines(count: int, start: int = 0) -> list[str]:

@@ -18,7 +18,8 @@ import pytest
 
 from gateway.alarms import AlarmStore
 from gateway.health import RejectedPayloads
-from gateway.outbox import Outbox, OutboxWriter, lines_in_file
+from gateway.outbox import Outbox, OutboxWriter
+from gateway.outbox.store import lines_in_file
 from gateway.sqlitefile import HEADER, KEEP_DAMAGED
 
 _CORRUPT = re.compile(r"outbox\.sqlite\.corrupt-\d{8}T\d{6}Z(-\d+)?")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.outbox import Outbox, OutboxWriter, lines_in_file
-from gateway.outbox.store import OutboxClosedError
+from gateway.outbox import Outbox, OutboxWriter
+from gateway.outbox.store import OutboxClosedError, lines_in_file
 
 
 def lines(count: int, start: int = 0) -> list[str]:
