@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS outbox_counter (
 )
 
 
+BATCH_LINES = 5000
+"""Most lines per row: a larger append is several rows in one transaction, so that a reader
+never unpacks more than this at once (5,000 lines are about 700 KB unpacked)."""
+
+
 def _dead_letters_name_their_sink(db: sqlite3.Connection) -> None:
     """Version 1: a file made before sinks had names has no `dead_letter.sink`."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(dead_letter)")}
@@ -72,7 +77,7 @@ def _lines_kept_in_batches(db: sqlite3.Connection) -> None:
     first_id = 0
     for line_id, line in db.execute("SELECT id, line FROM outbox ORDER BY id"):
         gap = line_id - (first_id + len(batch))
-        if batch and (gap > MIGRATION_BATCH or len(batch) >= MIGRATION_BATCH):
+        if batch and (gap > BATCH_LINES or len(batch) >= BATCH_LINES):
             _insert_batch(db, first_id, batch)
             batch = []
         if not batch:
@@ -85,9 +90,6 @@ def _lines_kept_in_batches(db: sqlite3.Connection) -> None:
     if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'outbox_counter'").fetchone():
         db.execute("DELETE FROM outbox_counter WHERE name = 'rows'")
 
-
-MIGRATION_BATCH = 5000
-"""Lines per batch when an outbox of the row-per-line layout is converted."""
 
 _SCHEMA = Schema(
     "outbox",
@@ -272,7 +274,8 @@ class Outbox(SqliteFile):
     def _append(self, lines: Sequence[str]) -> None:
         db = self._connection()
         with transaction(db):
-            _insert_batch(db, self._next_id, lines)
+            for start in range(0, len(lines), BATCH_LINES):
+                _insert_batch(db, self._next_id + start, lines[start : start + BATCH_LINES])
         self._next_id += len(lines)
         self._backlog += len(lines)
         if self.max_rows is not None and self._backlog > self.max_rows:

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from gateway.outbox import Outbox
-from gateway.outbox.store import lines_in_file
+from gateway.outbox.store import BATCH_LINES, lines_in_file
 
 
 def lines(count: int, start: int = 0) -> list[str]:
@@ -77,3 +77,20 @@ async def test_an_old_outbox_with_a_wide_gap_keeps_every_id(tmp_path: Path) -> N
         assert await outbox.peek(100) == rows
         await outbox.append(lines(1, start=20))
         assert (await outbox.peek(100))[-1] == (20_011, lines(1, start=20)[0])
+
+
+async def test_a_large_append_is_several_rows_of_one_transaction(tmp_path: Path) -> None:
+    """A reader never unpacks more than `BATCH_LINES` at once, whatever the append."""
+    path = tmp_path / "outbox.db"
+    async with Outbox(path) as outbox:
+        await outbox.append(lines(BATCH_LINES * 2 + 7))
+        rows = await outbox.peek(BATCH_LINES * 3)
+        assert [row_id for row_id, _ in rows] == list(range(1, BATCH_LINES * 2 + 8))
+    with sqlite3.connect(path) as db:
+        spans = db.execute("SELECT first_id, last_id FROM outbox_batch ORDER BY first_id")
+        assert spans.fetchall() == [
+            (1, BATCH_LINES),
+            (BATCH_LINES + 1, 2 * BATCH_LINES),
+            (2 * BATCH_LINES + 1, 2 * BATCH_LINES + 7),
+        ]
+    db.close()
