@@ -288,6 +288,31 @@ def campus_rows(documents: dict[str, list[Document]], options: Options) -> list[
     return rows
 
 
+def uplink_rows(documents: dict[str, list[Document]], options: Options) -> list[Row]:
+    """A detector's fire on the simulator to the monitoring centre's receiver, and whether
+    every fire got there."""
+    runs = documents.get("uplink", [])
+    limit = 1000 * targets.UPLINK_P99_S
+    latency = [run["latency"] for run in runs]
+    return [
+        Row.of("uplink fire -> centre p50", "ms", [figures["p50_ms"] for figures in latency]),
+        Row.of(
+            "uplink fire -> centre p99",
+            "ms",
+            [figures["p99_ms"] for figures in latency],
+            f"< {limit:g} ms",
+            _below(limit),
+        ),
+        Row.of(
+            "uplink fires received",
+            "%",
+            [100.0 * run["received"] / run["fires"] if run["fires"] else None for run in runs],
+            "100%",
+            _above(100.0),
+        ),
+    ]
+
+
 def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
 

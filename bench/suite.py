@@ -11,7 +11,8 @@ What each part is asked for, full (and with `--quick`):
 - startup: 5 start-stop cycles (one);
 - drain: `bench.drain --scale <large> --runs 1`, 60 minutes of backlog (`--quick --minutes 0.5`);
 - campus: steps 1, 2, 4, ... `--gateways`, 3 fires and 20 s each (steps 1 and 2, one fire,
-  3 s, 1 s to settle).
+  3 s, 1 s to settle);
+- uplink: 60 fires to pysiaalarm over TCP with AES (12).
 """
 
 from __future__ import annotations
@@ -131,6 +132,12 @@ def _campus(options: Options, folder: Path) -> list[Invocation]:
     return [Invocation("campus", (*length, "--out", str(out)), out, "campus")]
 
 
+def _uplink(options: Options, folder: Path) -> list[Invocation]:
+    out = folder / "uplink.json"
+    length = ("--quick",) if options.quick else ("--fires", "60")
+    return [Invocation("uplink_latency", (*length, "--out", str(out)), out, "uplink")]
+
+
 @dataclass(frozen=True)
 class Part:
     """A part of the suite: its child processes, where its results go, and its rows."""
@@ -161,6 +168,7 @@ PARTS = {
         Part("startup", _startup, parts.startup_rows, _canonical("startup")),
         Part("drain", _drain, parts.drain_rows, lambda call, quick: None),  # its files are its own
         Part("campus", _campus, parts.campus_rows, _canonical("campus")),
+        Part("uplink", _uplink, parts.uplink_rows, _canonical("uplink")),
         Part("disk", _disk, parts.disk_rows, _canonical("disk-writes")),
     )
 }

@@ -23,6 +23,8 @@ STOP_S = 2.0
 """SIGTERM to exit, with the outbox flushed."""
 DRAIN_POINTS_PER_S = 100_000.0
 """Points per second drained to the database after an outage."""
+UPLINK_P99_S = 2.0
+"""A detector's fire on the simulator -> the monitoring centre's receiver (SIA DC-09), p99."""
 DISK_BYTES_PER_READING_1X = 76.0
 """Bytes the gateway writes to disk per reading stored, at reference-site scale with the
 database healthy: a tenth of the 760 of the outbox of one row per line."""

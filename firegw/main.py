@@ -17,8 +17,9 @@ from firegw.audit import add_audit_command
 from firegw.broker_acl import add_broker_acl_command
 from firegw.console import add_console_commands
 from firegw.logs import LogForm, setup_logging
-from firegw.operator import add_operator_commands
+from firegw.operator import add_broker_option, add_operator_commands
 from firegw.rejected import add_rejected_command
+from firegw.report import add_report_command
 from firegw.version import version
 from gateway.config import ConfigError, Site, load_site, redact_url
 from rules import DeviceKind
@@ -51,7 +52,15 @@ def _command(args: argparse.Namespace) -> int:
     try:
         # check and run also check this machine: the outbox can be written, every secret read.
         site = load_site(args.config, storage_and_secrets=args.command in (_check, _run))
+        if getattr(args, "broker", None):
+            from firegw.sitecopy import on_broker
+
+            host, port = _host_port(args.broker, "--broker")
+            site = on_broker(site, host if args.broker[0] != ":" else "127.0.0.1", port)
     except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG
+    except ValueError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
     result = int(args.command(site, args) or 0)
@@ -121,14 +130,17 @@ def _parser() -> argparse.ArgumentParser:
 
     alarms = commands.add_parser("alarms", help="watch a site's alarms live, from its broker")
     alarms.add_argument("config", type=Path)
+    add_broker_option(alarms)
     alarms.set_defaults(command=_alarms)
     add_rejected_command(commands)
     add_audit_command(commands)
+    add_report_command(commands)
 
     status = commands.add_parser(
         "status", help="the running gateway's health: devices, alarms, outbox, databases"
     )
     status.add_argument("config", type=Path)
+    add_broker_option(status)
     status.add_argument(
         "--all",
         action="store_true",
@@ -152,6 +164,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--console-port", type=int, default=0, help="port of the guard console (default: any)"
+    )
+    demo.add_argument(
+        "--keep-state",
+        action="store_true",
+        help="start from the alarms and outbox of the last run (var/demo), not afresh",
     )
     demo.set_defaults(command=_demo, log_level="warning")
     return parser
@@ -279,15 +296,23 @@ def _demo(site: Site, args: argparse.Namespace) -> int:
     from firegw.demo import run_demo
 
     scenario = args.scenario if args.scenario and args.scenario.exists() else None
-    return _until_signal(
-        run_demo(
-            site,
-            scenario=scenario,
-            duration=args.duration,
-            use_mosquitto=not args.amqtt,
-            console_port=args.console_port,
+    # The screen shows every alarm event; logged as well, they would write over it.
+    logging.getLogger("gateway.alarms.events").setLevel(logging.ERROR)
+    try:
+        return _until_signal(
+            run_demo(
+                site,
+                scenario=scenario,
+                duration=args.duration,
+                use_mosquitto=not args.amqtt,
+                console_port=args.console_port,
+                keep_state=args.keep_state,
+                site_file=args.config,
+            )
         )
-    )
+    except RuntimeError as error:  # no broker to run: what to install
+        print(f"firegw demo: {error}", file=sys.stderr)
+        return 1
 
 
 def _alarms(site: Site, args: argparse.Namespace) -> int:

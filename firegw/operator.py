@@ -69,6 +69,7 @@ def _identity_options(command: argparse.ArgumentParser) -> None:
         default=os.environ.get(KEY_VARIABLE),
         help=f"your operator key (default: the file named by ${KEY_VARIABLE})",
     )
+    add_broker_option(command)
     command.add_argument("--mqtt-username", help="your broker login (default: the site's)")
     command.add_argument("--mqtt-password-file", type=Path, help="the password of that login")
 
@@ -98,6 +99,15 @@ def send(site: Site, args: argparse.Namespace) -> int:
         return 0
     print(f"{args.alarm}: refused: {reply['reason']}", file=sys.stderr)
     return 1
+
+
+def add_broker_option(command: argparse.ArgumentParser) -> None:
+    """`--broker HOST:PORT`: the site's feed on another broker than its `mqtt:` (the demo's)."""
+    command.add_argument(
+        "--broker",
+        metavar="HOST:PORT",
+        help="the site's broker, instead of its mqtt: host and port (:PORT for this machine)",
+    )
 
 
 def print_new_key(site: Site | None, args: argparse.Namespace) -> int:

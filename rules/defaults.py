@@ -18,7 +18,10 @@ Numbers and their sources (see reference/domain-facts.md):
 - and its storage and its identity (gateway/health/troubles.py): a store file found damaged
   or lost and replaced (a flag false for one report: the alarm returns at once and waits for
   a person's acknowledgement), a full disk, a disk that fails otherwise, and another gateway
-  publishing with the same site id. All at once, without on-delay: the gateway decides.
+  publishing with the same site id;
+- and its uplink to the alarm receiving centre (gateway/uplink): a message the receiver has not
+  acknowledged for `uplink.down_after` (default 60 s), or refuses. All at once, without
+  on-delay: the gateway decides.
 """
 
 from __future__ import annotations
@@ -374,6 +377,18 @@ def _gateway_rules() -> tuple[AnyRule, ...]:
             text=(
                 "shares its site id or MQTT client id with another gateway on the broker: "
                 "give each building its own site id"
+            ),
+            alarm_class=trouble,
+            priority=high,
+        ),
+        StateRule(
+            name="uplink_down",
+            kind=gateway,
+            point="uplink_ok",
+            states=(False,),
+            text=(
+                "cannot reach the alarm receiving centre: a message waits unacknowledged; "
+                "it is sent, in order, as soon as the receiver answers"
             ),
             alarm_class=trouble,
             priority=high,

@@ -11,7 +11,7 @@ from gateway.alarms.audit import MEASUREMENT as AUDIT_MEASUREMENT
 from gateway.alarms.audit import AuditEntry, printable
 from gateway.alarms.feed import AlarmFeed
 from gateway.alarms.lines import MEASUREMENT
-from gateway.alarms.payloads import encode
+from gateway.alarms.payloads import encode, is_gone
 from gateway.alarms.service import AlarmService
 from gateway.alarms.store import AlarmStore, read_commands
 from gateway.alarms.topics import FeedTopics
@@ -25,6 +25,7 @@ __all__ = [
     "AuditEntry",
     "FeedTopics",
     "encode",
+    "is_gone",
     "printable",
     "read_commands",
 ]

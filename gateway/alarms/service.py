@@ -83,7 +83,9 @@ class AlarmService:
         """Batches of events that could not be stored at once (they were published all the
         same, and wait in the store's memory until the disk takes them)."""
         self._command_failures = Boundary(log, "applying a command")
-        self._lines = EventLines(site.config.site.id)
+        self._lines = EventLines(
+            site.config.site.id, {zone.id: str(zone.risk) for zone in site.config.zones}
+        )
         self._lock = asyncio.Lock()
         self._restored = asyncio.Event()
         self._no_feed_latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)

@@ -171,6 +171,7 @@ class AlarmStore(SqliteFile):
         self._write_lock = asyncio.Lock()
         self._retrier: asyncio.Task[None] | None = None
         self._started = False
+        self._listeners: list[Callable[[], None]] = []
 
     what = "alarm store"
     closed_error = AlarmStoreClosedError
@@ -314,7 +315,24 @@ class AlarmStore(SqliteFile):
                 self._seeded = generation
             self._full_set_due = self._full_set_due and not full_set
             self._recovered()
+            if events:
+                for listener in self._listeners:
+                    listener()
             return not self._waiting
+
+    def on_written(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (which must not block) each time events reach the disk, so that a
+        reader of `events_after` (the uplink) takes them at once."""
+        self._listeners.append(listener)
+
+    async def events_after(self, seq: int, limit: int = 500) -> list[tuple[int, AlarmEvent]]:
+        """The stored events after sequence number `seq`, oldest first, at most `limit`, each
+        with its sequence number (a record that cannot be read back is logged and skipped)."""
+        return await self._call(self._events_after, seq, limit)
+
+    async def last_seq(self) -> int:
+        """The sequence number of the newest stored event (0 when there is none)."""
+        return await self._call(self._last_seq)
 
     async def history(self, alarm_id: str | None = None, limit: int = 100) -> list[AlarmEvent]:
         """The newest `limit` events (of one alarm, or of all), oldest first."""
@@ -455,6 +473,22 @@ class AlarmStore(SqliteFile):
         query = f"SELECT event FROM events {where} ORDER BY seq DESC LIMIT ?"
         rows = self._connection().execute(query, args).fetchall()
         return [AlarmEvent.from_dict(json.loads(text)) for (text,) in reversed(rows)]
+
+    def _events_after(self, seq: int, limit: int) -> list[tuple[int, AlarmEvent]]:
+        query = "SELECT seq, event FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+        found = []
+        for number, text in self._connection().execute(query, (seq, limit)):
+            try:
+                found.append((int(number), AlarmEvent.from_dict(json.loads(text))))
+            except (ValueError, TypeError) as error:
+                logger.error(
+                    "alarm store %s: skipping unreadable event %d: %s", self.path, number, error
+                )
+        return found
+
+    def _last_seq(self) -> int:
+        row = self._connection().execute("SELECT max(seq) FROM events").fetchone()
+        return int(row[0] or 0)
 
     def _commands(self, limit: int) -> list[AuditEntry]:
         return _select_commands(self._connection(), limit)

@@ -10,9 +10,12 @@ from drivers.mqtt import MqttProfile, fill_template, overlap
 from gateway.config.models import ModbusSource, MqttSource, SiteConfig
 from gateway.config.operators import role_problems
 from gateway.config.site import BROKER_LINK, MqttTopic, mqtt_topic_of
+from gateway.config.uplink import uplink_problems
 from gateway.config.yamlsource import Path_
 
 Problem = tuple[Path_, str]
+DISABLEMENT = "out_of_service"
+"""The rule of the alarm a disablement raises (rules/disablement.py)."""
 Range = tuple[int, int]
 Profiles = dict[str, ModbusProfile | MqttProfile]
 
@@ -33,6 +36,7 @@ def check_site(config: SiteConfig, profiles: Profiles) -> list[Problem]:
         *_rule_overrides(config),
         *_sink_names(config),
         *role_problems(config.operators, config.roles),
+        *uplink_problems(config, {rule.name for rule in config.rules.rules} | {DISABLEMENT}),
     ]
 
 

@@ -23,6 +23,7 @@ from gateway.config.site import Profile, Site
 from gateway.config.storage import storage_problems
 from gateway.config.textfile import file_kind
 from gateway.config.tls import TlsFileError, TlsSettings
+from gateway.config.uplink import uplink_key_problem
 from gateway.config.values import SecretRef
 from gateway.config.wording import place_errors
 from gateway.config.yamlsource import Path_, YamlDocument, read_yaml
@@ -59,6 +60,8 @@ def load_site(path: str | Path, *, storage_and_secrets: bool = True) -> Site:
         ]
         for where, secret in _secrets(config):
             issues += _secret_issues(document, where, secret, warnings)
+        if (key_problem := uplink_key_problem(config.uplink)) is not None:
+            issues.append(document.issue(("uplink", "key"), key_problem))
         issues += [
             document.issue(where, problem) for where, problem in _tls_problems(config, file.parent)
         ]
@@ -109,6 +112,7 @@ def _tls_problems(config: SiteConfig, folder: Path) -> Iterator[tuple[Path_, str
         (("mqtt", "tls"), config.mqtt.tls if config.mqtt is not None else None)
     ]
     settings += [((*here, "tls"), c.tls) for here, c in _influx_connections(config)]
+    settings.append((("uplink", "tls"), config.uplink.tls if config.uplink is not None else None))
     for where, tls in settings:
         if tls is None:
             continue
@@ -128,6 +132,8 @@ def _secrets(config: SiteConfig) -> Iterator[tuple[Path_, SecretRef]]:
             yield (*here, "token" if connection.api == "v2" else "password"), secret
     for index, operator in enumerate(config.operators):
         yield ("operators", index, "key"), operator.key
+    if config.uplink is not None and config.uplink.key is not None:
+        yield ("uplink", "key"), config.uplink.key
 
 
 def _secret_issues(

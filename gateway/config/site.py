@@ -204,5 +204,12 @@ class Site:
         outbox = self.outbox_path
         return outbox.with_name(f"{outbox.stem}-rejected{outbox.suffix}")
 
+    @property
+    def uplink_queue_path(self) -> Path:
+        """What the uplink still has to send to the alarm receiving centre, beside the outbox:
+        `<outbox>-uplink.sqlite`."""
+        outbox = self.outbox_path
+        return outbox.with_name(f"{outbox.stem}-uplink{outbox.suffix}")
+
     def count_by_kind(self) -> Counter[DeviceKind]:
         return Counter(device.kind for device in self.config.devices)

@@ -16,7 +16,12 @@ from pathlib import Path
 
 from gateway.config.textfile import file_kind
 
-STORES = (("outbox", ""), ("alarm store", "-alarms"), ("rejected payloads", "-rejected"))
+STORES = (
+    ("outbox", ""),
+    ("alarm store", "-alarms"),
+    ("rejected payloads", "-rejected"),
+    ("uplink queue", "-uplink"),
+)
 """Each file kept beside the outbox: what it is, and what its name adds to the outbox's stem."""
 
 

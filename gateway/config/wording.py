@@ -27,6 +27,12 @@ _PATTERNS = {
     r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$": (
         "a field path is names of letters, digits, '_' and '-' joined by '.'"
     ),
+    r"^[0-9A-Fa-f]{3,16}$": "an account is 3 to 16 hex digits (0-9, A-F)",
+    r"^[0-9A-Fa-f]{1,6}$": "a receiver or line number is 1 to 6 hex digits (0-9, A-F)",
+    r"^[A-Z]{2}$": "a SIA event code is two capital letters, such as FA",
+    r"^[ER][0-9]{3}$": (
+        "a Contact ID event is E (new event) or R (restore) and three digits, such as E110"
+    ),
 }
 """What each pattern in the models and profiles means, in words."""
 

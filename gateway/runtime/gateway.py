@@ -30,6 +30,8 @@ from gateway.runtime.links import LinkWatch
 from gateway.runtime.looplag import LoopLag
 from gateway.runtime.wiring import make_sink, modbus_endpoints, mqtt_devices
 from gateway.sinks import Sink
+from gateway.sqlitefile import SqliteFile
+from gateway.uplink import Uplink
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,8 @@ class Gateway:
         self.authority = Authority.for_site(site)
         if not site.config.operators:
             log.warning("the site file names no operators: every command will be refused")
+        # The uplink's key and TLS files are read now, so that a bad one stops the start, named.
+        self.uplink = Uplink(site, publish=self.hub.publish) if site.config.uplink else None
         self.mqtt_driver = (
             MqttDriver(site.broker(client_id), devices, on_reject=self.rejected_payloads.add)
             if devices
@@ -144,6 +148,8 @@ class Gateway:
                 if self.site.config.mqtt is not None
                 else None
             )
+            if self.uplink is not None:
+                await stack.enter_async_context(self.uplink)
             self.troubles = GatewayTroubles(
                 device=self.site.config.site.gateway_id,
                 outbox=outbox,
@@ -151,7 +157,7 @@ class Gateway:
                 alarm_store=store,
                 feed=feed,
                 mqtt=self.mqtt_driver,
-                others=(self.rejected_payloads,),
+                others=(self.rejected_payloads, *self._uplink_queue()),
                 publish=self.hub.publish,
                 **_every(self.troubles_every),
             )
@@ -169,7 +175,7 @@ class Gateway:
             status = self.status = self._status_reporter(feed)
             _freeze_start_up_objects()
             try:
-                await self._run_tasks(writer, status, self.troubles)
+                await self._run_tasks(writer, status, self.troubles, store)
             finally:
                 await writer.close()
                 log.info("outbox flushed: %d readings written this run", writer.written)
@@ -214,12 +220,19 @@ class Gateway:
         }
 
     async def _run_tasks(
-        self, writer: OutboxWriter, status: StatusReporter, troubles: GatewayTroubles
+        self,
+        writer: OutboxWriter,
+        status: StatusReporter,
+        troubles: GatewayTroubles,
+        store: AlarmStore,
     ) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(supervise("outbox-writer", writer.run))
             if self.alarms is not None:
                 tasks.create_task(supervise("alarms", self.alarms.run))
+            if self.uplink is not None:
+                uplink = functools.partial(self.uplink.run, store)
+                tasks.create_task(supervise("uplink", uplink))
             for name, driver in self._drivers():
                 run_driver = functools.partial(driver.run, self.hub.publish)
                 tasks.create_task(supervise(name, run_driver))
@@ -240,6 +253,10 @@ class Gateway:
                 self.site.config.site.name,
                 len(self.site.devices),
             )
+
+    def _uplink_queue(self) -> tuple[SqliteFile, ...]:
+        """The uplink's queue file, checked like the other stores' (when there is an uplink)."""
+        return (self.uplink.queue,) if self.uplink is not None else ()
 
     def _drivers(self) -> list[tuple[str, Driver]]:
         drivers: list[tuple[str, Driver]] = [("modbus", self.modbus_driver)]

@@ -18,6 +18,8 @@ from gateway.alarms import AlarmStore
 from gateway.health import RejectedPayloads, read_rejected
 from gateway.outbox import Outbox
 from gateway.sqlitefile import schema_version
+from gateway.uplink.queue import _TABLES as UPLINK_QUEUE_0_1
+from gateway.uplink.queue import Mark, UplinkQueue
 from rules import Alarm, AlarmClass, AlarmState, Priority
 
 CURRENT = 1
@@ -152,15 +154,30 @@ async def test_rejected_payloads_of_the_previous_layout_are_still_shown(tmp_path
     assert schema_version(path) == CURRENT
 
 
+async def test_an_uplink_queue_of_the_previous_layout_keeps_its_place(tmp_path: Path) -> None:
+    """The queue to the alarm receiving centre came with a layout of its own before versions
+    were kept: the same tables, version 0."""
+    path = old_file(tmp_path / "uplink.sqlite", UPLINK_QUEUE_0_1)
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("INSERT INTO mark VALUES (1, 42, 'fire:SD-1F-01', 7)")
+    db.close()
+    async with UplinkQueue(path) as queue:
+        assert queue.started
+        assert await queue.mark() == Mark(42, "fire:SD-1F-01", 7)
+    assert schema_version(path) == CURRENT
+
+
 async def test_a_fresh_store_is_made_at_the_current_version(tmp_path: Path) -> None:
     async with (
         Outbox(tmp_path / "o.sqlite"),
         AlarmStore(tmp_path / "a.sqlite"),
         RejectedPayloads(tmp_path / "r.sqlite"),
+        UplinkQueue(tmp_path / "u.sqlite"),
     ):
         pass
     assert schema_version(tmp_path / "o.sqlite") == OUTBOX_CURRENT
-    for name in ("a", "r"):
+    for name in ("a", "r", "u"):
         assert schema_version(tmp_path / f"{name}.sqlite") == CURRENT
 
 

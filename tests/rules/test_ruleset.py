@@ -78,6 +78,8 @@ DEFAULT_TABLE = [
             "duplicate_gateway",
         )
     ),
+    # and its path to the alarm receiving centre (the uplink)
+    (DeviceKind.GATEWAY, "uplink_down", "state", AlarmClass.TROUBLE, Priority.HIGH, False, 0),
 ]
 
 
