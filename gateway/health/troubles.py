@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from core import RateLimit, Reading, ReadingSink
+from core import RateLimit, Reading, ReadingSink, now_ns
 from drivers.mqtt import MqttDriver
 from gateway.alarms import AlarmFeed, AlarmStore
 from gateway.outbox import Outbox, OutboxWriter
@@ -131,8 +131,10 @@ class GatewayTroubles:
         }
         for other in self.stores[2:]:
             self._newly_replaced(other)
+        at = now_ns()  # stored with its time, not at the epoch
         return [
-            Reading(self.device, point, value, unit=unit) for point, (value, unit) in values.items()
+            Reading(self.device, point, value, unit=unit, observed_at=at)
+            for point, (value, unit) in values.items()
         ]
 
     def as_dict(self) -> dict[str, Any]:

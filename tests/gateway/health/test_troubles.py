@@ -15,6 +15,7 @@ from gateway.outbox import Outbox, OutboxWriter
 
 def flags(readings: list[Reading]) -> dict[str, Any]:
     assert {reading.device for reading in readings} == {"firegw-test"}
+    assert all(reading.observed_at > 1_700_000_000 * 10**9 for reading in readings)  # not 1970
     return {reading.point: reading.value for reading in readings}
 
 
