@@ -3,6 +3,9 @@
 GB 50166 wants a fault shown within 100 s and NFPA 72 a trouble within 200 s; the gateway
 sets each device's window (3 poll intervals by default, capped at 100 s). The alarm is raised
 as soon as the window passes, on the engine's tick, and clears with the next good reading.
+
+The window runs on the engine's supervision clock: the monotonic clock less the time the
+gateway itself could not poll (see `RuleEngine.tick`), so polls never made are not missed.
 """
 
 from __future__ import annotations
@@ -22,20 +25,21 @@ class CommsMonitor(Monitor):
         self.device = device
         self.window = device.supervision
         self.last_good = start
-        """Monotonic time of the last good reading; the engine's start counts as one."""
+        """Supervision-clock time of the last good reading; the engine's start counts as one."""
 
-    def heard(self, now: float) -> bool | None:
-        """A good reading arrived; returns False when this ends a communication loss."""
-        self.last_good = now
+    def heard(self, supervised: float, now: float) -> bool | None:
+        """A good reading arrived (at `supervised` on the supervision clock, `now` on the
+        monotonic one); returns False when this ends a communication loss."""
+        self.last_good = supervised
         if not self.timer.raw:
             return None
         return self.timer.update(False, now)
 
-    def check(self, now: float) -> bool | None:
+    def check(self, supervised: float, now: float) -> bool | None:
         """Called on every tick; returns True when the window has just passed."""
-        if self.timer.raw or now - self.last_good < self.window:
+        if self.timer.raw or supervised - self.last_good < self.window:
             return None
-        self.value = round(now - self.last_good, 3)
+        self.value = round(supervised - self.last_good, 3)
         return self.timer.update(True, now)
 
     def message(self) -> str:

@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 
 RECONNECT_INITIAL = 1.0
 RECONNECT_CAP = 30.0
+CONNECT_TIMEOUT = 5.0
+"""Seconds a TCP connect may take: its own, not the request timeout. A loaded box (a start of
+a few thousand endpoints beside other busy jobs) takes longer than a request's second to
+complete a handshake, and a connect given up too early is a device wrongly counted lost."""
+CONNECTS_AT_ONCE = 32
+"""Connection attempts in progress at one time, across all the endpoints of a driver: at a
+start of thousands, the rest wait their turn (a moment each) instead of all crowding the
+event loop and the servers' listen queues at once, where they time out together."""
 UNANSWERED_BEFORE_RECONNECT = 3
 """After this many TCP requests in a row without an answer from any unit the connection is
 dropped and made again: a half-open TCP connection (a cable pulled, a gateway rebooted) would
@@ -117,12 +125,24 @@ def make_client(spec: ModbusEndpointSpec, on_connect: Callable[[bool], None]) ->
 
 
 class Link:
-    """The endpoint's one connection: `run` keeps it up; `read` sends one request at a time."""
+    """The endpoint's one connection: `run` keeps it up; `read` sends one request at a time.
 
-    def __init__(self, spec: ModbusEndpointSpec, stats: EndpointStats, rng: random.Random) -> None:
+    Connection attempts wait for a turn from `pace`, shared by the endpoints of a driver (see
+    `CONNECTS_AT_ONCE`); requests on a connection that is up never wait for it.
+    """
+
+    def __init__(
+        self,
+        spec: ModbusEndpointSpec,
+        stats: EndpointStats,
+        rng: random.Random,
+        pace: asyncio.Semaphore | None = None,
+    ) -> None:
         self.spec = spec
         self.stats = stats
         self._rng = rng
+        self._pace = pace if pace is not None else asyncio.Semaphore(CONNECTS_AT_ONCE)
+        self._had_turn = False
         self._client: ModbusBaseClient | None = None
         self._lock = asyncio.Lock()
         self._lost = asyncio.Event()
@@ -146,6 +166,11 @@ class Link:
     async def ready(self) -> None:
         """Return once the first connection attempt is over, whatever its outcome."""
         await self._first_attempt.wait()
+
+    @property
+    def queued(self) -> bool:
+        """Whether the first connection attempt still waits for its turn (see `pace`)."""
+        return not self._had_turn
 
     async def run(self) -> None:
         """Connect, and reconnect with backoff, until cancelled; closes the connection on exit."""
@@ -189,10 +214,12 @@ class Link:
             await asyncio.sleep(backoff.next_delay())
 
     async def _connect(self, client: ModbusBaseClient) -> bool:
-        """One connection attempt, counted and logged by the endpoint's health."""
+        """One connection attempt (in its turn), counted and logged by the endpoint's health."""
         where = self.spec.where
         try:
-            connected = await client.connect()
+            async with self._pace:
+                self._had_turn = True
+                connected = await self._connect_within(client, CONNECT_TIMEOUT)
         except (OSError, ModbusException) as error:
             self.health.failed(f"cannot connect to {where} ({error})")
             return False
@@ -201,6 +228,19 @@ class Link:
         else:
             self.health.failed(f"cannot connect to {where}")
         return connected
+
+    async def _connect_within(self, client: ModbusBaseClient, seconds: float) -> bool:
+        """Connect with a timeout of its own. pymodbus 3.x takes one setting,
+        `timeout_connect`, for connecting and for awaiting every response; it is the request
+        timeout but for the time of a TCP connect (when no request can be out on the line)."""
+        if self.spec.serial is not None:
+            return await client.connect()
+        params = client.ctx.comm_params
+        params.timeout_connect = seconds
+        try:
+            return await client.connect()
+        finally:
+            params.timeout_connect = self.spec.timeout
 
     async def read(self, request: Request) -> list[int] | list[bool]:
         """Send one request (waiting for the line) and return its `count` values.

@@ -78,6 +78,17 @@ DEFAULT_TABLE = [
             "duplicate_gateway",
         )
     ),
+    # and its own pace (a loop that stays behind), then its uplink
+    (
+        DeviceKind.GATEWAY,
+        "gateway_overloaded",
+        "state",
+        AlarmClass.TROUBLE,
+        Priority.HIGH,
+        False,
+        10.0,
+    ),
+    (DeviceKind.GATEWAY, "uplink_down", "state", AlarmClass.TROUBLE, Priority.HIGH, False, 0),
 ]
 
 
