@@ -38,6 +38,11 @@ CONNECTS_AT_ONCE = 32
 """Connection attempts in progress at one time, across all the endpoints of a driver: at a
 start of thousands, the rest wait their turn (a moment each) instead of all crowding the
 event loop and the servers' listen queues at once, where they time out together."""
+LATE = 0.25
+"""Seconds late a request's timeout may fire before it is the gateway's, not the device's: a
+starved event loop (a start of thousands of endpoints beside busy jobs) notices a timeout
+late and may not have read the answer waiting in its socket, so that device is neither backed
+off nor counted silent for it; the gateway's `KeepingUp` sees the same lag."""
 UNANSWERED_BEFORE_RECONNECT = 3
 """After this many TCP requests in a row without an answer from any unit the connection is
 dropped and made again: a half-open TCP connection (a cable pulled, a gateway rebooted) would
@@ -75,6 +80,8 @@ class EndpointStats:
     connects: int = 0
     reconnects: int = 0
     connect_failures: int = 0
+    late_timeouts: int = 0
+    """Timeouts noticed too late to blame the device (the gateway's loop was behind, `LATE`)."""
     last_error: dict[str, str] = field(default_factory=dict)
     round_trip: dict[str, float] = field(default_factory=dict)
     """Seconds from sending the latest answered request that read a device to its answer."""
@@ -92,12 +99,17 @@ class EndpointStats:
 
 
 class PollFailure(FiregwError):
-    """Why a read produced no data: the quality and detail the devices' readings get."""
+    """Why a read produced no data: the quality and detail the devices' readings get.
 
-    def __init__(self, quality: Quality, detail: str) -> None:
+    `gateways` is true when the gateway itself was at fault (its loop too late, see `LATE`):
+    the device is not backed off for it.
+    """
+
+    def __init__(self, quality: Quality, detail: str, *, gateways: bool = False) -> None:
         super().__init__(detail)
         self.quality = quality
         self.detail = detail
+        self.gateways = gateways
 
 
 def make_client(spec: ModbusEndpointSpec, on_connect: Callable[[bool], None]) -> ModbusBaseClient:
@@ -254,14 +266,14 @@ class Link:
                 self.stats.disconnected += 1
                 raise PollFailure(Quality.DISCONNECTED, f"not connected to {self.spec.where}")
             sent = time.monotonic()
-            response = await self._exchange(client, request)
+            response = await self._exchange(client, request, sent)
             self.stats.last_round_trip = time.monotonic() - sent
         self.stats.responses += 1
         self.last_answer = time.monotonic()
         self._answered, self._unanswered = True, 0
         return self._values(response, request)
 
-    async def _exchange(self, client: ModbusBaseClient, request: Request) -> ModbusPDU:
+    async def _exchange(self, client: ModbusBaseClient, request: Request, sent: float) -> ModbusPDU:
         """Send the request and await its response; pymodbus' errors become PollFailures."""
         self.stats.requests += 1
         try:
@@ -272,15 +284,22 @@ class Link:
             detail = f"not connected to {self.spec.where}"
             raise PollFailure(Quality.DISCONNECTED, detail) from exc
         except ModbusIOException as exc:
-            raise self._no_response(client) from exc
+            raise self._no_response(client, sent) from exc
         return response
 
-    def _no_response(self, client: ModbusBaseClient) -> PollFailure:
+    def _no_response(self, client: ModbusBaseClient, sent: float) -> PollFailure:
         """The failure for an unanswered request; drops a TCP connection nobody answers on."""
         if not client.connected:
             self.stats.disconnected += 1
             return PollFailure(Quality.DISCONNECTED, f"connection to {self.spec.where} lost")
         self.stats.timeouts += 1
+        late = time.monotonic() - sent - self.spec.timeout
+        if late > LATE:  # the gateway's own loop was behind: not the device's silence
+            self.stats.late_timeouts += 1
+            detail = (
+                f"no response within {self.spec.timeout:g} s (the gateway was {late:.1f} s late)"
+            )
+            return PollFailure(Quality.TIMEOUT, detail, gateways=True)
         self._unanswered += 1
         if self.spec.serial is None and self._unanswered >= UNANSWERED_BEFORE_RECONNECT:
             where, unanswered = self.spec.where, self._unanswered

@@ -19,6 +19,7 @@ from tests.drivers.modbus.helpers import (
     Collector,
     ServerFactory,
     all_good,
+    black_hole,
     device,
     endpoint,
     polling,
@@ -108,3 +109,18 @@ async def test_a_fire_is_read_at_once_while_start_up_connects_wait_their_turn(
     assert queued_then > 0  # the others were still waiting their turn...
     assert read_after < CONNECT_TIMEOUT  # ...and the fire did not wait for them
     assert max(in_progress) <= 4
+
+
+async def test_a_timeout_noticed_late_is_the_gateways_and_does_not_back_the_device_off() -> None:
+    """A loop starved while a request is out notices its timeout late, without having read a
+    socket that may hold the answer: before, the device was backed off (10 timeouts long) as
+    if silent, and with one device per endpoint that silence became a lost link."""
+    async with black_hole() as port:
+        poller, sink = EndpointPoller(endpoint(port, device("sd-01", 1))), Collector()
+        async with polling(poller, sink):
+            await eventually(lambda: poller.stats.requests >= 1, within=30)
+            time.sleep(1.0)  # noqa: ASYNC251 - the loop starved while the request is out
+            late = await sink.next("sd-01")
+            await eventually(lambda: poller.stats.requests >= 2, within=2 * TIMEOUT + 0.5)
+    assert poller.stats.late_timeouts == 1
+    assert "the gateway was" in (late["status"].detail or "")
