@@ -46,7 +46,7 @@ async def shoot(out: Path) -> None:
     while "guard console" not in header:
         header += (await process.stdout.readline()).decode()
     drain = asyncio.create_task(process.stdout.read())
-    logins = dict(re.findall(r"([a-z.]+) / (\S+) \(", header))
+    logins = dict(re.findall(r"\b([a-z][a-z.]*)/([^\s,]+)", header))  # wang.fang/PASSWORD
     url = f"http://127.0.0.1:{port}/"
     try:
         await asyncio.sleep(SCENARIO_FIRE)

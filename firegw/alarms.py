@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import aiomqtt
 
-from drivers.mqtt import BrokerSpec
+from drivers.mqtt import BrokerSpec, describe_failure
 from gateway.alarms import FeedTopics, encode
 from gateway.config import Site
 from gateway.operators import sign
@@ -197,6 +197,15 @@ async def _reply_to(client: aiomqtt.Client, request_id: str) -> dict[str, Any]:
         if isinstance(reply, dict) and reply.get("request_id") == request_id:
             return reply
     raise aiomqtt.MqttError("disconnected while waiting for the reply")
+
+
+def broker_failure(site: Site, error: aiomqtt.MqttError, spec: BrokerSpec | None = None) -> str:
+    """One line for a command that could not reach the site's broker (`spec`, or the site's
+    own): the broker and what it said, then where it is set."""
+    return (
+        f"{describe_failure(error, spec or _broker(site))}: is the broker running there? "
+        f"It is set under mqtt: in {site.path}"
+    )
 
 
 def _broker(site: Site) -> BrokerSpec:

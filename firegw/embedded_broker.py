@@ -22,6 +22,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+def _has_amqtt() -> bool:
+    try:
+        import amqtt  # noqa: F401 (only asked whether it is installed)
+    except ImportError:
+        return False
+    return True
+
+
 class EmbeddedBroker:
     """A private broker on a free loopback port, stopped on exit."""
 
@@ -38,8 +46,13 @@ class EmbeddedBroker:
         mosquitto = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
         if mosquitto and self.use_mosquitto:
             await self._start_mosquitto(mosquitto)
-        else:
+        elif _has_amqtt():
             await self._start_amqtt()
+        else:
+            raise RuntimeError(
+                "the demo needs an MQTT broker: install Mosquitto (apt install mosquitto) "
+                "or the demo extra (pip install 'firegw[demo]')"
+            )
         await self._wait_until_listening()
         return self
 
@@ -71,11 +84,18 @@ class EmbeddedBroker:
             str(config),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            # Its own session: Ctrl-C on the terminal reaches the demo, which stops the gateway
+            # first and then this broker, not the broker first under a running gateway.
+            start_new_session=True,
         )
         self.name = "mosquitto"
 
     async def _start_amqtt(self) -> None:
         from amqtt.broker import Broker  # imported only when needed: it is slow to import
+
+        # amqtt logs every client that connects and says nothing (the readiness probe below,
+        # a scanner) as an error, across the demo's screen; the demo reports its own troubles.
+        logging.getLogger("amqtt").setLevel(logging.CRITICAL)
 
         self._amqtt = Broker(
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
@@ -15,39 +16,69 @@ from core import quiet_loop_errors
 from firegw.audit import add_audit_command
 from firegw.broker_acl import add_broker_acl_command
 from firegw.console import add_console_commands
-from firegw.operator import add_operator_commands
+from firegw.logs import LogForm, setup_logging
+from firegw.operator import add_broker_option, add_operator_commands
 from firegw.rejected import add_rejected_command
+from firegw.report import add_report_command
+from firegw.version import version
 from gateway.config import ConfigError, Site, load_site, redact_url
 from rules import DeviceKind
 
 DEFAULT_SITE = Path(__file__).resolve().parent.parent / "config" / "hospital.yaml"
 DEFAULT_SCENARIO = DEFAULT_SITE.parent / "scenarios" / "demo.yaml"
 EXIT_CONFIG = 2
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a command ended by SIGPIPE (128 + 13), as `head` expects."""
 
 log = logging.getLogger("firegw")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-    )
+    setup_logging(args.log_level, LogForm(args.log_format))
     # pymodbus logs every timeout at ERROR; the driver logs each device's failure once instead.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    try:
+        return _command(args)
+    except BrokenPipeError:
+        # The reader went away (`firegw check site.yaml | head`): what was asked for is shown.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _command(args: argparse.Namespace) -> int:
     if not getattr(args, "needs_site", True):
         return int(args.command(None, args) or 0)
     try:
         # check and run also check this machine: the outbox can be written, every secret read.
         site = load_site(args.config, storage_and_secrets=args.command in (_check, _run))
+        if getattr(args, "broker", None):
+            from firegw.sitecopy import on_broker
+
+            host, port = _host_port(args.broker, "--broker")
+            site = on_broker(site, host if args.broker[0] != ":" else "127.0.0.1", port)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
-    return int(args.command(site, args) or 0)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG
+    result = int(args.command(site, args) or 0)
+    sys.stdout.flush()  # a closed pipe is found here, inside the BrokenPipeError handler
+    return result
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="firegw", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"firegw {version()}")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument(
+        "--log-format",
+        default="auto",
+        choices=[form.value for form in LogForm],
+        help="text (with the time and its zone), journal (no time, syslog priorities: chosen by"
+        " itself when standard error is the systemd journal) or json (one object a line)",
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     check = commands.add_parser("check", help="validate a site config and summarise it")
@@ -69,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--console-certificate", type=Path, help="the console over HTTPS")
     run.add_argument("--console-key", type=Path, help="the key of --console-certificate")
+    run.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics on /metrics and a health check on /healthz",
+    )
     run.set_defaults(command=_run)
 
     simulate = commands.add_parser("simulate", help="run simulators for every device of a site")
@@ -94,14 +130,17 @@ def _parser() -> argparse.ArgumentParser:
 
     alarms = commands.add_parser("alarms", help="watch a site's alarms live, from its broker")
     alarms.add_argument("config", type=Path)
+    add_broker_option(alarms)
     alarms.set_defaults(command=_alarms)
     add_rejected_command(commands)
     add_audit_command(commands)
+    add_report_command(commands)
 
     status = commands.add_parser(
         "status", help="the running gateway's health: devices, alarms, outbox, databases"
     )
     status.add_argument("config", type=Path)
+    add_broker_option(status)
     status.add_argument(
         "--all",
         action="store_true",
@@ -125,6 +164,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--console-port", type=int, default=0, help="port of the guard console (default: any)"
+    )
+    demo.add_argument(
+        "--keep-state",
+        action="store_true",
+        help="start from the alarms and outbox of the last run (var/demo), not afresh",
     )
     demo.set_defaults(command=_demo, log_level="warning")
     return parser
@@ -163,17 +207,20 @@ def _databases(site: Site) -> str:
 
 
 def _run(site: Site, args: argparse.Namespace) -> int:
+    from firegw.service import serve
     from gateway.runtime import Gateway
 
     try:
         gateway = Gateway(site)
         console = _console_beside(site, args) if args.console else None
+        metrics = _host_port(args.metrics, "--metrics") if args.metrics else None
     except (LookupError, ValueError, OSError) as error:
         print(f"{args.config}: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    service = serve(gateway, metrics=metrics)
     if console is None:
-        return _until_signal(gateway.run())
-    return _until_signal(_together(gateway.run(), _apart(console)))
+        return _until_signal(service)
+    return _until_signal(_together(service, _apart(console)))
 
 
 def _console_beside(site: Site, args: argparse.Namespace) -> Coroutine[Any, Any, None]:
@@ -209,6 +256,14 @@ async def _together(*works: Coroutine[Any, Any, None]) -> None:
             tasks.create_task(work)
 
 
+def _host_port(text: str, option: str) -> tuple[str, int]:
+    """`HOST:PORT` (`:PORT` for every address) as (host, port)."""
+    host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{option} wants HOST:PORT, got {text!r}")
+    return host or "0.0.0.0", int(port)
+
+
 def _serial_port(text: str) -> tuple[str, str]:
     """`--serial ENDPOINT=PATH` as (endpoint id, device path)."""
     endpoint, _, path = text.partition("=")
@@ -241,26 +296,34 @@ def _demo(site: Site, args: argparse.Namespace) -> int:
     from firegw.demo import run_demo
 
     scenario = args.scenario if args.scenario and args.scenario.exists() else None
-    return _until_signal(
-        run_demo(
-            site,
-            scenario=scenario,
-            duration=args.duration,
-            use_mosquitto=not args.amqtt,
-            console_port=args.console_port,
+    # The screen shows every alarm event; logged as well, they would write over it.
+    logging.getLogger("gateway.alarms.events").setLevel(logging.ERROR)
+    try:
+        return _until_signal(
+            run_demo(
+                site,
+                scenario=scenario,
+                duration=args.duration,
+                use_mosquitto=not args.amqtt,
+                console_port=args.console_port,
+                keep_state=args.keep_state,
+                site_file=args.config,
+            )
         )
-    )
+    except RuntimeError as error:  # no broker to run: what to install
+        print(f"firegw demo: {error}", file=sys.stderr)
+        return 1
 
 
 def _alarms(site: Site, args: argparse.Namespace) -> int:
     import aiomqtt
 
-    from firegw.alarms import watch_alarms
+    from firegw.alarms import broker_failure, watch_alarms
 
     try:
         return _until_signal(watch_alarms(site, sys.stdout))
-    except (LookupError, aiomqtt.MqttError) as error:
-        print(f"{args.config}: {error}", file=sys.stderr)
+    except aiomqtt.MqttError as error:
+        print(broker_failure(site, error), file=sys.stderr)
         return 1
 
 
@@ -268,12 +331,15 @@ def _status(site: Site, args: argparse.Namespace) -> int:
     """Print the status the gateway last published (exit 1 if it is offline, stale or unknown)."""
     import aiomqtt
 
-    from firegw.alarms import fetch_status
+    from firegw.alarms import broker_failure, fetch_status
     from firegw.status import format_status, is_current
 
     try:
         document = asyncio.run(fetch_status(site))
-    except (LookupError, aiomqtt.MqttError) as error:
+    except aiomqtt.MqttError as error:
+        print(broker_failure(site, error), file=sys.stderr)
+        return 1
+    except LookupError as error:
         print(f"{args.config}: {error}", file=sys.stderr)
         return 1
     print(format_status(document, every_device=args.every_device))

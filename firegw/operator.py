@@ -69,6 +69,7 @@ def _identity_options(command: argparse.ArgumentParser) -> None:
         default=os.environ.get(KEY_VARIABLE),
         help=f"your operator key (default: the file named by ${KEY_VARIABLE})",
     )
+    add_broker_option(command)
     command.add_argument("--mqtt-username", help="your broker login (default: the site's)")
     command.add_argument("--mqtt-password-file", type=Path, help="the password of that login")
 
@@ -77,7 +78,7 @@ def send(site: Site, args: argparse.Namespace) -> int:
     """Send one command and print the gateway's answer: 0 done, 1 refused or unreachable."""
     import aiomqtt  # noqa: PLC0415 (heavy: only for commands that talk to the broker)
 
-    from firegw.alarms import send_command  # noqa: PLC0415
+    from firegw.alarms import broker_failure, send_command  # noqa: PLC0415
 
     duration = getattr(args, "duration", None)
     extra: dict[str, Any] = {"duration": duration} if duration else {}
@@ -87,7 +88,10 @@ def send(site: Site, args: argparse.Namespace) -> int:
         reply = asyncio.run(
             send_command(site, args.action, args.alarm, args.operator, key, broker=broker, **extra)
         )
-    except (LookupError, TimeoutError, aiomqtt.MqttError) as error:
+    except aiomqtt.MqttError as error:
+        print(broker_failure(site, error, broker), file=sys.stderr)
+        return 1
+    except (LookupError, TimeoutError) as error:
         print(f"{args.config}: {error}", file=sys.stderr)
         return 1
     if reply["ok"]:
@@ -95,6 +99,15 @@ def send(site: Site, args: argparse.Namespace) -> int:
         return 0
     print(f"{args.alarm}: refused: {reply['reason']}", file=sys.stderr)
     return 1
+
+
+def add_broker_option(command: argparse.ArgumentParser) -> None:
+    """`--broker HOST:PORT`: the site's feed on another broker than its `mqtt:` (the demo's)."""
+    command.add_argument(
+        "--broker",
+        metavar="HOST:PORT",
+        help="the site's broker, instead of its mqtt: host and port (:PORT for this machine)",
+    )
 
 
 def print_new_key(site: Site | None, args: argparse.Namespace) -> int:

@@ -16,6 +16,12 @@ CLIP = {"reason": 60, "payload": 60}
 """Characters of the reason and the payload a table row shows; `--full` shows all."""
 
 
+_NOTHING_ARRIVED = (
+    "(a device whose topic in the site file is not the one it publishes on receives nothing "
+    "to reject: firegw status shows it lost, with the topic it waits on)"
+)
+
+
 def add_rejected_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `firegw rejected` on the CLI's subcommands."""
     rejected = commands.add_parser(
@@ -39,6 +45,7 @@ def show_rejected(site: Site, args: argparse.Namespace) -> int:
         entries = read_rejected(path, args.device, max(args.limit, 0))
     except FileNotFoundError:
         print(f"no rejected payloads: {path} does not exist (nothing rejected yet)")
+        print(_NOTHING_ARRIVED)
         return 0
     except sqlite3.Error as error:
         print(f"{path}: cannot read: {error}", file=sys.stderr)
@@ -46,6 +53,7 @@ def show_rejected(site: Site, args: argparse.Namespace) -> int:
     if not entries:
         which = f" of device {args.device}" if args.device else ""
         print(f"no rejected payloads{which} in {path}")
+        print(_NOTHING_ARRIVED)
         return 0
     print(blocks(entries) if args.full else table(entries))
     return 0

@@ -7,6 +7,12 @@
 - `gateway.sinks`: delivery from the outbox to InfluxDB v1 and v2.
 - `gateway.health`: device health, delivery health, the gateway's status document, and the
   MQTT payloads the drivers could not use, kept for inspection.
+- `Schema`: the layout of one SQLite store and its version, upgraded at start (every store
+  of the gateway and of the console has one).
 
 docs/architecture.md has the picture.
 """
+
+from gateway.sqlitefile import Schema
+
+__all__ = ["Schema"]

@@ -37,10 +37,10 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -66,6 +66,67 @@ _FULL_CODE = 13  # SQLITE_FULL
 
 STORAGE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
 """What a write to a store may fail with when the disk does: full, I/O error, read-only."""
+
+
+Step = Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A store's tables at its current `version`, and the steps that bring an older file there.
+
+    The version is kept in the file itself (SQLite's `user_version` in its header), so a
+    gateway that opens a file written by an older one upgrades it at start, once, in one
+    transaction: `steps[n]` takes a file from version n - 1 to n, and may count on the layout
+    of version n - 1 (a step to version 1 starts from a file made before versions were kept,
+    version 0, whatever its age, and must look before it changes). Then `tables` (CREATE ...
+    IF NOT EXISTS) adds what is missing. A fresh file gets `tables` and the version at once.
+
+    A file of a newer version (an older firegw put back after an upgrade) is used as it is,
+    with one ERROR line: the steps only ever add, so an older gateway can read what it knows.
+    `docs/upgrading.md` says how to go back.
+    """
+
+    what: str
+    version: int
+    tables: str
+    steps: Mapping[int, Step] = field(default_factory=dict)
+
+    def apply(self, db: sqlite3.Connection, path: Path | str, *, fresh: bool) -> None:
+        """Bring the file open as `db` (autocommit mode) to this version; `fresh`: it has no
+        tables yet."""
+        found = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if found > self.version:
+            log.error(
+                "%s %s was written by a newer firegw (schema version %d; this one knows %d): "
+                "using it as it is (docs/upgrading.md says how to go back)",
+                self.what,
+                path,
+                found,
+                self.version,
+            )
+            return
+        if found < self.version and not fresh:
+            with transaction(db):
+                for version in range(found + 1, self.version + 1):
+                    if version in self.steps:
+                        self.steps[version](db)
+                db.execute(f"PRAGMA user_version = {self.version:d}")
+            log.info(
+                "%s %s: schema upgraded from version %d to %d", self.what, path, found, self.version
+            )
+        db.executescript(self.tables)
+        if fresh:
+            db.execute(f"PRAGMA user_version = {self.version:d}")
+
+
+def schema_version(path: Path | str) -> int:
+    """The schema version of the SQLite file at `path` (0 for a file made before versions)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        db.close()
 
 
 class StoreClosedError(FiregwError):
@@ -211,8 +272,9 @@ class SqliteFile:
                 return opened  # type: ignore[no-any-return]
             return function(*args)
 
-    def _connect(self, schema: str) -> sqlite3.Connection:
-        """Open (creating folders and tables as needed) in WAL mode with synchronous=NORMAL.
+    def _connect(self, schema: Schema) -> sqlite3.Connection:
+        """Open (creating folders and tables as needed, upgrading an older file's tables) in
+        WAL mode with synchronous=NORMAL.
 
         A new file is created 0600 before SQLite opens it, so that its -wal and -shm files
         get the same; an existing one is narrowed to 0600. Sets `fresh`.
@@ -225,7 +287,7 @@ class SqliteFile:
             db.execute("PRAGMA synchronous=NORMAL")
             tables = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
             self.fresh = tables.fetchone()[0] == 0
-            db.executescript(schema)
+            schema.apply(db, self.path, fresh=self.fresh)
         except BaseException:
             db.close()
             raise

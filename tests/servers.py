@@ -1,5 +1,5 @@
-"""Real servers for integration tests: Mosquitto, InfluxDB 1.x and VictoriaMetrics (a real peer
-for the InfluxDB v2 write API) on free ports in temp dirs.
+"""Real servers for integration tests: Mosquitto, InfluxDB 1.x, VictoriaMetrics (a real peer
+for the InfluxDB v2 write API) and Prometheus (scraping the gateway) on free ports in temp dirs.
 
 Each server is a small class with `start` and `stop` (also a context manager), so a test can
 take a server away and bring it back on the same port with the same data. A missing binary
@@ -8,6 +8,7 @@ fails the test with the command that installs it: integration tests never skip q
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 INFLUXD = "/usr/bin/influxd"
 SOCAT = "/usr/bin/socat"
 VICTORIA_METRICS = "/usr/bin/victoria-metrics"
+PROMETHEUS = "/usr/bin/prometheus"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
@@ -45,7 +47,7 @@ def require_binary(path: str) -> str:
     if found is None:
         pytest.fail(
             f"{path} is not installed; run ./dev test, which installs mosquitto, influxdb,"
-            " victoria-metrics, mbpoll and socat",
+            " victoria-metrics, prometheus, mbpoll and socat",
             pytrace=False,
         )
     return found
@@ -156,8 +158,12 @@ class InfluxServer(_Process):
         certificate: Path | None = None,
         key: Path | None = None,
         ca: Path | None = None,
+        admin: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(workdir, "influxd")
+        self.admin = admin
+        """(user, password) of an admin made at start: authentication is then on."""
+        self._logged_in = False
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.rpc_port = free_port()
@@ -173,6 +179,11 @@ class InfluxServer(_Process):
         self.config.write_text(self._config_text())
         self.launch([binary, "-config", str(self.config)])
         self.wait_until(self.ping, f"{self.url}/ping")
+        if self.admin is not None:  # the first user may be made without a login; it must be admin
+            user, password = self.admin
+            self._logged_in = False
+            self.statement(f"CREATE USER {user} WITH PASSWORD '{password}' WITH ALL PRIVILEGES")
+            self._logged_in = True
         return self
 
     def _config_text(self) -> str:
@@ -192,7 +203,7 @@ bind-address = "{self.host}:{self.rpc_port}"
 
 [http]
   bind-address = "{self.host}:{self.port}"
-  auth-enabled = false
+  auth-enabled = {"true" if self.admin else "false"}
   log-enabled = false
   pprof-enabled = false
 {self._https()}
@@ -255,9 +266,19 @@ bind-address = "{self.host}:{self.rpc_port}"
             request = urllib.request.Request(f"{self.url}/query?{query}")
         else:
             request = urllib.request.Request(f"{self.url}/query", data=query.encode())
+        if self.admin is not None and self._logged_in:
+            user, password = self.admin
+            login = base64.b64encode(f"{user}:{password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {login}")
         with urllib.request.urlopen(request, timeout=10, context=self._context()) as response:
             parsed: dict[str, Any] = json.load(response)
         return parsed
+
+    def statement(self, q: str) -> None:
+        """Run one InfluxQL statement as the admin (CREATE USER, GRANT, ...); raise its error."""
+        for result in self._request("POST", {"q": q}).get("results", []):
+            if "error" in result:
+                raise RuntimeError(f"{q!r} failed: {result['error']}")
 
 
 class VictoriaMetricsServer(_Process):
@@ -335,3 +356,142 @@ class SerialPair(_Process):
             f"links {self.gateway} and {self.simulator}",
         )
         return self
+
+
+class PrometheusServer(_Process):
+    """Prometheus on 127.0.0.1 scraping `targets` (host:port) every second as job `firegw`,
+    with its data in `workdir`."""
+
+    def __init__(self, workdir: Path, targets: list[str], port: int | None = None) -> None:
+        super().__init__(workdir, "prometheus")
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.targets = targets
+
+    def start(self) -> Self:
+        """Start the server and return once it says it is ready."""
+        binary = require_binary(PROMETHEUS)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
+            "scrape_configs:\n"
+            f"  - job_name: firegw\n    static_configs: [{{targets: {json.dumps(self.targets)}}}]\n"
+        )
+        self.launch(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ]
+        )
+        self.wait_until(self.ready, f"{self.url}/-/ready")
+        return self
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def query(self, expression: str) -> list[tuple[dict[str, str], float]]:
+        """The instant vector of `expression` now, as (labels, value) pairs."""
+        query = urllib.parse.urlencode({"query": expression})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{query}", timeout=10) as response:
+            body = json.load(response)
+        return [(item["metric"], float(item["value"][1])) for item in body["data"]["result"]]
+
+
+DOCKERD = "/usr/sbin/dockerd"
+DEBOOTSTRAP = "/usr/sbin/debootstrap"
+DOCKER_STATE = Path("/var/tmp/firegw-test-docker")
+"""The test daemon's images and build cache, kept between runs on one machine."""
+DOCKER_BASE = "firegw-test/debian-python:bookworm"
+
+
+class DockerDaemon(_Process):
+    """A Docker engine of the tests' own (dockerd as root, vfs storage, no bridge network: the
+    containers use the host's), on a socket in `DOCKER_STATE`, so nothing depends on a
+    system daemon being set up. `docker(...)` runs the client against it."""
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir, "dockerd")
+        self.socket = DOCKER_STATE / "docker.sock"
+        self.env = {**os.environ, "DOCKER_HOST": f"unix://{self.socket}", "DOCKER_BUILDKIT": "0"}
+
+    def start(self) -> Self:
+        binary = require_binary(DOCKERD)
+        require_binary("/usr/bin/docker")
+        if os.geteuid() != 0:
+            pytest.fail("the Docker image tests start their own dockerd: run them as root")
+        DOCKER_STATE.mkdir(parents=True, exist_ok=True)
+        self.socket.unlink(missing_ok=True)
+        self.launch(
+            [
+                binary,
+                f"--data-root={DOCKER_STATE / 'root'}",
+                f"--exec-root={DOCKER_STATE / 'exec'}",
+                f"--pidfile={DOCKER_STATE / 'dockerd.pid'}",
+                f"--host=unix://{self.socket}",
+                "--storage-driver=vfs",
+                "--iptables=false",
+                "--bridge=none",
+            ]
+        )
+        self.wait_until(lambda: self.docker("info").returncode == 0, "docker info")
+        return self
+
+    def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["docker", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
+        )
+
+    def base_image(self) -> str:
+        """A Debian bookworm image with Python 3.11, made here with debootstrap from Debian's
+        packages (no image registry is needed), trusting this machine's certificate
+        authorities as pip's (the machine may reach PyPI through a proxy that re-signs)."""
+        if self.docker("image", "inspect", DOCKER_BASE).returncode == 0:
+            return DOCKER_BASE
+        rootfs = DOCKER_STATE / "rootfs"
+        shutil.rmtree(rootfs, ignore_errors=True)
+        subprocess.run(
+            [
+                require_binary(DEBOOTSTRAP),
+                "--variant=minbase",
+                "--include=python3,python3-venv,ca-certificates",
+                "bookworm",
+                str(rootfs),
+                "http://deb.debian.org/debian",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
+        shutil.copy("/etc/ssl/certs/ca-certificates.crt", rootfs / "etc/ssl/certs/")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(
+            [
+                "docker",
+                "import",
+                "--change",
+                "ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
+                "-",
+                DOCKER_BASE,
+            ],
+            stdin=tar.stdout,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        tar.wait()
+        shutil.rmtree(rootfs, ignore_errors=True)
+        return DOCKER_BASE

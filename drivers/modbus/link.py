@@ -61,6 +61,29 @@ EXCEPTION_NAMES = {
 }
 
 
+_EXCEPTION_HINTS = {
+    1: "the unit does not serve this table: check the profile's registers",
+    2: "the unit has no such registers: check the device's unit and address in the site "
+    "file, and its profile's registers",
+    10: "the gateway has no path to this unit: check the device's unit in the site file",
+    11: "nothing answered behind the gateway: check the device's unit in the site file and "
+    "the line to the device",
+}
+"""What to check for the exception codes a wrong site file or profile gives."""
+
+
+def exception_detail(code: int, request: Request) -> str:
+    """`exception 2 (illegal data address) reading holding registers 100-103 of unit 7: ...`"""
+    name = EXCEPTION_NAMES.get(code, "unknown exception code")
+    table = request.function.value.replace("_", " ") + "s"
+    last = request.address + request.count - 1
+    what = (
+        f"exception {code} ({name}) reading {table} {request.address}-{last} of unit {request.unit}"
+    )
+    hint = _EXCEPTION_HINTS.get(code)
+    return f"{what}: {hint}" if hint else what
+
+
 @dataclass
 class EndpointStats:
     """Counters of one endpoint, for the gateway's status page and the benchmark.
@@ -167,6 +190,9 @@ class Link:
         )
         self._answered = False
         self._unanswered = 0
+        self._mute = False
+        """The endpoint accepts connections but has answered nothing since it was said so:
+        reconnecting to it is not news until it answers again."""
         self.last_answer: float | None = None
         """Monotonic time of the latest answer from any unit (an exception is an answer)."""
 
@@ -235,7 +261,15 @@ class Link:
         except (OSError, ModbusException) as error:
             self.health.failed(f"cannot connect to {where} ({error})")
             return False
-        if connected:
+        if connected and self._mute:
+            self.stats.connects += 1
+            self.stats.reconnects += 1
+            log.debug(
+                "endpoint %s: connected to %s again, still waiting for an answer",
+                self.spec.id,
+                where,
+            )
+        elif connected:
             self.health.connected(where)
         else:
             self.health.failed(f"cannot connect to {where}")
@@ -271,6 +305,9 @@ class Link:
         self.stats.responses += 1
         self.last_answer = time.monotonic()
         self._answered, self._unanswered = True, 0
+        if self._mute:
+            self._mute = False
+            self.health.connected(self.spec.where, "answering again")
         return self._values(response, request)
 
     async def _exchange(self, client: ModbusBaseClient, request: Request, sent: float) -> ModbusPDU:
@@ -302,19 +339,33 @@ class Link:
             return PollFailure(Quality.TIMEOUT, detail, gateways=True)
         self._unanswered += 1
         if self.spec.serial is None and self._unanswered >= UNANSWERED_BEFORE_RECONNECT:
-            where, unanswered = self.spec.where, self._unanswered
-            self.health.lost(f"{unanswered} requests in a row unanswered; reconnecting to {where}")
-            client.close()
-            self._lost.set()
+            self._reconnect_unanswered(client)
         return PollFailure(Quality.TIMEOUT, f"no response within {self.spec.timeout:g} s")
+
+    def _reconnect_unanswered(self, client: ModbusBaseClient) -> None:
+        """Drop a connection nobody answers on. Said once; while the endpoint goes on
+        accepting connections and answering nothing, its reconnections are not logged."""
+        where, unanswered = self.spec.where, self._unanswered
+        if not self._answered and not self._mute:
+            self._mute = True
+            self.health.lost(
+                f"{where} accepts connections but answered none of {unanswered} requests in a "
+                "row: is its Modbus server working, and does it answer these unit ids? "
+                f"Reconnecting with backoff up to {RECONNECT_CAP:g} s, quietly until it answers"
+            )
+        elif not self._mute:
+            self.health.lost(f"{unanswered} requests in a row unanswered; reconnecting to {where}")
+        else:
+            log.debug("endpoint %s: %d requests unanswered, reconnecting", self.spec.id, unanswered)
+        client.close()
+        self._lost.set()
 
     def _values(self, response: ModbusPDU, request: Request) -> list[int] | list[bool]:
         self._check_answers(response, request)
         if response.isError():
             self.stats.exceptions += 1
             code = response.exception_code
-            name = EXCEPTION_NAMES.get(code, "unknown exception code")
-            raise PollFailure(Quality.EXCEPTION, f"exception {code} ({name})")
+            raise PollFailure(Quality.EXCEPTION, exception_detail(code, request))
         values: list[int] | list[bool] = (
             list(response.bits) if request.function.is_bit else list(response.registers)
         )

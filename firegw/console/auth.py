@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firegw.console.places import Place
+from gateway import Schema
 from gateway.config import Role
 from rules import Action
 
@@ -185,6 +186,15 @@ class Session:
     expires: float
 
 
+SESSIONS_SCHEMA = Schema(
+    "console sessions",
+    1,
+    "CREATE TABLE IF NOT EXISTS session (token_hash TEXT PRIMARY KEY, operator TEXT, "
+    "sites TEXT, lang TEXT, csrf TEXT, expires REAL);",
+)
+"""The sessions' layout, version 1 (CHANGELOG.md says what each version changed)."""
+
+
 class Sessions:
     """Sessions by token, kept in memory and in `path` (None: memory only)."""
 
@@ -192,10 +202,11 @@ class Sessions:
         self.accounts = accounts
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path or ":memory:"))
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS session (token_hash TEXT PRIMARY KEY, operator TEXT, "
-            "sites TEXT, lang TEXT, csrf TEXT, expires REAL)"
+        self._db = sqlite3.connect(str(path or ":memory:"), isolation_level=None)
+        fresh = not self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        SESSIONS_SCHEMA.apply(self._db, path or ":memory:", fresh=fresh)
+        self._db.isolation_level = (
+            "DEFERRED"  # Python's implicit transactions, as the writes expect
         )
         self._db.execute("DELETE FROM session WHERE expires < ?", (time.time(),))
         self._db.commit()

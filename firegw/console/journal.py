@@ -20,6 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from gateway import Schema
+
 log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
@@ -27,7 +29,7 @@ FLUSH_EVERY = 0.5
 PRUNE_EVERY = 3600.0
 LIMIT = 500
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS event (
     site TEXT NOT NULL, alarm_id TEXT NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL,
     by TEXT, zone TEXT, device TEXT, class TEXT, text TEXT NOT NULL, document TEXT NOT NULL,
@@ -35,6 +37,8 @@ CREATE TABLE IF NOT EXISTS event (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS event_at ON event (at);
 """
+_SCHEMA = Schema("console journal", 1, _TABLES)
+"""The journal's layout, version 1 (CHANGELOG.md says what each version changed)."""
 
 
 class Journal:
@@ -69,10 +73,15 @@ class Journal:
     def _open(self) -> sqlite3.Connection:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(str(self.path or ":memory:"), check_same_thread=False)
+        db = sqlite3.connect(
+            str(self.path or ":memory:"), check_same_thread=False, isolation_level=None
+        )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
+        _SCHEMA.apply(db, self.path or ":memory:", fresh=not _has_tables(db))
+        db.isolation_level = (
+            "DEFERRED"  # back to Python's implicit transactions, as the writes expect
+        )
         return db
 
     def add(self, event: Document) -> None:
@@ -191,3 +200,7 @@ class Journal:
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _has_tables(db: sqlite3.Connection) -> bool:
+    return bool(db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0])

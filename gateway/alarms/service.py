@@ -20,6 +20,7 @@ from core import Boundary, Reading
 from gateway.alarms.audit import AuditEntry
 from gateway.alarms.commands import Command, CommandError
 from gateway.alarms.devices import device_infos
+from gateway.alarms.eventlog import log_events
 from gateway.alarms.feed import LATENCIES_KEPT, AlarmFeed
 from gateway.alarms.lines import EventLines
 from gateway.alarms.store import AlarmStore
@@ -86,7 +87,9 @@ class AlarmService:
         """Batches of events that could not be stored at once (they were published all the
         same, and wait in the store's memory until the disk takes them)."""
         self._command_failures = Boundary(log, "applying a command")
-        self._lines = EventLines(site.config.site.id)
+        self._lines = EventLines(
+            site.config.site.id, {zone.id: str(zone.risk) for zone in site.config.zones}
+        )
         self._lock = asyncio.Lock()
         self._restored = asyncio.Event()
         self._no_feed_latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)
@@ -285,6 +288,7 @@ class AlarmService:
         await self._record(events)
         if self.feed is not None:
             self.feed.publish(events, received_at=received_at)
+        log_events(events)  # after the feed has them: a slow log never holds up a fire
         if self.outbox_writer is not None:
             for event in events:
                 await self.outbox_writer.put(self._lines(event))

@@ -30,6 +30,7 @@ from gateway.alarms.payloads import is_gone
 from gateway.sqlitefile import (
     STORAGE_ERRORS,
     Replacement,
+    Schema,
     SqliteFile,
     StoreClosedError,
     is_full,
@@ -42,7 +43,7 @@ __all__ = ["AlarmStore", "AlarmStoreClosedError", "read_commands"]
 logger = logging.getLogger(__name__)
 
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS alarms (
     id TEXT PRIMARY KEY,
     alarm TEXT NOT NULL,
@@ -73,6 +74,8 @@ CREATE TABLE IF NOT EXISTS store_info (
     value TEXT NOT NULL
 );
 """
+_SCHEMA = Schema("alarm store", 1, _TABLES)
+"""The alarm store's layout, version 1 (CHANGELOG.md says what each version changed)."""
 _INCOMPLETE = "needs_broker_alarms"
 """The `store_info` row of a file that does not hold every alarm yet (a fresh one)."""
 

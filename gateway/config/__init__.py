@@ -4,6 +4,7 @@ from gateway.config.errors import ConfigError
 from gateway.config.loader import load_site
 from gateway.config.models import (
     Device,
+    HazardClass,
     InfluxV1Connection,
     InfluxV2Connection,
     ModbusEndpoint,
@@ -31,6 +32,7 @@ __all__ = [
     "GATEWAY_POINTS",
     "ConfigError",
     "Device",
+    "HazardClass",
     "InfluxV1Connection",
     "InfluxV2Connection",
     "ModbusEndpoint",

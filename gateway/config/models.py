@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -27,7 +28,7 @@ from gateway.config.tls import TlsSettings
 from gateway.config.uplink import UplinkSettings
 from gateway.config.urls import url_problem
 from gateway.config.values import Duration, Secret
-from rules import DeviceKind, RuleSet
+from rules import AlarmClass, DeviceKind, RuleSet
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
@@ -351,6 +352,76 @@ class OutboxSettings(_Model):
         return path
 
 
+class HazardClass(StrEnum):
+    """The security department's own classes of hazard (`firegw report`), or none: not a
+    hazard of the site (the gateway's own troubles, a disablement)."""
+
+    FIRE = "fire"
+    FACILITY = "facility"
+    SECURITY = "security"
+    NONE = "none"
+
+
+def _known_timezone(name: str | None) -> str | None:
+    if name is not None:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r}; expected one such as Asia/Shanghai"
+            ) from None
+    return name
+
+
+def _known_rules_or_classes(classes: dict[str, HazardClass]) -> dict[str, HazardClass]:
+    known = {str(c) for c in AlarmClass} | {rule.name for rule in RuleSet().rules}
+    known.add("out_of_service")  # a disablement: the alarm a device or zone out of service shows
+    for key in classes:
+        if key not in known:
+            raise ValueError(
+                f"{key!r} is neither an alarm class ({', '.join(AlarmClass)}) nor a rule of "
+                "the rule table (rules/README.md)"
+            )
+    return classes
+
+
+class ReportHistory(_Model):
+    """Where `firegw report` reads the history in InfluxDB (docs/report.md, "Storage")."""
+
+    connection: str | None = Field(
+        default=None, description="the name of the influxdb: connection; default the first"
+    )
+    database: str | None = Field(
+        default=None,
+        description="the database to query: v1 the connection's; v2 the bucket's DBRP mapping",
+    )
+    events: str | None = Field(
+        default=None, description="retention policy of alarm_event; default the connection's"
+    )
+    readings: str | None = Field(
+        default=None, description="retention policy of the raw readings; default the connection's"
+    )
+    downsampled: str | None = Field(
+        default=None,
+        description="retention policy of the per-minute readings (<kind>_1m); none: the report "
+        "works them out from the raw readings",
+    )
+
+
+class ReportSettings(_Model):
+    """`firegw report`: the department's classes, its time zone, where the history is."""
+
+    timezone: Annotated[str | None, AfterValidator(_known_timezone)] = Field(
+        default=None, description="dates, days and months of the report; default the machine's"
+    )
+    classes: Annotated[dict[str, HazardClass], AfterValidator(_known_rules_or_classes)] = Field(
+        default_factory=dict,
+        description="the department's class of an alarm class or a rule (a rule wins); "
+        "added to the defaults of docs/report.md",
+    )
+    history: ReportHistory = ReportHistory()
+
+
 class Defaults(_Model):
     poll_interval: Duration = 1.0
     supervision_polls: Annotated[int, Field(ge=2, le=100)] = 3
@@ -378,3 +449,4 @@ class SiteConfig(_Model):
     roles: dict[str, Role] = Field(default_factory=lambda: dict(DEFAULT_ROLES))
     operators: tuple[Operator, ...] = ()
     devices: tuple[Device, ...] = ()
+    report: ReportSettings = ReportSettings()

@@ -52,8 +52,11 @@ def _folder_problem(folder: Path) -> str | None:
         return f"cannot create the folder {str(folder)!r}: {str(existing)!r} is not a folder"
     if os.access(existing, os.W_OK | os.X_OK):
         return None
-    if existing == folder:
-        return f"the folder {str(folder)!r} cannot be written by {_user()}"
+    if existing == folder:  # a volume mounted for another owner, as often as not
+        return (
+            f"the folder {str(folder)!r} cannot be written by {_user()}: give it to that user "
+            f"(chown {os.geteuid()}:{os.getegid()} {folder}) or set another outbox.path"
+        )
     return f"cannot create the folder {str(folder)!r}: {str(existing)!r} cannot be written by " + (
         _user()
     )

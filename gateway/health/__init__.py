@@ -10,12 +10,14 @@ the history reaches the databases, gathered into the gateway's status document.
   supervision windows, and its `keeping_up` as a reading of itself.
 - `StatusReporter`: the retained status document on the feed, and a summary in the log.
 - `RejectedPayloads`: what devices sent that the drivers could not use, kept on disk.
+- `MetricsServer`: the status document as Prometheus metrics, and a health check.
 """
 
 from gateway.health.activity import GroupSummary, SiteActivity, is_normal
 from gateway.health.delivery import NEVER_DROP, DeliveryHealth
 from gateway.health.devices import HealthBook, count_states
 from gateway.health.keeping_up import KeepingUp
+from gateway.health.metrics import MetricsServer
 from gateway.health.rejected import RejectedEntry, RejectedPayloads, read_rejected
 from gateway.health.status import StatusReporter
 from gateway.health.troubles import GatewayTroubles
@@ -27,6 +29,7 @@ __all__ = [
     "GroupSummary",
     "HealthBook",
     "KeepingUp",
+    "MetricsServer",
     "RejectedEntry",
     "RejectedPayloads",
     "SiteActivity",

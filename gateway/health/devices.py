@@ -17,6 +17,7 @@ touches the network.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -24,13 +25,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core import Quality
-from gateway.config import Site
+from gateway.config import MqttSource, Site
 from gateway.health.activity import DeviceActivity, SiteActivity
 
 __all__ = ["RECENT", "DeviceHealth", "HealthBook", "HealthState", "count_states"]
 
 RECENT = 60.0
 """Seconds a failure keeps a device `degraded` after its last occurrence."""
+
+log = logging.getLogger(__name__)
 
 _BAD_STATES = frozenset(quality.value for quality in Quality if quality is not Quality.GOOD)
 REJECTED = "rejected"
@@ -94,18 +97,51 @@ class HealthBook:
         self._started = time.monotonic()
         self._rejects_seen: Counter[str] = Counter()
         self._rejected_at: dict[str, float] = {}
+        self._topics = {
+            device.id: site.mqtt_topic(device).topic
+            for device in site.config.devices
+            if isinstance(device.source, MqttSource)
+        }
+        """Each MQTT device's topic: a device that never got a message there is named so."""
+        self._never_heard_logged: set[str] = set()
 
     def snapshot(self) -> list[DeviceHealth]:
         """Every configured device, in config order."""
         now, wall = time.monotonic(), time.time_ns()
         self._note_rejects(now)
         round_trips = self._round_trips()
-        return [
+        health = [
             self._health(
                 device.id, self.site.supervision(device), now, wall, round_trips.get(device.id)
             )
             for device in self.site.config.devices
         ]
+        self._log_never_heard(health)
+        return health
+
+    def _log_never_heard(self, health: list[DeviceHealth]) -> None:
+        """One line for the MQTT devices found lost without a single message since start: a
+        topic in the site file that is not the one the device publishes on, most often."""
+        silent = [
+            h.device
+            for h in health
+            if h.state is HealthState.LOST
+            and not h.readings
+            and h.device in self._topics
+            and h.device not in self._never_heard_logged
+        ]
+        if not silent:
+            return
+        self._never_heard_logged.update(silent)
+        shown = ", ".join(f"{d} on {self._topics[d]}" for d in silent[:5])
+        more = f" and {len(silent) - 5} more" if len(silent) > 5 else ""
+        log.warning(
+            "mqtt: %d devices have received nothing since the gateway started (%s%s): check "
+            "their topics in the site file against what they publish (mosquitto_sub -v -t '#')",
+            len(silent),
+            shown,
+            more,
+        )
 
     def _health(
         self, device: str, window: float, now: float, wall: int, round_trip: float | None
@@ -118,9 +154,12 @@ class HealthBook:
             if self._rejected_at.get(device, -1.0) >= (activity.last_error_at or -1.0):
                 last_error = "payload rejected by the profile"
         last_good = activity.last_good
+        state = self._state(device, activity, window, now)
+        if state is HealthState.LOST and not activity.readings and device in self._topics:
+            last_error = last_error or _never_heard(self._topics[device])
         return DeviceHealth(
             device=device,
-            state=self._state(device, activity, window, now),
+            state=state,
             last_good=None if last_good is None else wall - int((now - last_good) * 1e9),
             readings=activity.readings,
             errors=errors,
@@ -146,6 +185,10 @@ class HealthBook:
             if count > self._rejects_seen.get(device, 0):
                 self._rejects_seen[device] = count
                 self._rejected_at[device] = now
+
+
+def _never_heard(topic: str) -> str:
+    return f"nothing received on {topic} since start: is this the topic it publishes on?"
 
 
 def _bad_point(activity: DeviceActivity) -> bool:

@@ -22,13 +22,13 @@ from typing import Self
 
 from core import RateLimit
 from drivers.mqtt import RejectedPayload
-from gateway.sqlitefile import SqliteFile, StoreClosedError, transaction
+from gateway.sqlitefile import Schema, SqliteFile, StoreClosedError, transaction
 
 __all__ = ["RejectedEntry", "RejectedPayloads", "RejectedPayloadsClosedError", "read_rejected"]
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS rejected (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     received_at INTEGER NOT NULL,
@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS rejected (
 );
 CREATE INDEX IF NOT EXISTS rejected_by_device ON rejected (device, seq);
 """
+_SCHEMA = Schema("rejected payload store", 1, _TABLES)
+"""The layout of the rejected payloads' file, version 1 (see CHANGELOG.md)."""
 _COLUMNS = "seq, received_at, device, topic, reason, payload, size"
 _Row = tuple[int, str, str, str, bytes, int]
 """An entry to write: received_at, device, topic, reason, first bytes of payload, size."""

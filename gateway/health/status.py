@@ -56,6 +56,8 @@ class StatusReporter:
     """Where the alarm system's KPIs go as readings of the gateway `device` (the hub, for
     InfluxDB), with every `STORE_EVERY`-th status; None to keep them in the status only."""
     device: str = ""
+    event_loop: Callable[[], Mapping[str, float]] | None = None
+    """How late the event loop runs (`lag`, `worst_lag` in seconds), if it is measured."""
 
     def __post_init__(self) -> None:
         self.started_at = time.time_ns()
@@ -104,6 +106,7 @@ class StatusReporter:
             "feed": self._feed(),
             "storage": self.troubles.as_dict() if self.troubles is not None else None,
             "restarts": dict(restarts),
+            "event_loop": dict(self.event_loop()) if self.event_loop is not None else None,
         }
 
     def _alarms(self) -> dict[str, Any]:
@@ -111,11 +114,15 @@ class StatusReporter:
             return {}
         alarms = list(self.alarms.engine.alarms.values())
         unacknowledged = (AlarmState.UNACKNOWLEDGED, AlarmState.RETURNED_UNACKNOWLEDGED)
+        by_class_and_state: dict[str, Counter[str]] = {}
+        for alarm in alarms:
+            by_class_and_state.setdefault(str(alarm.alarm_class), Counter())[str(alarm.state)] += 1
         return {
             "total": len(alarms),
             "active": sum(alarm.active for alarm in alarms),
             "unacknowledged": sum(alarm.state in unacknowledged for alarm in alarms),
             "by_class": dict(Counter(str(alarm.alarm_class) for alarm in alarms)),
+            "by_class_and_state": {c: dict(states) for c, states in by_class_and_state.items()},
         }
 
     def _mqtt(self) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
-from gateway.sqlitefile import SqliteFile, StoreClosedError, transaction
+from gateway.sqlitefile import Schema, SqliteFile, StoreClosedError, transaction
 
 __all__ = ["Outbox", "OutboxClosedError", "OutboxReader"]
 
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 Rows = list[tuple[int, str]]
 """Outbox rows as (id, line), oldest first."""
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     line TEXT NOT NULL
@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS dead_letter (
     outbox_id INTEGER NOT NULL,
     line TEXT NOT NULL,
     reason TEXT NOT NULL,
-    set_aside_at_ns INTEGER NOT NULL
+    set_aside_at_ns INTEGER NOT NULL,
+    sink TEXT
 );
 CREATE TABLE IF NOT EXISTS sink_position (
     sink TEXT PRIMARY KEY,
@@ -39,7 +40,17 @@ CREATE TABLE IF NOT EXISTS outbox_counter (
     value INTEGER NOT NULL
 );
 """
-_DEAD_LETTER_SINK = "ALTER TABLE dead_letter ADD COLUMN sink TEXT"  # files made before sinks
+
+
+def _dead_letters_name_their_sink(db: sqlite3.Connection) -> None:
+    """Version 1: a file made before sinks had names has no `dead_letter.sink`."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(dead_letter)")}
+    if columns and "sink" not in columns:
+        db.execute("ALTER TABLE dead_letter ADD COLUMN sink TEXT")
+
+
+_SCHEMA = Schema("outbox", 1, _TABLES, steps={1: _dead_letters_name_their_sink})
+"""The outbox's layout, version 1 (CHANGELOG.md says what each version changed)."""
 _DROPPED = "dropped"  # the `outbox_counter` row of the size cap's drops
 _ROWS = "rows"  # the `outbox_counter` row of the lines in the outbox
 _ADD_TO_COUNTER = (
@@ -146,8 +157,6 @@ class Outbox(SqliteFile):
 
     def _open(self) -> int:
         db = self._connect(_SCHEMA)
-        if "sink" not in {row[1] for row in db.execute("PRAGMA table_info(dead_letter)")}:
-            db.execute(_DEAD_LETTER_SINK)
         self._backlog = self._stored_rows(db)
         self._load_positions()
         self.dropped = self._counter(_DROPPED)

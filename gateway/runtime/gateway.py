@@ -28,12 +28,17 @@ from gateway.operators import Authority
 from gateway.outbox import Outbox, OutboxWriter, ReadingRecorder
 from gateway.runtime.hub import Hub
 from gateway.runtime.links import LinkWatch
+from gateway.runtime.looplag import LoopLag
 from gateway.runtime.wiring import make_sink, modbus_endpoints, mqtt_devices
 from gateway.sinks import Sink
 from gateway.sqlitefile import SqliteFile
 from gateway.uplink import Uplink
 
 log = logging.getLogger(__name__)
+
+LOOP_LAG_LIMIT = 5.0
+"""Seconds of event-loop lag past which the gateway counts as unwell (its health check fails
+and the service manager's watchdog is no longer fed): a fire would wait that long."""
 
 
 class Gateway:
@@ -71,6 +76,9 @@ class Gateway:
         self.delivery_every = delivery_every
         self.troubles_every = troubles_every
         self.started = asyncio.Event()
+        self.loop_lag = LoopLag()
+        self.status: StatusReporter | None = None
+        """The status document's maker, once `run` has assembled the parts."""
         self.outbox: Outbox | None = None
         self.sinks: dict[str, Sink] = (
             {}
@@ -170,7 +178,7 @@ class Gateway:
             self.hub.subscribe("alarms", self.alarms)
             self.hub.subscribe("activity", self.activity)
             self.hub.subscribe("outbox", ReadingRecorder(self.site, writer))
-            status = self._status_reporter(feed)
+            status = self.status = self._status_reporter(feed)
             _freeze_start_up_objects()
             try:
                 await self._run_tasks(writer, status, self.troubles, store)
@@ -196,8 +204,19 @@ class Gateway:
             troubles=self.troubles,
             publish=self.hub.publish,
             device=self.site.config.site.gateway_id,
+            event_loop=self.loop_lag.as_dict,
             **options,
         )
+
+    def problems(self) -> list[str]:
+        """What keeps the gateway from doing its job right now (empty when it is well): it
+        has not started, or its event loop runs so late that alarms would wait."""
+        if not self.started.is_set():
+            return ["starting"]
+        late = max(self.loop_lag.last, self.loop_lag.stalled_for())
+        if late > LOOP_LAG_LIMIT:
+            return [f"the event loop runs {late:.1f} s late"]
+        return []
 
     def _round_trips(self) -> dict[str, float]:
         return {
@@ -240,6 +259,7 @@ class Gateway:
             tasks.create_task(supervise("links", links.run))
             tasks.create_task(supervise("gateway-troubles", troubles.run))
             tasks.create_task(supervise("status", status.run))
+            tasks.create_task(supervise("event-loop-lag", self.loop_lag.run))
             self.started.set()
             log.info(
                 "gateway for %s running: %d devices",

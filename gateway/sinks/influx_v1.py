@@ -71,6 +71,7 @@ class InfluxV1Sink(OutboxSink):
         self._params = {"db": database, "precision": "ns"}
         if retention_policy:
             self._params["rp"] = retention_policy
+        self._username = username
         self._auth = aiohttp.BasicAuth(username, password or "") if username else None
         self._create_database = create_database
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -92,13 +93,36 @@ class InfluxV1Sink(OutboxSink):
 
     async def _write(self, body: bytes) -> None:
         """POST one batch to ``/write``; raise `SinkError` unless the server took it all."""
-        await self._post("/write", params=self._params, data=body, headers=_GZIP_HEADERS)
+        try:
+            await self._post("/write", params=self._params, data=body, headers=_GZIP_HEADERS)
+        except SinkError as error:
+            raise self._explained(error) from None
+
+    def _explained(self, error: SinkError) -> SinkError:
+        """A refusal that will not mend by itself, with the setting to check: a login
+        refused, a user without rights on the database, a database that is not there."""
+        who = f"user {self._username!r}" if self._username else "an anonymous client"
+        setting = f"the username and password of influxdb connection {self.name!r}"
+        hints = {
+            401: f"the server refused the login of {who}: check {setting} in the site file",
+            403: f"{who} may not write to database {self.database!r}: "
+            f"GRANT WRITE ON {_quote_identifier(self.database)} TO the user, as an admin",
+            404: f"database {self.database!r} does not exist and {who} may not create it: "
+            f"CREATE DATABASE {_quote_identifier(self.database)} as an admin",
+        }
+        hint = hints.get(error.status or 0)
+        if hint is None:
+            return error
+        return SinkError(
+            error.status, error.retryable, error.retry_after, f"{error.message}; {hint}"
+        )
 
     async def _ensure_database(self) -> None:
         """Create the database, retrying until the server answers.
 
-        A refusal (for example a user without admin rights) is logged and ignored: the
-        database may well exist, and if it does not, the writes will say so.
+        A refusal (a user without admin rights, a login refused) is logged at debug level
+        only: the database may well exist, and if it does not, the writes say so, once,
+        naming what to do (`_explained`).
         """
         query = {"q": f"CREATE DATABASE {_quote_identifier(self.database)}"}
         while True:
@@ -108,7 +132,7 @@ class InfluxV1Sink(OutboxSink):
                 if error.status is None or error.status >= 500 or error.status == 429:
                     await self._wait_after(error)
                     continue
-                logger.warning(
+                logger.debug(
                     "InfluxDB %s: cannot create database %r: %s",
                     self.url,
                     self.database,

@@ -82,9 +82,21 @@ class InfluxV2Sink(OutboxSink):
         try:
             await write_api.write(self.bucket, self.org, body, write_precision=_NANOSECONDS)
         except InfluxDBError as error:
-            raise _error_from(error) from error
+            raise self._explained(_error_from(error)) from error
         except (aiohttp.ClientError, TimeoutError) as error:
             raise unreachable(self.url, error) from error
+
+    def _explained(self, error: SinkError) -> SinkError:
+        """A token refused, or without rights on the bucket, with the setting to check."""
+        if error.status not in (401, 403):
+            return error
+        hint = (
+            f"check the token of influxdb connection {self.name!r} in the site file: it must "
+            f"be valid and may write to bucket {self.bucket!r} of org {self.org!r}"
+        )
+        return SinkError(
+            error.status, error.retryable, error.retry_after, f"{error.message}; {hint}"
+        )
 
     def _connect(self) -> InfluxDBClientAsync:
         """The client, made on first use: it must be created inside the running loop."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from gateway.sqlitefile import SqliteFile, StoreClosedError, transaction
+from gateway.sqlitefile import Schema, SqliteFile, StoreClosedError, transaction
 from gateway.uplink.messages import Message
 from gateway.uplink.reporting import Told
 from rules import AlarmEvent
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 LAST_SEQUENCE = 9999
 """DC-09 numbers messages 0001 to 9999, then 0001 again."""
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     rank INTEGER NOT NULL,
@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS set_aside (
     at INTEGER NOT NULL
 );
 """
+_SCHEMA = Schema("uplink queue", 1, _TABLES)
 
 Decide = Callable[[AlarmEvent, Told | None], tuple[Message | None, Told | None]]
 

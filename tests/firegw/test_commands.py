@@ -181,10 +181,10 @@ def test_demo_shows_readings_alarms_and_a_fire(tmp_path: Path, broker: list[str]
     )
     assert result.returncode == 0, result.stderr
     last_frame = result.stdout.split("firegw demo: Demo clinic")[-1]
-    assert "Main building (main)" in last_frame
-    assert "5/5 up, 1 not normal" in last_frame
-    assert "3/3 up, min 0." in last_frame
-    assert re.search(r"SD-1F-01 +status +normal -> fire", last_frame)
+    assert "main Main building" in last_frame
+    assert "5/5 up 1!" in last_frame
+    assert "3/3 up 0." in last_frame
+    assert re.search(r"SD-1F-01 +status +normal -> fire \(injected\)", last_frame)
     assert re.search(
-        r"CRITICAL main-1f-er +Smoke detector SD-1F-01 in fire .*NOT ACKNOWLEDGED", last_frame
+        r"CRITICAL fire:SD-1F-01 main-1f-er \(injected\) +\[NOT ACKNOWLEDGED\]", last_frame
     )

@@ -33,7 +33,12 @@ POLL = 0.1
 TIMEOUT = 0.3
 INPUT_REGISTERS = 4  # Modbus function code, as pymodbus' datastore wants it
 FIRE = 0x0002
-EXCEPTION_2 = "exception 2 (illegal data address)"
+EXCEPTION_2 = (
+    "exception 2 (illegal data address) reading input registers 100-102 of unit 1: the unit "
+    "has no such registers: check the device's unit and address in the site file, and its "
+    "profile's registers"
+)
+"""What the panel says of sd-99's registers (address 100), with what to check."""
 
 
 def profile(name: str) -> ModbusProfile:

@@ -391,9 +391,11 @@ def test_an_event_line_has_the_report_tags_and_typed_fields() -> None:
         'rule=pressure_low,site=demo,zone=main-1f-er alarm_id="pressure_low:HP-1F-01",'
         'kind="raised",state="unacknowledged",message="Hydrant pressure transmitter HP-1F-01 '
         'pressure below minimum: 0.05 MPa (limit 0.1 MPa) (zone main-1f-er)",'
-        'cause="condition present for 30 s (on-delay)",escalation_level=0i,'
-        f"value=0.05 {event.at}"
+        'cause="condition present for 30 s (on-delay)",escalation_level=0i,active=true,'
+        f"latched=false,shelved=false,out_of_service=false,raised_at={event.alarm.raised_at}i,"
+        f"since_raised=0.0,value=0.05 {event.at}"
     )
+    assert ",risk=high," in event_line(event, "demo", risk="high")
 
 
 def test_two_events_of_one_alarm_at_once_stay_two_points() -> None:

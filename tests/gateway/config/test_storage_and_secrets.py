@@ -108,6 +108,8 @@ def test_an_outbox_in_a_folder_that_cannot_be_written_is_refused(
     site = site_with(tmp_path, f"outbox: {{path: {unwritable_folder / 'o.sqlite'}}}")
     assert errors_of(site) == [
         f"site.yaml:5: outbox.path: the folder '{unwritable_folder}' cannot be written by {user()}"
+        f": give it to that user (chown {os.geteuid()}:{os.getegid()} {unwritable_folder}) or "
+        "set another outbox.path"
     ]
 
 

@@ -174,6 +174,8 @@ def test_the_cli_says_when_nothing_was_rejected(
     path = load_site(site_file).rejected_payloads_path
     assert capsys.readouterr().out == (
         f"no rejected payloads: {path} does not exist (nothing rejected yet)\n"
+        "(a device whose topic in the site file is not the one it publishes on receives "
+        "nothing to reject: firegw status shows it lost, with the topic it waits on)\n"
     )
 
 
