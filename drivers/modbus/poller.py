@@ -101,6 +101,7 @@ class ModbusDriver:
         pace = asyncio.Semaphore(connects_at_once)
         self.pollers = tuple(EndpointPoller(spec, pace=pace) for spec in endpoints)
         self._by_id = {poller.spec.id: poller for poller in self.pollers}
+        self._queued = list(self.pollers)
 
     def answering(self, endpoint: str, within: float) -> bool:
         """Whether `endpoint` is connected and answered within the last `within` seconds."""
@@ -115,7 +116,9 @@ class ModbusDriver:
     def queued(self) -> int:
         """How many endpoints' first connection attempts still wait for their turn: at a start
         that is the gateway's own time, not their devices' failure (see `CONNECTS_AT_ONCE`)."""
-        return sum(1 for poller in self.pollers if poller.queued)
+        if self._queued:  # a first attempt is made once: when all had theirs, nothing to scan
+            self._queued = [poller for poller in self._queued if poller.queued]
+        return len(self._queued)
 
     @property
     def stats(self) -> dict[str, EndpointStats]:
