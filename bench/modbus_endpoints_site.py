@@ -10,12 +10,38 @@ aside). Used by the Modbus endpoints benchmark and by the slow-start system test
 
 from __future__ import annotations
 
+import contextlib
+import random
+import socket
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.site import _scale, free_ports
+from bench.site import _scale
+
+LOWEST_PORT = 10_000
+
+
+def quiet_ports(count: int) -> list[int]:
+    """`count` loopback ports nobody listens on now, below the kernel's ephemeral range: a
+    thousand ports picked from it would be taken, now and then, by some other process's
+    outgoing connection before the simulators listen on them."""
+    low, _ = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    candidates = list(range(LOWEST_PORT, low))
+    random.shuffle(candidates)
+    ports: list[int] = []
+    with contextlib.ExitStack() as stack:
+        for port in candidates:
+            probe = stack.enter_context(socket.socket())
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise RuntimeError(f"fewer than {count} free ports between {LOWEST_PORT} and {low}")
 
 
 def one_endpoint_per_device(document: dict[str, Any], *, copies: int = 1) -> dict[str, Any]:
@@ -27,7 +53,7 @@ def one_endpoint_per_device(document: dict[str, Any], *, copies: int = 1) -> dic
     old = {endpoint["id"]: endpoint for endpoint in modbus["endpoints"]}
     devices = [d for d in document["devices"] if "endpoint" in d["source"]]
     endpoints = []
-    for device, port in zip(devices, free_ports(len(devices)), strict=True):
+    for device, port in zip(devices, quiet_ports(len(devices)), strict=True):
         own = f"{device['id'].lower()}-io"
         before = old[device["source"]["endpoint"]]
         endpoints.append({**before, "id": own, "host": "127.0.0.1", "port": port})
