@@ -77,14 +77,16 @@ def write_modbus_site(folder: Path, scale: int) -> Path:
 # (a) the bare loop, in a process of its own
 
 
-async def _bare_endpoint(spec: ModbusEndpointSpec, counts: list[int], rng: random.Random) -> None:
+async def _bare_endpoint(
+    spec: ModbusEndpointSpec, counts: list[int], rng: random.Random, stop: asyncio.Event
+) -> None:
     blocks = plan_requests(spec.devices, spec.merge_gap)
     client = AsyncModbusTcpClient(spec.host or "127.0.0.1", port=spec.port, timeout=spec.timeout)
     await client.connect()
     loop = asyncio.get_running_loop()
     due = loop.time() + rng.uniform(0.0, POLL)
     try:
-        while True:
+        while not stop.is_set():  # pymodbus may swallow a cancellation (see drivers.modbus.link)
             await asyncio.sleep(max(0.0, due - loop.time()))
             due += POLL
             for block in blocks:
@@ -99,14 +101,13 @@ async def _bare_endpoint(spec: ModbusEndpointSpec, counts: list[int], rng: rando
 async def bare_loop(site_file: Path, seconds: float) -> dict[str, Any]:
     """(a): every endpoint polled by a bare client; CPU per request of this process."""
     specs = modbus_endpoints(load_site(site_file))
-    counts, rng = [0, 0], random.Random(1)
-    tasks = [asyncio.create_task(_bare_endpoint(spec, counts, rng)) for spec in specs]
+    counts, rng, stop = [0, 0], random.Random(1), asyncio.Event()
+    tasks = [asyncio.create_task(_bare_endpoint(spec, counts, rng, stop)) for spec in specs]
     await asyncio.sleep(WARM_UP)
     cpu, start, before = time.process_time(), time.monotonic(), counts[0]
     await asyncio.sleep(seconds)
     cpu, wall, requests = time.process_time() - cpu, time.monotonic() - start, counts[0] - before
-    for task in tasks:
-        task.cancel()
+    stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     return {
         "endpoints": len(specs),
