@@ -1,7 +1,7 @@
 """The one benchmark command: every part against the targets (bench/targets.py), one table.
 
     .venv/bin/python -m bench [--quick] [--scale 10] [--runs 3] [--gateways 8]
-        [--only alarm,throughput,modbus,footprint,startup,drain,campus,uplink] [--no-report]
+        [--only alarm,throughput,modbus,footprint,startup,drain,campus,uplink,disk] [--no-report]
 
 Starts the real pieces part by part (Mosquitto, InfluxDB, the simulators, the gateway as its
 own process), repeats each measurement `--runs` times where the part allows, prints one table

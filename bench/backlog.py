@@ -8,9 +8,6 @@ line encoded by `gateway.outbox.lineprotocol` under the device's tags, appended 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -151,8 +148,8 @@ async def build_backlog(site: Site, path: Path, minutes: float) -> Backlog:
                 pending = []
             if window is None:
                 break
+        backlog.last_id = await outbox.accepted()
     backlog.build_s = time.perf_counter() - began
-    backlog.last_id = await asyncio.to_thread(_last_id, path)
     return backlog
 
 
@@ -163,9 +160,3 @@ async def _append(outbox: Outbox, lines: list[str], backlog: Backlog) -> None:
     backlog.lines += len(lines)
     if backlog.lines // 2_000_000 != (backlog.lines - len(lines)) // 2_000_000:
         print(f"  {backlog.lines:,} lines", flush=True)
-
-
-def _last_id(path: Path) -> int:
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-    return 0 if row is None else int(row[0])

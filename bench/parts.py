@@ -193,6 +193,51 @@ def footprint_rows(documents: dict[str, list[Document]], options: Options) -> li
     ]
 
 
+def disk_rows(documents: dict[str, list[Document]], options: Options) -> list[Row]:
+    """Disk writes at each scale and the outbox's bytes per buffered reading, this code and
+    the revision before (the "before" rows have no target: they are the comparison)."""
+    rows = []
+    for document in documents.get("disk", []):
+        for scale, codes in document["scales"].items():
+            for code in ("before", "after"):
+                if code not in codes:
+                    continue
+                runs = codes[code]["runs"]
+                for key, figure, unit, limit in (
+                    (
+                        "bytes_written_per_reading",
+                        "disk: bytes written per reading",
+                        "B",
+                        targets.DISK_BYTES_PER_READING_1X,
+                    ),
+                    (
+                        "kb_written_per_s",
+                        "disk: written per second",
+                        "KB/s",
+                        targets.DISK_KB_PER_S_1X,
+                    ),
+                    (
+                        "bytes_on_disk_per_buffered_reading",
+                        "disk: outbox per buffered reading",
+                        "B",
+                        targets.OUTBOX_BYTES_PER_BUFFERED_READING,
+                    ),
+                ):
+                    if key not in runs[0]:
+                        continue
+                    aimed = code == "after" and scale == "x1"
+                    rows.append(
+                        Row.of(
+                            f"{figure}, {scale.removeprefix('x')}x, {code}",
+                            unit,
+                            [run[key] for run in runs],
+                            f"< {limit:g} {unit}" if aimed else "",
+                            _below(limit) if aimed else None,
+                        )
+                    )
+    return rows
+
+
 def startup_rows(documents: dict[str, list[Document]], options: Options) -> list[Row]:
     runs = [run for document in documents.get("startup", []) for run in document["runs"]]
     rows = [

@@ -60,12 +60,13 @@ async def gateway_process(
         await stop_process(process)
 
 
-async def start(command: list[str], log: Path) -> asyncio.subprocess.Process:
-    """Start `command` in the repository, in a session of its own, output to `log`."""
+async def start(command: list[str], log: Path, cwd: Path = REPO) -> asyncio.subprocess.Process:
+    """Start `command` in the repository (or in `cwd`: ``python -m`` runs the code found
+    there first), in a session of its own, output to `log`."""
     with log.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
             *command,
-            cwd=REPO,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,

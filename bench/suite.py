@@ -134,6 +134,12 @@ def _drain(options: Options, folder: Path) -> list[Invocation]:
     ]
 
 
+def _disk(options: Options, folder: Path) -> list[Invocation]:
+    out = folder / "disk-writes.json"
+    length = ("--quick",) if options.quick else ("--runs", str(options.runs))
+    return [Invocation("disk_writes", (*length, "--out", str(out)), out, "disk")]
+
+
 def _campus(options: Options, folder: Path) -> list[Invocation]:
     out = folder / "campus.json"
     length = (
@@ -182,6 +188,7 @@ PARTS = {
         Part("drain", _drain, parts.drain_rows, lambda call, quick: None),  # its files are its own
         Part("campus", _campus, parts.campus_rows, _canonical("campus")),
         Part("uplink", _uplink, parts.uplink_rows, _canonical("uplink")),
+        Part("disk", _disk, parts.disk_rows, _canonical("disk-writes")),
     )
 }
 

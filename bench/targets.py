@@ -25,6 +25,13 @@ DRAIN_POINTS_PER_S = 100_000.0
 """Points per second drained to the database after an outage."""
 UPLINK_P99_S = 2.0
 """A detector's fire on the simulator -> the monitoring centre's receiver (SIA DC-09), p99."""
+DISK_BYTES_PER_READING_1X = 76.0
+"""Bytes the gateway writes to disk per reading stored, at reference-site scale with the
+database healthy: a tenth of the 760 of the outbox of one row per line."""
+DISK_KB_PER_S_1X = 40.0
+"""Kilobytes a second the gateway writes to disk at reference-site scale (an SD card's life)."""
+OUTBOX_BYTES_PER_BUFFERED_READING = 34.0
+"""Bytes of outbox file per reading buffered during an outage: a quarter of 136."""
 ENDPOINTS_CPU_PERCENT_1X = 5.0
 """Percent of one core with one Modbus endpoint per device, reference site, 1 s polling."""
 ENDPOINTS_CPU_PERCENT_10X = 30.0

@@ -43,6 +43,11 @@ PRIORITIES = {
 """Python's levels as syslog priorities (sd-daemon(3): `<3>` error ... `<7>` debug)."""
 
 
+HANDLER_NAME = "firegw"
+"""The name of the handler `setup_logging` installs, so that a second call replaces it and
+leaves any other handler (a test runner's) alone."""
+
+
 def setup_logging(level: str, form: LogForm = LogForm.AUTO, stream: TextIO | None = None) -> None:
     """Log to `stream` (standard error) at `level` in `form`; `auto` is `journal` when
     standard error is connected to the journal, `text` otherwise."""
@@ -51,9 +56,11 @@ def setup_logging(level: str, form: LogForm = LogForm.AUTO, stream: TextIO | Non
         form = LogForm.JOURNAL if to_the_journal(stream) else LogForm.TEXT
     handler = logging.StreamHandler(stream)
     handler.setFormatter(_FORMATTERS[form]())
+    handler.set_name(HANDLER_NAME)
     root = logging.getLogger()
     for old in root.handlers[:]:
-        root.removeHandler(old)
+        if old.get_name() == HANDLER_NAME:  # set up before: replaced, never doubled
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
 

@@ -91,6 +91,9 @@ class Schema:
     version: int
     tables: str
     steps: Mapping[int, Step] = field(default_factory=dict)
+    page_size: int | None = None
+    """The page size of a new file (SQLite's default, 4096, if None); a file keeps the one it
+    was made with."""
 
     def apply(self, db: sqlite3.Connection, path: Path | str, *, fresh: bool) -> None:
         """Bring the file open as `db` (autocommit mode) to this version; `fresh`: it has no
@@ -105,6 +108,7 @@ class Schema:
                 found,
                 self.version,
             )
+            db.executescript(self.tables)  # what this version needs and a newer one moved away
             return
         if found < self.version and not fresh:
             with transaction(db):
@@ -281,8 +285,11 @@ class SqliteFile:
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _create_private(self.path)
+        new = self.path.stat().st_size == 0
         db = sqlite3.connect(self.path, isolation_level=None)
         try:
+            if new and schema.page_size is not None:
+                db.execute(f"PRAGMA page_size = {schema.page_size:d}")  # before anything is written
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             tables = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'")

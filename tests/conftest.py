@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Protocol, Self, TypeVar
 
 import pytest
 
+from firegw.logs import HANDLER_NAME
 from tests.servers import InfluxServer, MosquittoServer, VictoriaMetricsServer
 
 MosquittoFactory = Callable[[], MosquittoServer]
@@ -74,3 +76,16 @@ def victoria_metrics_factory(tmp_path: Path) -> Iterator[VictoriaFactory]:
     """Start VictoriaMetrics servers (v2 write API peers) a test may stop and restart."""
     with _servers(VictoriaMetricsServer, tmp_path / "victoria-metrics") as start:
         yield start
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """A test that runs `firegw` in this process sets up its logging (root level and a
+    handler on a stream pytest later closes); put it back, so later tests see what they log."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
+    for handler in root.handlers[:]:
+        if handler.get_name() == HANDLER_NAME:
+            root.removeHandler(handler)

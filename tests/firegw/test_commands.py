@@ -6,7 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_site
+from gateway.outbox.store import lines_in_file
 from simulators import SimulatedSite
 from tests.servers import InfluxServer, MosquittoServer, free_port
 from tests.sites import CONFIG, clinic_site, eventually
@@ -86,8 +86,7 @@ def test_check_of_a_broken_copy_exits_2_naming_every_problem(tmp_path: Path) -> 
 
 
 def outbox_rows(path: Path) -> list[str]:
-    with sqlite3.connect(path) as db:
-        return [line for (line,) in db.execute("SELECT line FROM outbox ORDER BY id")]
+    return [line for _, line in lines_in_file(path)]
 
 
 def device_and_time(line: str) -> tuple[str, int]:

@@ -23,6 +23,8 @@ from gateway.uplink.queue import Mark, UplinkQueue
 from rules import Alarm, AlarmClass, AlarmState, Priority
 
 CURRENT = 1
+OUTBOX_CURRENT = 2
+"""The outbox keeps its lines in compressed batches since version 2."""
 
 OUTBOX_0_1 = """
 CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL);
@@ -107,8 +109,11 @@ async def test_an_outbox_of_the_previous_layout_keeps_its_lines_and_positions(
         assert outbox.dropped == 7
         rows = await outbox.reader("influxdb").peek(10)
         assert [line for _, line in rows] == ["hydrant_pressure,device=HP-1 pressure=0.40 2"]
-    assert schema_version(path) == CURRENT
-    assert f"outbox {path}: schema upgraded from version 0 to {CURRENT}" in caplog.messages
+    assert schema_version(path) == OUTBOX_CURRENT
+    assert f"outbox {path}: schema upgraded from version 0 to {OUTBOX_CURRENT}" in caplog.messages
+    db = sqlite3.connect(path)  # the lines moved into batches, the row-per-line table is gone
+    assert db.execute("SELECT name FROM sqlite_master WHERE name = 'outbox'").fetchone() is None
+    db.close()
 
 
 async def test_an_outbox_from_before_named_sinks_gets_the_column_and_the_tables(
@@ -122,7 +127,7 @@ async def test_an_outbox_from_before_named_sinks_gets_the_column_and_the_tables(
     assert "sink" in {row[1] for row in db.execute("PRAGMA table_info(dead_letter)")}
     assert db.execute("SELECT name FROM sqlite_master WHERE name = 'sink_position'").fetchone()
     db.close()
-    assert schema_version(path) == CURRENT
+    assert schema_version(path) == OUTBOX_CURRENT
 
 
 async def test_an_alarm_store_of_the_previous_layout_keeps_its_alarms(tmp_path: Path) -> None:
@@ -171,7 +176,8 @@ async def test_a_fresh_store_is_made_at_the_current_version(tmp_path: Path) -> N
         UplinkQueue(tmp_path / "u.sqlite"),
     ):
         pass
-    for name in ("o", "a", "r", "u"):
+    assert schema_version(tmp_path / "o.sqlite") == OUTBOX_CURRENT
+    for name in ("a", "r", "u"):
         assert schema_version(tmp_path / f"{name}.sqlite") == CURRENT
 
 
@@ -179,7 +185,12 @@ async def test_a_store_of_a_newer_version_is_used_as_it_is_with_one_error(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An older firegw put back after an upgrade: it reads what it knows, and says so."""
-    path = old_file(tmp_path / "outbox.sqlite", OUTBOX_0_1)
+    path = tmp_path / "outbox.sqlite"
+    async with Outbox(path) as outbox:
+        await outbox.append(
+            ["camera,device=CAM-1 online=true 1", "camera,device=CAM-1 online=true 2"]
+        )
+        await outbox.reader("influxdb").advance(1)
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 99")
     db.close()
@@ -188,6 +199,6 @@ async def test_a_store_of_a_newer_version_is_used_as_it_is_with_one_error(
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == [
         f"outbox {path} was written by a newer firegw (schema version 99; this one knows "
-        f"{CURRENT}): using it as it is (docs/upgrading.md says how to go back)"
+        f"{OUTBOX_CURRENT}): using it as it is (docs/upgrading.md says how to go back)"
     ]
     assert schema_version(path) == 99

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.outbox import Outbox, OutboxWriter
-from gateway.outbox.store import OutboxClosedError
+from gateway.outbox.store import OutboxClosedError, lines_in_file
 
 
 def lines(count: int, start: int = 0) -> list[str]:
@@ -219,7 +219,7 @@ async def test_a_reader_drains_while_the_writer_writes(tmp_path: Path) -> None:
         with sqlite3.connect(path) as other_reader:
             async with asyncio.timeout(20):
                 await asyncio.gather(produce(), consume())
-            count = other_reader.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            count = other_reader.execute("SELECT count(*) FROM outbox_batch").fetchone()[0]
         writing.cancel()
         with pytest.raises(asyncio.CancelledError):
             await writing
@@ -270,11 +270,9 @@ async def test_the_drop_count_survives_closing_and_reopening(tmp_path: Path) -> 
     async with Outbox(path) as outbox:  # no cap now: nothing more dropped, the count stays
         await outbox.append(lines(5, start=1022))
         assert outbox.dropped == 32
+        assert await outbox.backlog() == 995
     with sqlite3.connect(path) as db:
-        assert dict(db.execute("SELECT name, value FROM outbox_counter")) == {
-            "dropped": 32,
-            "rows": 995,
-        }
+        assert dict(db.execute("SELECT name, value FROM outbox_counter")) == {"dropped": 32}
 
 
 async def test_the_drop_count_equals_the_rows_deleted(tmp_path: Path) -> None:
@@ -315,28 +313,22 @@ async def test_an_outbox_file_from_before_the_drop_count_opens_and_counts(
         assert [line for _, line in await outbox.peek(1)] == lines(1, start=11)
 
 
-async def test_the_line_count_is_kept_not_counted_on_opening(tmp_path: Path) -> None:
-    """Counting a day's backlog on opening would read the whole file; the count is kept in it,
-    in step with every append, delivery and drop, across reopening."""
+async def test_the_backlog_is_counted_from_the_batches_on_opening(tmp_path: Path) -> None:
+    """Counting a day's backlog line by line on opening would read the whole file: each
+    batch's `kept` is trusted, and only a batch a sink is in the middle of is unpacked. The
+    count stays in step with every append, delivery and drop, across reopening."""
     path = tmp_path / "outbox.db"
     async with Outbox(path, sinks=["local", "central"], max_rows=1000) as outbox:
-        await outbox.append(lines(1200))
+        await outbox.append(lines(600))
+        await outbox.append(lines(600, start=600))  # 1200: the cap drops the oldest 210
         rows = await outbox.peek(300)
         await outbox.reader("local").advance(rows[-1][0])
         await outbox.reader("central").advance(rows[99][0])
-        assert await outbox.backlog() == counted(path)
-    async with Outbox(path, sinks=["local"]) as outbox:  # central is gone: its rows go too
-        assert await outbox.backlog() == counted(path) == 990 - 300
+        assert await outbox.backlog() == 990 - 100 == len(lines_in_file(path))
+    async with Outbox(path, sinks=["local"]) as outbox:  # central is gone: its lines go too
+        assert await outbox.backlog() == 990 - 300 == len(lines_in_file(path))
     with sqlite3.connect(path) as db:  # a wrong count shows: it is trusted on opening
-        db.execute("UPDATE outbox_counter SET value = 7 WHERE name = 'rows'")
+        db.execute("UPDATE outbox_batch SET kept = 7 WHERE first_id = 601")
     db.close()
     async with Outbox(path, sinks=["local"]) as outbox:
-        assert await outbox.backlog() == 7
-
-
-def counted(path: Path) -> int:
-    with sqlite3.connect(path) as db:
-        kept = db.execute("SELECT value FROM outbox_counter WHERE name = 'rows'").fetchone()[0]
-        assert kept == db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-    db.close()
-    return int(kept)
+        assert await outbox.backlog() == 90 + 7

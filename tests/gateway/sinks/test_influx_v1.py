@@ -76,8 +76,10 @@ async def drained(outbox: Outbox) -> None:
 
 @asynccontextmanager
 async def pipeline(outbox: Outbox, sink: OutboxSink) -> AsyncIterator[OutboxWriter]:
-    """Run a writer and the sink on `outbox` for the duration of the block."""
-    writer = OutboxWriter(outbox, on_commit=sink.wake)
+    """Run a writer and the sink on `outbox` for the duration of the block. The writer
+    commits as the lines come (no `commit_interval`), so the sink meets an outage that lasts
+    a fraction of a second."""
+    writer = OutboxWriter(outbox, on_commit=sink.wake, commit_interval=0)
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(writer.run()), group.create_task(sink.run(outbox))]
         try:
