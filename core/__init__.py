@@ -17,7 +17,7 @@ from core.connection import ConnectionHealth
 from core.errors import FiregwError
 from core.jsontext import JsonError, parse_json
 from core.reading import Quality, Reading, ReadingSink, Value, now_ns
-from core.tasks import restarts, supervise
+from core.tasks import restarts, stopping, supervise
 
 __all__ = [
     "FULL_JITTER",
@@ -35,5 +35,6 @@ __all__ = [
     "parse_json",
     "quiet_loop_errors",
     "restarts",
+    "stopping",
     "supervise",
 ]

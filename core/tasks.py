@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from core.backoff import Backoff
 from core.errors import FiregwError
 
-__all__ = ["STABLE_RUN", "restarts", "supervise"]
+__all__ = ["STABLE_RUN", "restarts", "stopping", "supervise"]
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +46,32 @@ async def supervise(
         started = loop.time()
         try:
             await run()
-        except FiregwError as error:  # raised on purpose: its message says it all
-            restarts[name] += 1
-            log.error("task %s stopped: %s (restart %d); restarting", name, error, restarts[name])
-        except Exception:
-            restarts[name] += 1
-            log.exception("task %s crashed (restart %d); restarting", name, restarts[name])
+        except Exception as error:
+            if stopping():
+                # Asked to stop, and the task turned the cancellation into another error (a
+                # client library's "disconnected"): stop, never restart into a shutdown.
+                raise asyncio.CancelledError from error
+            _log_crash(name, error)
         else:
             return
         if loop.time() - started >= STABLE_RUN:
             backoff.reset()
         await asyncio.sleep(backoff.next_delay())
+
+
+def stopping() -> bool:
+    """Whether the current task has been asked to stop (a cancellation still pending).
+
+    For a reconnect loop that catches a client library's errors: some turn a cancellation
+    into "disconnected", and a loop that reconnects then would never let the gateway stop.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _log_crash(name: str, error: Exception) -> None:
+    restarts[name] += 1
+    if isinstance(error, FiregwError):  # raised on purpose: its message says it all
+        log.error("task %s stopped: %s (restart %d); restarting", name, error, restarts[name])
+    else:
+        log.error("task %s crashed (restart %d); restarting", name, restarts[name], exc_info=error)

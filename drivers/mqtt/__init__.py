@@ -8,6 +8,7 @@ from drivers.mqtt.failures import LibraryLog, describe_failure
 from drivers.mqtt.profile import FieldPoint, FieldType, MqttProfile
 from drivers.mqtt.rejects import RejectedPayload
 from drivers.mqtt.routing import MqttDevice
+from drivers.mqtt.session import connected
 from drivers.mqtt.subscriber import BrokerSpec, MqttDriver
 from drivers.mqtt.topics import PLACEHOLDER, fill_template, key_problem, overlap, topic_problem
 
@@ -21,6 +22,7 @@ __all__ = [
     "MqttDriver",
     "MqttProfile",
     "RejectedPayload",
+    "connected",
     "describe_failure",
     "fill_template",
     "key_problem",

@@ -23,11 +23,21 @@ from typing import Any
 import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core import Backoff, Boundary, ConnectionHealth, RateLimit, Reading, ReadingSink, now_ns
+from core import (
+    Backoff,
+    Boundary,
+    ConnectionHealth,
+    RateLimit,
+    Reading,
+    ReadingSink,
+    now_ns,
+    stopping,
+)
 from drivers.mqtt.decode import PayloadError, decode_payload
 from drivers.mqtt.failures import LibraryLog, describe_failure
 from drivers.mqtt.rejects import RejectedPayload, RejectHandler, field_error_reason
 from drivers.mqtt.routing import MqttDevice, TopicRouter
+from drivers.mqtt.session import connected
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +177,13 @@ class MqttDriver:
         try:
             await self._session(sink, backoff)
         except aiomqtt.MqttError as exc:
+            if stopping():  # the cancellation, come back as "disconnected": stop
+                raise asyncio.CancelledError from exc
             self.health.failed(describe_failure(exc, self.broker, self._library))
 
     async def _session(self, sink: ReadingSink, backoff: Backoff) -> None:
         """One connection: subscribe, then handle messages until the broker goes away."""
-        async with self.broker.client(logger=self._library.logger) as client:
+        async with connected(self.broker.client(logger=self._library.logger)) as client:
             filters = self.router.subscriptions
             granted = await client.subscribe([(topic, QOS) for topic in filters])
             self._note_up(filters, granted)

@@ -24,6 +24,7 @@ from firegw.report.history import (
 )
 from firegw.report.influx import ANSWERING_POINTS
 from firegw.report.period import Period
+from gateway.outbox import read_lines
 from rules import AlarmEvent
 
 __all__ = ["StoreHistory"]
@@ -133,9 +134,9 @@ def _readings(path: Path, start: int, end: int, limits: Limits) -> ReadingFigure
 
 def _lines(path: Path, start: int, end: int) -> Iterator[tuple[str, str, int, str]]:
     """(kind, device, time, line) of every reading line in the outbox within the period."""
-    kinds = " OR ".join(f"line LIKE '{kind},%'" for kind in ANSWERING_POINTS)
-    with _read_only(path) as outbox:
-        for (line,) in outbox.execute(f"SELECT line FROM outbox WHERE {kinds} ORDER BY id"):
+    kinds = tuple(f"{kind}," for kind in ANSWERING_POINTS)
+    for _, line in read_lines(path):
+        if line.startswith(kinds):
             at = int(line.rsplit(" ", 1)[1])
             device = _DEVICE.search(line)
             if start <= at < end and device is not None:

@@ -24,8 +24,8 @@ from typing import Any, Self
 
 import aiomqtt
 
-from core import Backoff, ConnectionHealth, supervise
-from drivers.mqtt import BrokerSpec, LibraryLog, describe_failure
+from core import Backoff, ConnectionHealth, stopping, supervise
+from drivers.mqtt import BrokerSpec, LibraryLog, connected, describe_failure
 from gateway.alarms.commands import Command, CommandError, parse_command
 from gateway.alarms.guard import FeedGuard, OtherGateway
 from gateway.alarms.outgoing import LAST, Outgoing, PublishQueue
@@ -288,6 +288,8 @@ class AlarmFeed:
         try:
             await self._session()
         except* aiomqtt.MqttError as errors:
+            if stopping():  # the cancellation, come back as "disconnected": stop
+                raise asyncio.CancelledError from errors
             error = errors.exceptions[0]
             reason = (
                 describe_failure(error, self.broker, self._library)
@@ -299,7 +301,7 @@ class AlarmFeed:
             self.health.closed()
 
     async def _session(self) -> None:
-        async with self._client() as client:
+        async with connected(self._client()) as client:
             self._guard.echoes.new_session()
             await client.subscribe([(self.topics.commands, QOS), *self._own_retained])
             await self._announce(client)

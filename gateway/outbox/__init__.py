@@ -12,7 +12,7 @@ table with the reason), or when the outbox is full and it is among the oldest re
 """
 
 from gateway.outbox.recorder import ReadingRecorder
-from gateway.outbox.store import Outbox, OutboxReader, Rows
+from gateway.outbox.store import Outbox, OutboxReader, Rows, read_lines
 from gateway.outbox.writer import OutboxWriter
 
 __all__ = [
@@ -21,4 +21,5 @@ __all__ = [
     "OutboxWriter",
     "ReadingRecorder",
     "Rows",
+    "read_lines",
 ]

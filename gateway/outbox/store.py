@@ -14,7 +14,7 @@ from typing import Self
 from gateway.outbox.batches import BatchCache, pack, unpack
 from gateway.sqlitefile import Schema, SqliteFile, StoreClosedError, transaction
 
-__all__ = ["Outbox", "OutboxClosedError", "OutboxReader", "lines_in_file"]
+__all__ = ["Outbox", "OutboxClosedError", "OutboxReader", "lines_in_file", "read_lines"]
 
 logger = logging.getLogger(__name__)
 
@@ -475,23 +475,27 @@ class OutboxReader:
 
 
 def lines_in_file(path: Path | str) -> Rows:
-    """The lines waiting in the outbox file at `path` as (id, line), oldest first, read from
-    outside while a gateway may be writing it (or was killed writing it): opened read-only,
-    never created. Lines every sink has passed are left out; an empty list before the file
-    or its tables exist."""
+    """The lines waiting in the outbox file at `path` as (id, line), oldest first: `read_lines`
+    as a list."""
+    return list(read_lines(path))
+
+
+def read_lines(path: Path | str) -> Iterator[tuple[int, str]]:
+    """The lines waiting in the outbox file at `path` as (id, line), oldest first, read batch
+    by batch from outside while a gateway may be writing it (or was killed writing it):
+    opened read-only, never created. Lines every sink has passed are left out; nothing before
+    the file or its tables exist."""
     if not Path(path).exists():
-        return []
+        return
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
         try:
             floor = db.execute("SELECT min(last_id) FROM sink_position").fetchone()[0] or 0
-            batches = db.execute(_BATCHES_AFTER, (floor,)).fetchall()
+            batches = db.execute(_BATCHES_AFTER, (floor,))
         except sqlite3.OperationalError as error:
             if "no such table" in str(error):
-                return []
+                return
             raise
-    return [
-        (first_id + index, line)
-        for first_id, blob in batches
-        for index, line in enumerate(unpack(blob))
-        if line and first_id + index > floor
-    ]
+        for first_id, blob in batches:
+            for index, line in enumerate(unpack(blob)):
+                if line and first_id + index > floor:
+                    yield first_id + index, line

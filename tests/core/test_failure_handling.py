@@ -17,6 +17,7 @@ from core import (
     FiregwError,
     RateLimit,
     restarts,
+    stopping,
     supervise,
 )
 from core.connection import Counters
@@ -169,3 +170,50 @@ async def test_supervise_restarts_a_task_and_logs_an_expected_error_without_a_tr
     assert first.exc_info is None
     assert second.getMessage() == "task test-flaky crashed (restart 2); restarting"
     assert second.exc_info is not None
+
+
+class Disconnected(Exception):
+    """What a client library may raise instead of the cancellation it was interrupted by."""
+
+
+async def test_a_task_that_turns_its_cancellation_into_an_error_is_stopped_not_restarted() -> None:
+    """aiomqtt can end a cancelled message loop with "Disconnected during message iteration":
+    a supervisor that restarted it, or a reconnect loop that reconnected, would keep a
+    stopping gateway running for ever."""
+    started = asyncio.Event()
+    runs = 0
+
+    async def converts_its_cancellation() -> None:
+        nonlocal runs
+        runs += 1
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise Disconnected("during message iteration") from None
+
+    task = asyncio.create_task(supervise("test-converts", converts_its_cancellation))
+    await asyncio.wait_for(started.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 30)
+    assert runs == 1
+
+
+async def test_stopping_says_whether_this_task_was_asked_to_stop() -> None:
+    seen: list[bool] = []
+
+    async def look() -> None:
+        seen.append(stopping())
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            seen.append(stopping())
+            raise
+
+    task = asyncio.create_task(look())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == [False, True]
