@@ -447,6 +447,19 @@ def test_a_dead_device_is_still_lost_while_the_gateway_is_behind() -> None:
     assert engine.alarms["comms_lost:SD-1"].value == 3.0
 
 
+def test_a_gateway_that_stays_behind_delays_no_fault_past_100_s() -> None:
+    """The lag credit never carries a silent device past GB 50166's 100 s."""
+    engine, clock = make(supervision=3.0)
+    engine.on_readings([reading(d.id, "temperature", 20.0) for d in site()])
+    events: list[AlarmEvent] = []
+    for second in range(1, 100):  # 99% of each second lost to a starved loop
+        clock.advance(1.0)
+        events = engine.tick(unpolled=second * 0.99)
+        assert ("raised", "comms_lost:SD-1") not in seen(events)
+    clock.advance(1.0)
+    assert ("raised", "comms_lost:SD-1") in seen(engine.tick(unpolled=99.0))
+
+
 def test_a_device_that_never_reports_is_lost_one_window_after_start() -> None:
     engine, clock = make(supervision=3.0)
     clock.advance(2.5)
