@@ -124,6 +124,55 @@ def modbus_rows(documents: dict[str, list[Document]], options: Options) -> list[
     ]
 
 
+def endpoints_rows(documents: dict[str, list[Document]], options: Options) -> list[Row]:
+    """One Modbus endpoint per device (bench/modbus_endpoints.py), at 1x and the large scale."""
+    rows = []
+    for scale in sorted({1, options.large_scale}):
+        runs = [run for doc in documents.get(f"endpoints-x{scale}", []) for run in doc["runs"]]
+        cpu = targets.ENDPOINTS_CPU_PERCENT_1X if scale == 1 else targets.ENDPOINTS_CPU_PERCENT_10X
+        rows += [
+            Row.of(
+                f"endpoints per device: CPU of one core, {scale}x",
+                "%",
+                [run["gateway"]["cpu_percent_of_one_core"] for run in runs],
+                f"< {cpu:g}%",
+                _below(cpu),
+            ),
+            Row.of(
+                f"endpoints per device: CPU per request vs bare pymodbus, {scale}x",
+                "ratio",
+                [run["cpu_per_request_ratio"] for run in runs],
+                f"<= {targets.ENDPOINTS_CPU_PER_REQUEST_RATIO:g}",
+                lambda value: value <= targets.ENDPOINTS_CPU_PER_REQUEST_RATIO,
+            ),
+            Row.of(
+                f"endpoints per device: RSS drift, {scale}x",
+                "MB/min",
+                [run["gateway"]["rss_drift_mb_per_min"] for run in runs],
+                f"< {targets.ENDPOINTS_RSS_DRIFT_MB_PER_MIN:g}",
+                _below(targets.ENDPOINTS_RSS_DRIFT_MB_PER_MIN),
+            ),
+        ]
+        if scale != 1:
+            rows += [
+                Row.of(
+                    f"endpoints per device: RSS, {scale}x",
+                    "MB",
+                    [run["gateway"]["rss_mb"] for run in runs],
+                    f"< {targets.ENDPOINTS_RSS_MB_10X:g}",
+                    _below(targets.ENDPOINTS_RSS_MB_10X),
+                ),
+                Row.of(
+                    f"endpoints per device: first reading stored, {scale}x",
+                    "s",
+                    [run["gateway"]["first_reading_stored_s"] for run in runs],
+                    f"< {targets.ENDPOINTS_FIRST_READING_10X_S:g}",
+                    _below(targets.ENDPOINTS_FIRST_READING_10X_S),
+                ),
+            ]
+    return rows
+
+
 def footprint_rows(documents: dict[str, list[Document]], options: Options) -> list[Row]:
     runs = [run for document in documents.get("footprint", []) for run in document["runs"]]
     return [

@@ -90,6 +90,24 @@ def _modbus(options: Options, folder: Path) -> list[Invocation]:
     ]
 
 
+def _modbus_endpoints(options: Options, folder: Path) -> list[Invocation]:
+    length = ("--quick",) if options.quick else ("--runs", str(options.runs), "--seconds", "60")
+    scales = sorted({1, options.large_scale})
+    return [
+        Invocation(
+            "modbus_endpoints",
+            (*length, "--scale", str(scale), "--out", str(folder / f"endpoints-x{scale}.json")),
+            folder / f"endpoints-x{scale}.json",
+            f"endpoints-x{scale}",
+        )
+        for scale in scales
+    ]
+
+
+def _endpoints_results(call: Invocation, quick: bool) -> Path:
+    return RESULTS / f"modbus-{call.key}{'-quick' if quick else ''}.json"
+
+
 def _footprint(options: Options, folder: Path) -> list[Invocation]:
     length = (
         ("--runs", "1", "--warm-up", "2", "--seconds", "5")
@@ -164,6 +182,7 @@ PARTS = {
         Part("alarm", _alarm, parts.alarm_rows, _alarm_results),
         Part("throughput", _throughput, parts.throughput_rows, _canonical("throughput")),
         Part("modbus", _modbus, parts.modbus_rows, _canonical("modbus-efficiency")),
+        Part("endpoints", _modbus_endpoints, parts.endpoints_rows, _endpoints_results),
         Part("footprint", _footprint, parts.footprint_rows, _canonical("footprint")),
         Part("startup", _startup, parts.startup_rows, _canonical("startup")),
         Part("drain", _drain, parts.drain_rows, lambda call, quick: None),  # its files are its own

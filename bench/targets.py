@@ -32,3 +32,15 @@ DISK_KB_PER_S_1X = 40.0
 """Kilobytes a second the gateway writes to disk at reference-site scale (an SD card's life)."""
 OUTBOX_BYTES_PER_BUFFERED_READING = 34.0
 """Bytes of outbox file per reading buffered during an outage: a quarter of 136."""
+ENDPOINTS_CPU_PERCENT_1X = 5.0
+"""Percent of one core with one Modbus endpoint per device, reference site, 1 s polling."""
+ENDPOINTS_CPU_PERCENT_10X = 30.0
+"""The same at 10x (1,550 endpoints)."""
+ENDPOINTS_CPU_PER_REQUEST_RATIO = 1.5
+"""CPU per request against a bare pymodbus loop on the same simulators: at most this."""
+ENDPOINTS_RSS_MB_10X = 80.0
+"""Resident memory at 10x with one endpoint per device."""
+ENDPOINTS_RSS_DRIFT_MB_PER_MIN = 1.0
+"""RSS drift over the window (a straight line fitted): flat, under this."""
+ENDPOINTS_FIRST_READING_10X_S = 2.0
+"""Start-up to the first reading stored at 10x with one endpoint per device."""

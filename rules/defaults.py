@@ -19,6 +19,9 @@ Numbers and their sources (see reference/domain-facts.md):
   or lost and replaced (a flag false for one report: the alarm returns at once and waits for
   a person's acknowledgement), a full disk, a disk that fails otherwise, and another gateway
   publishing with the same site id;
+- and its own pace (gateway/health/keeping_up.py): an event loop that stays behind for the
+  trouble on-delay of 10 s, so that a brief stall at a start raises nothing; while behind, the
+  devices are not counted lost for the polls it could not make: one alarm, not one per device;
 - and its uplink to the alarm receiving centre (gateway/uplink): a message the receiver has not
   acknowledged for `uplink.down_after` (default 60 s), or refuses. All at once, without
   on-delay: the gateway decides.
@@ -380,6 +383,19 @@ def _gateway_rules() -> tuple[AnyRule, ...]:
             ),
             alarm_class=trouble,
             priority=high,
+        ),
+        StateRule(
+            name="gateway_overloaded",
+            kind=gateway,
+            point="keeping_up",
+            states=(False,),
+            text=(
+                "overloaded: its polls start late; devices are not counted lost for the polls "
+                "it could not make"
+            ),
+            alarm_class=trouble,
+            priority=high,
+            on_delay=10.0,
         ),
         StateRule(
             name="uplink_down",

@@ -53,6 +53,7 @@ class RuleEngine:
         self._book = AlarmBook(self.rules, self._index.causes)
         self._commands = Commands(self._book, self._device_alarms, self._lookup, self._label)
         self._pending: dict[str, Monitor] = {}
+        self._unpolled = 0.0
         self.unknown_readings = 0
 
     @property
@@ -63,6 +64,7 @@ class RuleEngine:
     def on_readings(self, readings: Sequence[Reading]) -> list[AlarmEvent]:
         """Evaluate a batch of readings; returns the events they caused, fire first."""
         now = self.clock.monotonic()
+        supervised = now - self._unpolled
         events: list[AlarmEvent] = []
         devices, pending = self._index.devices, self._pending
         # the hot loop (every reading of the site): kept inline, two lookups per reading
@@ -73,7 +75,7 @@ class RuleEngine:
                 continue
             comms = slot.comms
             if comms is not None and reading.quality is _GOOD:
-                change = comms.heard(now)
+                change = comms.heard(supervised, now)
                 if change is not None:
                     events.extend(self._changed(comms, change, now))
             for monitor in slot.points.get(reading.point, ()):
@@ -84,9 +86,17 @@ class RuleEngine:
                     events.extend(self._changed(monitor, change, now))
         return in_publication_order(events)
 
-    def tick(self) -> list[AlarmEvent]:
-        """Let time act: supervision windows, on/off-delays, shelving expiry, escalation."""
+    def tick(self, unpolled: float | None = None) -> list[AlarmEvent]:
+        """Let time act: supervision windows, on/off-delays, shelving expiry, escalation.
+
+        `unpolled` is the gateway's running total of seconds since the engine started during
+        which it could not poll (its own loop starved, its connections still waiting their
+        turn at a start): that time is not counted against any device's supervision window,
+        so a gateway's own trouble never becomes a communication loss of every device.
+        """
         now = self.clock.monotonic()
+        if unpolled is not None and unpolled > self._unpolled:
+            self._unpolled = unpolled
         events = self._supervise(now)
         for alarm_id, monitor in list(self._pending.items()):
             change = monitor.timer.due(now)
@@ -102,8 +112,9 @@ class RuleEngine:
     def _supervise(self, now: float) -> list[AlarmEvent]:
         """Communication loss of every device whose supervision window has just passed."""
         events: list[AlarmEvent] = []
+        supervised = now - self._unpolled
         for comms in self._index.comms:
-            change = comms.check(now)
+            change = comms.check(supervised, now)
             if comms.timer.pending:
                 self._pending[comms.source.alarm_id] = comms
             if change is not None:

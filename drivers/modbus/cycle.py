@@ -144,7 +144,7 @@ class PollGroup:
         try:
             values = await self._link.read(request)
         except PollFailure as failure:
-            if failure.quality in SPLIT_BY and len(request.devices) > 1:
+            if failure.quality in SPLIT_BY and not failure.gateways and len(request.devices) > 1:
                 await self._split(request, polls, failure)
             else:
                 for read in request.reads:
@@ -220,6 +220,8 @@ class PollGroup:
         self._stats.last_error[device.id] = failure.detail
         if failure.quality is Quality.DISCONNECTED:
             return  # the endpoint's to log and to retry, not each device's
+        if failure.gateways:
+            return  # the gateway was behind: asked again next cycle, not backed off
         health.suspect = True
         delay = health.backoff.next_delay()
         if failure.quality is Quality.TIMEOUT:  # each try holds the line for a whole timeout

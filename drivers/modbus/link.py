@@ -30,6 +30,19 @@ log = logging.getLogger(__name__)
 
 RECONNECT_INITIAL = 1.0
 RECONNECT_CAP = 30.0
+CONNECT_TIMEOUT = 5.0
+"""Seconds a TCP connect may take: its own, not the request timeout. A loaded box (a start of
+a few thousand endpoints beside other busy jobs) takes longer than a request's second to
+complete a handshake, and a connect given up too early is a device wrongly counted lost."""
+CONNECTS_AT_ONCE = 32
+"""Connection attempts in progress at one time, across all the endpoints of a driver: at a
+start of thousands, the rest wait their turn (a moment each) instead of all crowding the
+event loop and the servers' listen queues at once, where they time out together."""
+LATE = 0.25
+"""Seconds late a request's timeout may fire before it is the gateway's, not the device's: a
+starved event loop (a start of thousands of endpoints beside busy jobs) notices a timeout
+late and may not have read the answer waiting in its socket, so that device is neither backed
+off nor counted silent for it; the gateway's `KeepingUp` sees the same lag."""
 UNANSWERED_BEFORE_RECONNECT = 3
 """After this many TCP requests in a row without an answer from any unit the connection is
 dropped and made again: a half-open TCP connection (a cable pulled, a gateway rebooted) would
@@ -90,6 +103,8 @@ class EndpointStats:
     connects: int = 0
     reconnects: int = 0
     connect_failures: int = 0
+    late_timeouts: int = 0
+    """Timeouts noticed too late to blame the device (the gateway's loop was behind, `LATE`)."""
     last_error: dict[str, str] = field(default_factory=dict)
     round_trip: dict[str, float] = field(default_factory=dict)
     """Seconds from sending the latest answered request that read a device to its answer."""
@@ -107,12 +122,17 @@ class EndpointStats:
 
 
 class PollFailure(FiregwError):
-    """Why a read produced no data: the quality and detail the devices' readings get."""
+    """Why a read produced no data: the quality and detail the devices' readings get.
 
-    def __init__(self, quality: Quality, detail: str) -> None:
+    `gateways` is true when the gateway itself was at fault (its loop too late, see `LATE`):
+    the device is not backed off for it.
+    """
+
+    def __init__(self, quality: Quality, detail: str, *, gateways: bool = False) -> None:
         super().__init__(detail)
         self.quality = quality
         self.detail = detail
+        self.gateways = gateways
 
 
 def make_client(spec: ModbusEndpointSpec, on_connect: Callable[[bool], None]) -> ModbusBaseClient:
@@ -140,12 +160,24 @@ def make_client(spec: ModbusEndpointSpec, on_connect: Callable[[bool], None]) ->
 
 
 class Link:
-    """The endpoint's one connection: `run` keeps it up; `read` sends one request at a time."""
+    """The endpoint's one connection: `run` keeps it up; `read` sends one request at a time.
 
-    def __init__(self, spec: ModbusEndpointSpec, stats: EndpointStats, rng: random.Random) -> None:
+    Connection attempts wait for a turn from `pace`, shared by the endpoints of a driver (see
+    `CONNECTS_AT_ONCE`); requests on a connection that is up never wait for it.
+    """
+
+    def __init__(
+        self,
+        spec: ModbusEndpointSpec,
+        stats: EndpointStats,
+        rng: random.Random,
+        pace: asyncio.Semaphore | None = None,
+    ) -> None:
         self.spec = spec
         self.stats = stats
         self._rng = rng
+        self._pace = pace if pace is not None else asyncio.Semaphore(CONNECTS_AT_ONCE)
+        self._had_turn = False
         self._client: ModbusBaseClient | None = None
         self._lock = asyncio.Lock()
         self._lost = asyncio.Event()
@@ -172,6 +204,11 @@ class Link:
     async def ready(self) -> None:
         """Return once the first connection attempt is over, whatever its outcome."""
         await self._first_attempt.wait()
+
+    @property
+    def queued(self) -> bool:
+        """Whether the first connection attempt still waits for its turn (see `pace`)."""
+        return not self._had_turn
 
     async def run(self) -> None:
         """Connect, and reconnect with backoff, until cancelled; closes the connection on exit."""
@@ -215,10 +252,12 @@ class Link:
             await asyncio.sleep(backoff.next_delay())
 
     async def _connect(self, client: ModbusBaseClient) -> bool:
-        """One connection attempt, counted and logged by the endpoint's health."""
+        """One connection attempt (in its turn), counted and logged by the endpoint's health."""
         where = self.spec.where
         try:
-            connected = await client.connect()
+            async with self._pace:
+                self._had_turn = True
+                connected = await self._connect_within(client, CONNECT_TIMEOUT)
         except (OSError, ModbusException) as error:
             self.health.failed(f"cannot connect to {where} ({error})")
             return False
@@ -236,6 +275,19 @@ class Link:
             self.health.failed(f"cannot connect to {where}")
         return connected
 
+    async def _connect_within(self, client: ModbusBaseClient, seconds: float) -> bool:
+        """Connect with a timeout of its own. pymodbus 3.x takes one setting,
+        `timeout_connect`, for connecting and for awaiting every response; it is the request
+        timeout but for the time of a TCP connect (when no request can be out on the line)."""
+        if self.spec.serial is not None:
+            return await client.connect()
+        params = client.ctx.comm_params
+        params.timeout_connect = seconds
+        try:
+            return await client.connect()
+        finally:
+            params.timeout_connect = self.spec.timeout
+
     async def read(self, request: Request) -> list[int] | list[bool]:
         """Send one request (waiting for the line) and return its `count` values.
 
@@ -248,7 +300,7 @@ class Link:
                 self.stats.disconnected += 1
                 raise PollFailure(Quality.DISCONNECTED, f"not connected to {self.spec.where}")
             sent = time.monotonic()
-            response = await self._exchange(client, request)
+            response = await self._exchange(client, request, sent)
             self.stats.last_round_trip = time.monotonic() - sent
         self.stats.responses += 1
         self.last_answer = time.monotonic()
@@ -258,7 +310,7 @@ class Link:
             self.health.connected(self.spec.where, "answering again")
         return self._values(response, request)
 
-    async def _exchange(self, client: ModbusBaseClient, request: Request) -> ModbusPDU:
+    async def _exchange(self, client: ModbusBaseClient, request: Request, sent: float) -> ModbusPDU:
         """Send the request and await its response; pymodbus' errors become PollFailures."""
         self.stats.requests += 1
         try:
@@ -269,15 +321,22 @@ class Link:
             detail = f"not connected to {self.spec.where}"
             raise PollFailure(Quality.DISCONNECTED, detail) from exc
         except ModbusIOException as exc:
-            raise self._no_response(client) from exc
+            raise self._no_response(client, sent) from exc
         return response
 
-    def _no_response(self, client: ModbusBaseClient) -> PollFailure:
+    def _no_response(self, client: ModbusBaseClient, sent: float) -> PollFailure:
         """The failure for an unanswered request; drops a TCP connection nobody answers on."""
         if not client.connected:
             self.stats.disconnected += 1
             return PollFailure(Quality.DISCONNECTED, f"connection to {self.spec.where} lost")
         self.stats.timeouts += 1
+        late = time.monotonic() - sent - self.spec.timeout
+        if late > LATE:  # the gateway's own loop was behind: not the device's silence
+            self.stats.late_timeouts += 1
+            detail = (
+                f"no response within {self.spec.timeout:g} s (the gateway was {late:.1f} s late)"
+            )
+            return PollFailure(Quality.TIMEOUT, detail, gateways=True)
         self._unanswered += 1
         if self.spec.serial is None and self._unanswered >= UNANSWERED_BEFORE_RECONNECT:
             self._reconnect_unanswered(client)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from core import ReadingSink, supervise
 from drivers.modbus.cycle import PollGroup
 from drivers.modbus.derive import with_derived
-from drivers.modbus.link import RECONNECT_INITIAL, EndpointStats, Link
+from drivers.modbus.link import CONNECTS_AT_ONCE, RECONNECT_INITIAL, EndpointStats, Link
 from drivers.modbus.spec import ModbusDevice, ModbusEndpointSpec
 
 
@@ -33,11 +33,17 @@ class EndpointPoller:
     DISCONNECTED). Failures are logged once per device and kind, recovery is logged too.
     """
 
-    def __init__(self, spec: ModbusEndpointSpec, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        spec: ModbusEndpointSpec,
+        *,
+        rng: random.Random | None = None,
+        pace: asyncio.Semaphore | None = None,
+    ) -> None:
         self.spec = spec
         self.stats = EndpointStats()
         rng = rng or random.Random()
-        self._link = Link(spec, self.stats, rng)
+        self._link = Link(spec, self.stats, rng, pace)
         by_interval: dict[float, list[ModbusDevice]] = defaultdict(list)
         for device in spec.devices:
             by_interval[device.poll_interval].append(device)
@@ -51,10 +57,20 @@ class EndpointPoller:
         """Whether the endpoint's connection is up right now."""
         return self._link.connected
 
+    @property
+    def queued(self) -> bool:
+        """Whether the endpoint's first connection attempt still waits for its turn."""
+        return self._link.queued
+
     def answering(self, within: float) -> bool:
         """Whether the connection is up and some unit answered within the last `within` s."""
         last = self._link.last_answer
         return self.connected and last is not None and time.monotonic() - last < within
+
+    @property
+    def last_answer(self) -> float | None:
+        """Monotonic time of the latest answer from any unit, while connected (else None)."""
+        return self._link.last_answer if self.connected else None
 
     async def run(self, sink: ReadingSink) -> None:
         """Poll until cancelled, delivering each device's readings (its derived points after
@@ -68,18 +84,41 @@ class EndpointPoller:
 
 
 class ModbusDriver:
-    """All Modbus endpoints of a site, each polled by its own `EndpointPoller`."""
+    """All Modbus endpoints of a site, each polled by its own `EndpointPoller`.
 
-    def __init__(self, endpoints: Sequence[ModbusEndpointSpec]) -> None:
-        ids = [spec.id for spec in endpoints]
-        for endpoint_id in ids:
-            if ids.count(endpoint_id) > 1:
-                raise ValueError(f"modbus endpoint {endpoint_id!r} is listed twice")
-        self.pollers = tuple(EndpointPoller(spec) for spec in endpoints)
+    Their connection attempts take turns, at most `connects_at_once` at a time (see
+    `CONNECTS_AT_ONCE`); polling on connections that are up never waits for them.
+    """
+
+    def __init__(
+        self, endpoints: Sequence[ModbusEndpointSpec], *, connects_at_once: int = CONNECTS_AT_ONCE
+    ) -> None:
+        seen: set[str] = set()
+        for spec in endpoints:
+            if spec.id in seen:
+                raise ValueError(f"modbus endpoint {spec.id!r} is listed twice")
+            seen.add(spec.id)
+        pace = asyncio.Semaphore(connects_at_once)
+        self.pollers = tuple(EndpointPoller(spec, pace=pace) for spec in endpoints)
+        self._by_id = {poller.spec.id: poller for poller in self.pollers}
+        self._queued = list(self.pollers)
 
     def answering(self, endpoint: str, within: float) -> bool:
         """Whether `endpoint` is connected and answered within the last `within` seconds."""
-        return any(p.answering(within) for p in self.pollers if p.spec.id == endpoint)
+        poller = self._by_id.get(endpoint)
+        return poller is not None and poller.answering(within)
+
+    def last_answer(self, endpoint: str) -> float | None:
+        """Monotonic time `endpoint` last answered, while it is connected (else None)."""
+        poller = self._by_id.get(endpoint)
+        return None if poller is None else poller.last_answer
+
+    def queued(self) -> int:
+        """How many endpoints' first connection attempts still wait for their turn: at a start
+        that is the gateway's own time, not their devices' failure (see `CONNECTS_AT_ONCE`)."""
+        if self._queued:  # a first attempt is made once: when all had theirs, nothing to scan
+            self._queued = [poller for poller in self._queued if poller.queued]
+        return len(self._queued)
 
     @property
     def stats(self) -> dict[str, EndpointStats]:

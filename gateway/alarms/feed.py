@@ -244,8 +244,10 @@ class AlarmFeed:
     def update_status(self, details: dict[str, Any]) -> None:
         """Publish the gateway's status again with these details (health, backlog, counters).
 
-        It goes out when no alarm, event or reply is waiting, so it never delays one; a
-        newer update replaces one not yet sent. On every (re)connect the latest details go
+        It goes out as soon as no fire is next in the queue: after the fires that wait, never
+        behind a flood of other events (whose heartbeat would otherwise stop for as long as
+        the flood lasts); a newer update replaces one not yet sent, so it costs one message
+        per update at most. On every (re)connect the latest details go
         out with the `online` status.
         """
         self._status = details
@@ -349,7 +351,7 @@ class AlarmFeed:
         while not self._closing.is_set() or (
             not self._queue.empty and loop.time() < self._drain_until
         ):
-            if self._queue.empty and self._status_due:  # alarms first, then the status
+            if self._status_due and not self._queue.fire_next:  # its own turn, after fires
                 self._status_due = False
                 await self._publish_status(client, "online", **self._status)
                 continue

@@ -146,6 +146,12 @@ class PublishQueue:
         members = self.groups.members.get(group)
         return (min(map(urgency, members.values())) if members else LAST), group
 
+    @property
+    def fire_next(self) -> bool:
+        """Whether the most urgent waiting event is of a fire alarm."""
+        head = self._heap[0].event if self._heap else None
+        return head is not None and head.alarm.alarm_class is AlarmClass.FIRE
+
     def pop(self) -> Outgoing | None:
         """The most urgent event or reply, or None."""
         item = heapq.heappop(self._heap) if self._heap else None

@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Self
 
 from core import Boundary, Reading
@@ -70,8 +70,12 @@ class AlarmService:
         *,
         authority: Authority | None = None,
         tick_interval: float = TICK_INTERVAL,
+        unpolled: Callable[[], float] | None = None,
     ) -> None:
         self.site = site
+        self.unpolled = unpolled
+        """The gateway's running total of seconds it could not poll (`KeepingUp.unpolled`),
+        handed to every tick: not counted against the devices' supervision windows."""
         self.engine = engine
         self.store = store
         self.authority = authority if authority is not None else Authority({})
@@ -104,6 +108,7 @@ class AlarmService:
         clock: Clock | None = None,
         authority: Authority | None = None,
         tick_interval: float = TICK_INTERVAL,
+        unpolled: Callable[[], float] | None = None,
     ) -> Self:
         """A service with an engine for every device of `site` (default rules unless given)
         and its operators (`Authority.for_site` unless given).
@@ -121,6 +126,7 @@ class AlarmService:
             outbox_writer,
             authority=authority,
             tick_interval=tick_interval,
+            unpolled=unpolled,
         )
 
     @property
@@ -219,7 +225,8 @@ class AlarmService:
         while True:
             await asyncio.sleep(self.tick_interval)
             async with self._lock:
-                await self._handle(self.engine.tick())
+                unpolled = self.unpolled() if self.unpolled is not None else None
+                await self._handle(self.engine.tick(unpolled))
 
     async def _serve_commands(self, feed: AlarmFeed) -> None:
         """Every command from the feed: identified, authorised, applied, audited, answered."""

@@ -6,6 +6,8 @@ the history reaches the databases, gathered into the gateway's status document.
 - `DeliveryHealth`: the outbox and every sink watched like a device, with two trouble alarms.
 - `GatewayTroubles`: the stores' files checked, and the gateway's own storage and site-id
   troubles as readings of itself, for the rules to raise.
+- `KeepingUp`: the time the gateway itself could not poll (its loop starved), for the
+  supervision windows, and its `keeping_up` as a reading of itself.
 - `StatusReporter`: the retained status document on the feed, and a summary in the log.
 - `RejectedPayloads`: what devices sent that the drivers could not use, kept on disk.
 - `MetricsServer`: the status document as Prometheus metrics, and a health check.
@@ -14,6 +16,7 @@ the history reaches the databases, gathered into the gateway's status document.
 from gateway.health.activity import GroupSummary, SiteActivity, is_normal
 from gateway.health.delivery import NEVER_DROP, DeliveryHealth
 from gateway.health.devices import HealthBook, count_states
+from gateway.health.keeping_up import KeepingUp
 from gateway.health.metrics import MetricsServer
 from gateway.health.rejected import RejectedEntry, RejectedPayloads, read_rejected
 from gateway.health.status import StatusReporter
@@ -25,6 +28,7 @@ __all__ = [
     "GatewayTroubles",
     "GroupSummary",
     "HealthBook",
+    "KeepingUp",
     "MetricsServer",
     "RejectedEntry",
     "RejectedPayloads",

@@ -19,6 +19,7 @@ from gateway.health import (
     DeliveryHealth,
     GatewayTroubles,
     HealthBook,
+    KeepingUp,
     RejectedPayloads,
     SiteActivity,
     StatusReporter,
@@ -92,6 +93,10 @@ class Gateway:
         self.writer: OutboxWriter | None = None
         self.alarms: AlarmService | None = None
         self.modbus_driver = ModbusDriver(modbus_endpoints(site))
+        # The time the gateway itself cannot poll is never counted as its devices' silence.
+        self.keeping_up = KeepingUp(
+            site.config.site.gateway_id, self.modbus_driver.queued, self.hub.publish
+        )
         devices = mqtt_devices(site)
         client_id = f"firegw-{site.config.site.id}"
         # Payloads the MQTT driver rejects are kept for `firegw rejected` (opened in run()).
@@ -168,6 +173,7 @@ class Gateway:
                 writer,
                 rules=self.site.config.rules,
                 authority=self.authority,
+                unpolled=lambda: self.keeping_up.unpolled,
             )
             self.hub.subscribe("alarms", self.alarms)
             self.hub.subscribe("activity", self.activity)
@@ -242,7 +248,14 @@ class Gateway:
                 )
             if self.delivery is not None:
                 tasks.create_task(supervise("delivery-health", self.delivery.run))
-            links = LinkWatch(self.site, self.modbus_driver, self.mqtt_driver, self.hub.publish)
+            tasks.create_task(supervise("keeping-up", self.keeping_up.run))
+            links = LinkWatch(
+                self.site,
+                self.modbus_driver,
+                self.mqtt_driver,
+                self.hub.publish,
+                keeping_up=self.keeping_up,
+            )
             tasks.create_task(supervise("links", links.run))
             tasks.create_task(supervise("gateway-troubles", troubles.run))
             tasks.create_task(supervise("status", status.run))

@@ -7,7 +7,9 @@ losses of the devices behind it as its consequences. A Modbus link counts as up 
 connected and some unit answered within half the shortest supervision window of its devices,
 so that the link's alarm comes before theirs; the broker's while the MQTT driver is connected.
 At start, a link is not reported down before it had its devices' whole supervision window to
-come up: connecting takes a moment, and a loaded box is slow.
+come up: connecting takes a moment, and a loaded box is slow. Time the gateway itself could
+not poll (`KeepingUp`: its loop starved, its connections waiting their turn) counts neither
+against a link's answers nor against that start-up grace.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from core import Reading, ReadingSink, now_ns
 from drivers.modbus import ModbusDriver
 from drivers.mqtt import MqttDriver
 from gateway.config import BROKER_LINK, Site
+from gateway.health import KeepingUp
 
 __all__ = ["LinkWatch"]
 
@@ -39,8 +42,10 @@ class LinkWatch:
         publish: ReadingSink,
         *,
         interval: float = INTERVAL,
+        keeping_up: KeepingUp | None = None,
     ) -> None:
         self.modbus, self.mqtt, self.publish, self.interval = modbus, mqtt, publish, interval
+        self.keeping_up = keeping_up
         self.window = {
             link: min(site.supervision(device) for device in devices)
             for link, devices in site.links.items()
@@ -57,17 +62,24 @@ class LinkWatch:
 
     def readings(self) -> list[Reading]:
         """One reading per link whose state is known: up once, or past its start-up grace."""
-        at, elapsed = now_ns(), time.monotonic() - self._started
+        now = time.monotonic()
+        at, elapsed = now_ns(), now - self._started - self._unpolled_since(self._started)
         readings = []
         for link, window in self.window.items():
-            up = self.up(link)
+            up = self.up(link, now)
             if up or elapsed >= window:
                 self._known.add(link)
             if link in self._known:
                 readings.append(Reading(link, "up", up, observed_at=at))
         return readings
 
-    def up(self, link: str) -> bool:
+    def up(self, link: str, now: float) -> bool:
         if link == BROKER_LINK:
             return self.mqtt is not None and self.mqtt.connected
-        return self.modbus.answering(link, self.within[link])
+        last = self.modbus.last_answer(link)
+        if last is None:
+            return False
+        return now - last - self._unpolled_since(last) < self.within[link]
+
+    def _unpolled_since(self, since: float) -> float:
+        return self.keeping_up.unpolled_since(since) if self.keeping_up is not None else 0.0

@@ -423,6 +423,43 @@ def test_comms_lost_exactly_when_the_supervision_window_passes() -> None:
     assert seen(events) == [("returned_to_normal", "comms_lost:SD-1")]
 
 
+def test_time_the_gateway_could_not_poll_does_not_count_against_the_window() -> None:
+    engine, clock = make(supervision=3.0)
+    good = [reading(d.id, "temperature", 20.0) for d in site()]
+    engine.on_readings(good)
+    clock.advance(10.0)  # the gateway's loop starved for 8 of these 10 s: no poll was made
+    assert seen(engine.tick(unpolled=8.0)) == []  # 2 s of polling time: inside the window
+    engine.on_readings(good)  # the late polls answer
+    clock.advance(2.9)
+    assert seen(engine.tick(unpolled=8.0)) == []
+    clock.advance(0.1)  # 3 s of polling time without a good reading: lost, as ever
+    lost = {event.alarm.id for event in engine.tick(unpolled=8.0)}
+    assert "comms_lost:SD-1" in lost
+
+
+def test_a_dead_device_is_still_lost_while_the_gateway_is_behind() -> None:
+    engine, clock = make(supervision=3.0)
+    engine.on_readings([reading(d.id, "temperature", 20.0) for d in site()])
+    for second in range(1, 7):  # half of each second lost to a starved loop
+        clock.advance(1.0)
+        events = engine.tick(unpolled=second * 0.5)
+    assert ("raised", "comms_lost:SD-1") in seen(events)
+    assert engine.alarms["comms_lost:SD-1"].value == 3.0
+
+
+def test_a_gateway_that_stays_behind_delays_no_fault_past_100_s() -> None:
+    """The lag credit never carries a silent device past GB 50166's 100 s."""
+    engine, clock = make(supervision=3.0)
+    engine.on_readings([reading(d.id, "temperature", 20.0) for d in site()])
+    events: list[AlarmEvent] = []
+    for second in range(1, 100):  # 99% of each second lost to a starved loop
+        clock.advance(1.0)
+        events = engine.tick(unpolled=second * 0.99)
+        assert ("raised", "comms_lost:SD-1") not in seen(events)
+    clock.advance(1.0)
+    assert ("raised", "comms_lost:SD-1") in seen(engine.tick(unpolled=99.0))
+
+
 def test_a_device_that_never_reports_is_lost_one_window_after_start() -> None:
     engine, clock = make(supervision=3.0)
     clock.advance(2.5)

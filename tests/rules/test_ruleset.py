@@ -78,6 +78,16 @@ DEFAULT_TABLE = [
             "duplicate_gateway",
         )
     ),
+    # and its own pace (a loop that stays behind)
+    (
+        DeviceKind.GATEWAY,
+        "gateway_overloaded",
+        "state",
+        AlarmClass.TROUBLE,
+        Priority.HIGH,
+        False,
+        10.0,
+    ),
     # and its path to the alarm receiving centre (the uplink)
     (DeviceKind.GATEWAY, "uplink_down", "state", AlarmClass.TROUBLE, Priority.HIGH, False, 0),
 ]

@@ -163,6 +163,31 @@ async def test_a_fire_goes_out_ahead_of_40_camera_alarms(mosquitto: MosquittoSer
     assert offline == [f"camera_offline:{cam.id}" for cam in CAMERAS]
 
 
+async def test_the_status_goes_out_after_a_fire_and_not_behind_a_flood(
+    mosquitto: MosquittoServer,
+) -> None:
+    topics, engine = unique_topics(), rules_engine()
+    async with (
+        Watcher(mosquitto.host, mosquitto.port, topics) as watcher,
+        running_feed(mosquitto.host, mosquitto.port, topics) as feed,
+    ):
+        feed.start()
+        await watcher.status("online")
+        feed.publish(cameras_offline(engine))  # a flood of 80 events...
+        feed.publish(status(engine, "SD-1", "fire"))  # ...a fire...
+        feed.update_status({"heartbeat": 2})  # ...and the status's turn, all at once
+        await eventually(lambda: len(watcher.events()) == 81, what="all 81 events")
+    order = [
+        ("status" if m.topic == topics.status else m.json.get("alarm_id", m.topic))
+        for m in watcher.messages
+        if m.topic in (topics.status, topics.events)
+        and (m.topic == topics.events or m.json.get("heartbeat") == 2)
+    ]
+    assert order[0] == "fire:SD-1"
+    assert order[1] == "status"  # right after the fire, before the 80 others
+    assert len(order) == 82
+
+
 async def test_the_last_will_says_offline_when_the_connection_dies(
     mosquitto: MosquittoServer,
 ) -> None:
