@@ -36,6 +36,13 @@ async def running(
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def committed(commits: list[float], count: int) -> None:
+    """Wait (at most 10 s) until the writer has made `count` commits."""
+    async with asyncio.timeout(10):
+        while len(commits) < count:  # noqa: ASYNC110 - the callback has no event of its own
+            await asyncio.sleep(0.01)
+
+
 async def test_steady_readings_are_committed_once_per_interval(tmp_path: Path) -> None:
     async with (
         Outbox(tmp_path / "outbox.db") as outbox,
@@ -67,9 +74,7 @@ async def test_the_first_reading_after_a_quiet_spell_is_not_held(tmp_path: Path)
         ),
     ):
         writer.put_nowait(reading(1))
-        async with asyncio.timeout(10):
-            while not commits:  # noqa: ASYNC110 - the callback has no event of its own
-                await asyncio.sleep(0.01)
+        await committed(commits, 1)
         assert await outbox.backlog() == 1
 
 
@@ -84,14 +89,10 @@ async def test_an_alarm_event_is_committed_at_once_with_the_readings_before_it(
         ),
     ):
         writer.put_nowait(reading(1))
-        async with asyncio.timeout(10):
-            while not commits:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+        await committed(commits, 1)
         writer.put_nowait(reading(2))  # would wait 30 s for the next commit
         writer.put_nowait(ALARM_EVENT)
-        async with asyncio.timeout(10):  # well before the 30 s
-            while len(commits) < 2:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+        await committed(commits, 2)  # well before the 30 s
         assert [line for _, line in await outbox.peek(10)] == [reading(1), reading(2), ALARM_EVENT]
 
 
@@ -104,9 +105,7 @@ async def test_a_flush_does_not_wait_for_the_interval(tmp_path: Path) -> None:
         ),
     ):
         writer.put_nowait(reading(1))
-        async with asyncio.timeout(10):
-            while not commits:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+        await committed(commits, 1)
         for i in range(2, 50):
             writer.put_nowait(reading(i))
         async with asyncio.timeout(10):
