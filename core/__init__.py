@@ -17,7 +17,7 @@ from core.connection import ConnectionHealth
 from core.errors import FiregwError
 from core.jsontext import JsonError, parse_json
 from core.reading import Quality, Reading, ReadingSink, Value, now_ns
-from core.tasks import restarts, stopping, supervise
+from core.tasks import raise_if_stopping, restarts, stopping, supervise
 
 __all__ = [
     "FULL_JITTER",
@@ -34,6 +34,7 @@ __all__ = [
     "now_ns",
     "parse_json",
     "quiet_loop_errors",
+    "raise_if_stopping",
     "restarts",
     "stopping",
     "supervise",

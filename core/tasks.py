@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from core.backoff import Backoff
 from core.errors import FiregwError
 
-__all__ = ["STABLE_RUN", "restarts", "stopping", "supervise"]
+__all__ = ["STABLE_RUN", "raise_if_stopping", "restarts", "stopping", "supervise"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,19 @@ def stopping() -> bool:
     """
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+def raise_if_stopping() -> None:
+    """Raise CancelledError if the current task has been asked to stop.
+
+    For the line after awaiting a client library that waits with `asyncio.wait_for` (aiomqtt
+    for a CONNACK, SUBACK or PUBACK; pymodbus for a connection): on Python 3.11 that returns
+    the result and drops the cancellation when both come in the same turn of the event loop,
+    and the task would go on as if it had never been asked: a SIGTERM that came as the
+    gateway connected held up its stop until the connection happened to drop.
+    """
+    if stopping():
+        raise asyncio.CancelledError
 
 
 def _log_crash(name: str, error: Exception) -> None:

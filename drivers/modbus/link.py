@@ -258,6 +258,7 @@ class Link:
             async with self._pace:
                 self._had_turn = True
                 connected = await self._connect_within(client, CONNECT_TIMEOUT)
+                raise_if_cancelled()  # a stop that came as the connection was made
         except (OSError, ModbusException) as error:
             self.health.failed(f"cannot connect to {where} ({error})")
             return False
@@ -397,9 +398,10 @@ class Link:
 def raise_if_cancelled() -> None:
     """Raise CancelledError if this task was cancelled while its await completed anyway.
 
-    pymodbus awaits responses with `asyncio.wait_for`, which on Python 3.11 returns the result
-    and drops the cancellation when the response and the cancel arrive together; the poll
-    loop would then run on and shutdown would hang.
+    pymodbus awaits responses and connections with `asyncio.wait_for`, which on Python 3.11
+    returns the result and drops the cancellation when the result and the cancel arrive
+    together; the poll loop would then run on, or the connection task wait for the connection
+    to drop, and shutdown would hang.
     """
     task = asyncio.current_task()
     if task is not None and task.cancelling():

@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 
 import aiomqtt
 
+from core import stopping
+
 __all__ = ["GOODBYE_S", "connected"]
 
 GOODBYE_S = 2.0
@@ -27,8 +29,12 @@ GOODBYE_S = 2.0
 async def connected(
     client: aiomqtt.Client, *, goodbye: float = GOODBYE_S
 ) -> AsyncIterator[aiomqtt.Client]:
-    """`async with client`, but leaving takes at most `goodbye` seconds."""
+    """`async with client`, but leaving takes at most `goodbye` seconds; a stop that came as
+    the broker accepted the connection is not lost (see `core.raise_if_stopping`)."""
     await client.__aenter__()
+    if stopping():
+        await _leave(client, None, goodbye)
+        raise asyncio.CancelledError
     try:
         yield client
     except BaseException as error:

@@ -31,6 +31,7 @@ from core import (
     Reading,
     ReadingSink,
     now_ns,
+    raise_if_stopping,
     stopping,
 )
 from drivers.mqtt.decode import PayloadError, decode_payload
@@ -186,6 +187,7 @@ class MqttDriver:
         async with connected(self.broker.client(logger=self._library.logger)) as client:
             filters = self.router.subscriptions
             granted = await client.subscribe([(topic, QOS) for topic in filters])
+            raise_if_stopping()  # a stop that came with the SUBACK
             self._note_up(filters, granted)
             backoff.reset()
             async for message in client.messages:
