@@ -20,8 +20,15 @@ from typing import Any
 
 import aiomqtt
 
-from core import Backoff, ConnectionHealth, JsonError, parse_json
-from drivers.mqtt import BrokerSpec
+from core import (
+    Backoff,
+    ConnectionHealth,
+    JsonError,
+    parse_json,
+    raise_if_stopping,
+    stopping,
+)
+from drivers.mqtt import BrokerSpec, connected
 from firegw.console.board import Board
 from firegw.console.places import Place
 from gateway.alarms import encode
@@ -70,10 +77,12 @@ class FeedLink:
         self.board.set_link(self.name, self._site_ids, "connecting", None)
         while True:
             try:
-                async with self.spec.client() as client:
+                async with connected(self.spec.client()) as client:
                     self._client = client
                     await self._serve(client)
             except aiomqtt.MqttError as error:
+                if stopping():  # the cancellation, come back as "disconnected": stop
+                    raise asyncio.CancelledError from error
                 self._client = None
                 reason = str(error) or type(error).__name__
                 if self.health.up:
@@ -100,6 +109,7 @@ class FeedLink:
         self.board.begin_rebuild(self._site_ids)
         self._last_retained = time.monotonic()
         await client.subscribe(subscriptions)
+        raise_if_stopping()  # a stop that came with the SUBACK (see core)
         self.health.connected(self.name)
         self.backoff.reset()
         self.board.set_link(self.name, self._site_ids, "online", None)

@@ -24,7 +24,7 @@ from tests.servers import MosquittoServer
 SUBSCRIBER_LOG = "drivers.mqtt.subscriber"  # where the driver passes the library's words on
 
 
-class _StopOnAnswer(logging.Handler):
+class StopOnAnswer(logging.Handler):
     """Cancels `task` in the turn of the event loop in which the broker's `answer` arrives."""
 
     def __init__(self, answer: str) -> None:
@@ -40,9 +40,9 @@ class _StopOnAnswer(logging.Handler):
 
 
 @contextmanager
-def stop_on(answer: str) -> Iterator[_StopOnAnswer]:
+def stop_on(answer: str) -> Iterator[StopOnAnswer]:
     logger = logging.getLogger(SUBSCRIBER_LOG)
-    handler, level = _StopOnAnswer(answer), logger.level
+    handler, level = StopOnAnswer(answer), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     try:
