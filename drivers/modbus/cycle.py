@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 from core import Backoff, Boundary, Quality, Reading, ReadingSink, now_ns
 from drivers.modbus.decode import decode_point
-from drivers.modbus.link import Link, PollFailure, raise_if_cancelled
+from drivers.modbus.link import Link, PollFailure
 from drivers.modbus.merge import PointRead, Request, plan_requests
 from drivers.modbus.profile import RegisterPoint
+from drivers.modbus.rtu import raise_if_cancelled
 from drivers.modbus.spec import ModbusDevice
 
 log = logging.getLogger(__name__)
