@@ -144,20 +144,24 @@ def _hazards(figures: Figures, words: Words) -> Section:
         Column("risk", words("columns.risk")),
         *_class_columns(words),
     ]
-    zone_rows = []
+    zone_rows, high_rows = [], []
     for zone_id, counts in sorted(hazards.by_zone.items(), key=lambda i: -sum(i[1].values())):
         zone = scope.site.zones.get(zone_id)
         building = scope.building_name(zone.building, lang) if zone else ""
         risk = words(f"risk.{zone.risk}") if zone else ""
         name = scope.zone_name(zone_id, lang) if zone_id else words("no_zone")
         zone_rows.append([name, building, risk, *_class_cells(counts)])
+        if zone is not None and zone.risk == "high":  # as hazards.high_risk counts them
+            high_rows.append(zone_rows[-1])
     zones = Table("hazards_by_zone", words("tables.hazards_by_zone"), zone_columns, zone_rows)
     high = Table(
         "hazards_high_risk",
         words("tables.hazards_high_risk"),
         zone_columns,
-        [row for row in zone_rows if row[2] == "high"]
-        + [[words("columns.total"), "", words("risk.high"), *_class_cells(hazards.high_risk)]],
+        [
+            *high_rows,
+            [words("columns.total"), "", words("risk.high"), *_class_cells(hazards.high_risk)],
+        ],
     )
     plot = columns(
         months,
@@ -222,7 +226,7 @@ def _response(figures: Figures, words: Words) -> Section:
         "response_worst",
         words("tables.response_worst"),
         [
-            Column("raised", words("columns.raised")),
+            Column("raised", words("columns.raised"), Form.TIME),
             Column("alarm", words("columns.alarm")),
             Column("class", words("columns.class")),
             Column("late_step", words("columns.late_step")),
@@ -230,7 +234,7 @@ def _response(figures: Figures, words: Words) -> Section:
             Column("ack", words("columns.ack"), Form.SECONDS),
             Column("on_site", words("columns.on_site"), Form.SECONDS),
             Column("contain", words("columns.contain"), Form.SECONDS),
-            Column("timeline", words("columns.timeline")),
+            Column("timeline", words("columns.timeline"), own_line=True),
         ],
         [
             [
@@ -259,7 +263,7 @@ def _response(figures: Figures, words: Words) -> Section:
             for step, colour in zip(STEPS, ("#1565c0", "#f9a825", "#2e7d32"), strict=True)
         ],
     )
-    priorities = ", ".join(words.console("priority", p) for p in response.priorities)
+    priorities = words.listing([words.console("priority", p) for p in response.priorities])
     note = words("notes.response", priorities=priorities)
     return Section("response", words("sections.response", rule=rule), note, [plot], [groups, worst])
 
