@@ -115,8 +115,11 @@ async def _sent(
     site: Site, args: argparse.Namespace, key: str, broker: BrokerSpec
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The gateway's reply and, for a shelf it accepted, the alarm's state after it (the reply
-    comes after the state is published, so the state holds the shelf's end)."""
-    from firegw.alarms import fetch_alarm, send_command  # noqa: PLC0415 (heavy, as in send)
+    comes after the state is published, so the state holds the shelf's end; None if the
+    broker went away in between: the shelf is done all the same)."""
+    import aiomqtt  # noqa: PLC0415 (heavy, as in send)
+
+    from firegw.alarms import fetch_alarm, send_command  # noqa: PLC0415
 
     duration = getattr(args, "duration", None)
     extra: dict[str, Any] = {"duration": duration} if duration else {}
@@ -125,7 +128,10 @@ async def _sent(
     )
     if not (reply["ok"] and args.action == "shelve"):
         return reply, None
-    return reply, await fetch_alarm(site, args.alarm, broker=broker)
+    try:
+        return reply, await fetch_alarm(site, args.alarm, broker=broker)
+    except aiomqtt.MqttError:
+        return reply, None
 
 
 def add_broker_option(command: argparse.ArgumentParser) -> None:
