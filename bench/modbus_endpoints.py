@@ -27,13 +27,12 @@ import asyncio
 import datetime
 import json
 import random
+import re
 import resource
 import shlex
-import sqlite3
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ from bench.stats import spread
 from drivers.modbus.merge import plan_requests
 from drivers.modbus.spec import ModbusEndpointSpec
 from gateway.config import load_site
+from gateway.outbox import read_lines
 from gateway.runtime.wiring import modbus_endpoints
 from simulators import SimulatedSite
 
@@ -59,7 +59,8 @@ WARM_UP = 5.0
 RSS_EVERY = 5.0
 FIRST_TIMEOUT = 120.0
 RATIO_TARGET = 1.5
-ANSWERED = "(line LIKE '% status=%' OR line LIKE '% loop_current=%')"
+ANSWERED = re.compile(r" (status|loop_current)=")
+"""A line of one answered poll: a detector's `status` or a hydrant's `loop_current` read."""
 
 
 def write_modbus_site(folder: Path, scale: int) -> Path:
@@ -138,8 +139,7 @@ async def run_bare(site_file: Path, seconds: float) -> dict[str, Any]:
 
 def answered(outbox: Path) -> int:
     """Answered polls stored so far (see the module)."""
-    with closing(sqlite3.connect(f"file:{outbox}?mode=ro", uri=True, timeout=5.0)) as db:
-        return int(db.execute(f"SELECT count(*) FROM outbox WHERE {ANSWERED}").fetchone()[0])
+    return sum(1 for _, line in read_lines(outbox) if ANSWERED.search(line))
 
 
 def drift_mb_per_min(points: list[tuple[float, int]]) -> float | None:
