@@ -86,6 +86,9 @@ class PollGroup:
         self._alone: set[str] = set()
         self._plan_key: tuple[object, ...] = ()
         self._planned: tuple[Request, ...] = ()
+        self._all_answering: tuple[Request, ...] | None = None
+        self._troubled: set[str] = set()
+        """Devices suspect or backing off: while there are none, the plan is that of all."""
         self._logged: dict[str, Quality] = {}
         self._delivery = Boundary(log, f"modbus group every {interval:g} s: delivering readings")
 
@@ -122,9 +125,15 @@ class PollGroup:
     async def cycle(self, sink: ReadingSink) -> None:
         """Read every due device once and deliver its readings."""
         self._stats.cycles += 1
-        now = asyncio.get_running_loop().time()
-        due = [d for d in self.devices if self._health[d.id].due <= now]
-        requests = self._plan(due)
+        if self._troubled or self._alone:
+            now = asyncio.get_running_loop().time()
+            due: Sequence[ModbusDevice] = [d for d in self.devices if self._health[d.id].due <= now]
+            requests = self._plan(due)
+        else:  # every device answering, none read alone: the plan of them all, made once
+            due = self.devices
+            if self._all_answering is None:
+                self._all_answering = tuple(plan_requests(self.devices, self._gap))
+            requests = self._all_answering
         polls = {d.id: _Poll(d, 0) for d in due}
         for request in requests:
             for device in request.devices:
@@ -132,7 +141,7 @@ class PollGroup:
         for request in requests:
             await self._read(request, polls, sink)
 
-    def _plan(self, due: list[ModbusDevice]) -> tuple[Request, ...]:
+    def _plan(self, due: Sequence[ModbusDevice]) -> tuple[Request, ...]:
         """The requests that read `due`. Planning from scratch was a sixth of the gateway's CPU
         at 10x the reference site, and the plan changes only when a device is suspect, backs
         off or recovers, so the last plan is kept for as long as those stay the same."""
@@ -231,6 +240,7 @@ class PollGroup:
         if failure is None:
             health.backoff.reset()
             health.suspect, health.due = False, 0.0
+            self._troubled.discard(device.id)
             if self._logged.pop(device.id, None) is not None:
                 log.info("device %s answering again", device.id)
             return
@@ -240,6 +250,7 @@ class PollGroup:
         if failure.gateways:
             return  # the gateway was behind: asked again next cycle, not backed off
         health.suspect = True
+        self._troubled.add(device.id)
         delay = health.backoff.next_delay()
         if failure.quality is Quality.TIMEOUT:  # each try holds the line for a whole timeout
             delay = max(delay, SILENT_SHARE * self._link.spec.timeout)
