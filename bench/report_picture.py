@@ -1,4 +1,5 @@
-"""The picture of the safety report's first page in the README: docs/report-first-page-zh.png.
+"""The pictures of the safety report's first page in the README: docs/report-first-page-zh.png
+and, with `--lang en`, docs/report-first-page-en.png.
 
     .venv/bin/python -m bench.report_picture [--out docs] [--lang zh-CN]
 

@@ -11,6 +11,10 @@ RECONNECT = (1.0, 1.2)
 FULL_JITTER = (0.0, 1.0)
 """Anywhere from no wait to the doubled delay: many writers retrying spread out the most."""
 
+_RANDOM = random.Random()
+"""One generator for every backoff that is not given its own: a generator's state is 2.5 KB,
+and a gateway of a thousand small I/O modules has a few thousand backoffs."""
+
 
 class Backoff:
     """Delays that double after each failure up to a cap, each scaled by a random factor.
@@ -43,7 +47,7 @@ class Backoff:
         self.cap = cap
         self.spread = spread
         self.failures = 0
-        self._rng = rng or random.Random()
+        self._rng = rng or _RANDOM
 
     def next_delay(self) -> float:
         """Count one more failure and return how long to wait before trying again."""

@@ -89,23 +89,40 @@ async def fetch_status(site: Site, *, wait: float = COMMAND_TIMEOUT) -> dict[str
     (the gateway never ran against this broker), `aiomqtt.MqttError` when the broker cannot
     be reached.
     """
-    timeout = wait
     topics = FeedTopics.for_site(site)
     spec = _broker(site)
+    document = await _retained(spec, topics.status, wait)
+    if document is None:
+        raise LookupError(
+            f"no gateway status on {topics.status} at {spec.where} within "
+            f"{wait:g} s: has the gateway of site {topics.site} ever run there?"
+        )
+    return document
+
+
+async def fetch_alarm(
+    site: Site, alarm_id: str, *, broker: BrokerSpec | None = None, wait: float = COMMAND_TIMEOUT
+) -> dict[str, Any] | None:
+    """The alarm's state as retained on the broker (the feed's `alarms/<id>` document), or
+    None when the broker holds none within `wait` seconds (the alarm is gone).
+
+    Raises `aiomqtt.MqttError` when the broker cannot be reached.
+    """
+    topic = FeedTopics.for_site(site).alarm(alarm_id)
+    return await _retained(broker or _broker(site), topic, wait)
+
+
+async def _retained(spec: BrokerSpec, topic: str, wait: float) -> dict[str, Any] | None:
+    """The first JSON object on `topic` within `wait` seconds: its retained message."""
     async with _client(spec) as client:
-        await client.subscribe(topics.status, qos=1)
-        try:
-            async with asyncio.timeout(timeout):
+        await client.subscribe(topic, qos=1)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
                 async for message in client.messages:
                     document = _json(message.payload)
                     if isinstance(document, dict):
                         return document
-        except TimeoutError:
-            pass
-    raise LookupError(
-        f"no gateway status on {topics.status} at {spec.where} within "
-        f"{timeout:g} s: has the gateway of site {topics.site} ever run there?"
-    )
+    return None
 
 
 def format_table(alarms: Iterable[dict[str, Any]]) -> str:

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from drivers.mqtt import BrokerSpec
+from firegw.shelf import LANGUAGES, default_language, shelf_line
 from gateway.config import Site
 from gateway.operators import new_key
+from rules import parse_duration
 
 KEY_VARIABLE = "FIREGW_OPERATOR_KEY_FILE"
 ACTIONS = {
@@ -54,6 +56,13 @@ def add_operator_commands(commands: argparse._SubParsersAction[argparse.Argument
         if action in _DURATIONS:
             required = action == "shelve"
             command.add_argument("--duration", required=required, help=_DURATIONS[action])
+        if action == "shelve":
+            command.add_argument(
+                "--lang",
+                choices=LANGUAGES,
+                default=default_language(),
+                help="the language of the answer (default: Chinese if the locale is, else en)",
+            )
         command.set_defaults(command=send, action=action, log_level="warning")
     key = commands.add_parser(
         "new-key", help="print a new operator key (for the operator's key file and the site's)"
@@ -78,27 +87,51 @@ def send(site: Site, args: argparse.Namespace) -> int:
     """Send one command and print the gateway's answer: 0 done, 1 refused or unreachable."""
     import aiomqtt  # noqa: PLC0415 (heavy: only for commands that talk to the broker)
 
-    from firegw.alarms import broker_failure, send_command  # noqa: PLC0415
+    from firegw.alarms import broker_failure  # noqa: PLC0415
 
-    duration = getattr(args, "duration", None)
-    extra: dict[str, Any] = {"duration": duration} if duration else {}
     try:
         key = read_key(args.key_file)
         broker = _broker(site, args)
-        reply = asyncio.run(
-            send_command(site, args.action, args.alarm, args.operator, key, broker=broker, **extra)
-        )
+        reply, alarm = asyncio.run(_sent(site, args, key, broker))
     except aiomqtt.MqttError as error:
         print(broker_failure(site, error, broker), file=sys.stderr)
         return 1
     except (LookupError, TimeoutError) as error:
         print(f"{args.config}: {error}", file=sys.stderr)
         return 1
-    if reply["ok"]:
+    if not reply["ok"]:
+        print(f"{args.alarm}: refused: {reply['reason']}", file=sys.stderr)
+        return 1
+    if args.action == "shelve":
+        until = alarm.get("shelved_until") if alarm else None
+        seconds = float(parse_duration(args.duration))
+        print(shelf_line(args.alarm, until if isinstance(until, int) else None, seconds, args.lang))
+    else:
         print(f"{args.alarm}: {args.action} done")
-        return 0
-    print(f"{args.alarm}: refused: {reply['reason']}", file=sys.stderr)
-    return 1
+    return 0
+
+
+async def _sent(
+    site: Site, args: argparse.Namespace, key: str, broker: BrokerSpec
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The gateway's reply and, for a shelf it accepted, the alarm's state after it (the reply
+    comes after the state is published, so the state holds the shelf's end; None if the
+    broker went away in between: the shelf is done all the same)."""
+    import aiomqtt  # noqa: PLC0415 (heavy, as in send)
+
+    from firegw.alarms import fetch_alarm, send_command  # noqa: PLC0415
+
+    duration = getattr(args, "duration", None)
+    extra: dict[str, Any] = {"duration": duration} if duration else {}
+    reply = await send_command(
+        site, args.action, args.alarm, args.operator, key, broker=broker, **extra
+    )
+    if not (reply["ok"] and args.action == "shelve"):
+        return reply, None
+    try:
+        return reply, await fetch_alarm(site, args.alarm, broker=broker)
+    except aiomqtt.MqttError:
+        return reply, None
 
 
 def add_broker_option(command: argparse.ArgumentParser) -> None:

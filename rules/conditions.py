@@ -7,10 +7,11 @@ rule where it was)? These run for every reading, so they avoid allocation where 
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from typing import TypeGuard
 
-from core import Quality, Reading
+from core import Quality, Reading, Value
 from rules.alarm import AlarmSource
 from rules.model import DeviceInfo
 from rules.monitor import Monitor, device_source
@@ -63,6 +64,13 @@ class DeviceMonitor(Monitor):
         return f"{self.device.subject} {self.describe()}{self.device.place}"
 
 
+@functools.cache
+def _states(states: tuple[Value, ...]) -> frozenset[Value]:
+    """One set of states per rule, shared by its monitors of every device (a site of a
+    thousand detectors has thousands of state monitors)."""
+    return frozenset(states)
+
+
 class StateMonitor(DeviceMonitor):
     """The point reports one of the rule's states (status fire, recording false)."""
 
@@ -70,7 +78,7 @@ class StateMonitor(DeviceMonitor):
 
     def __init__(self, rule: StateRule, device: DeviceInfo) -> None:
         super().__init__(device_source(rule, device), rule, device)
-        self.states = frozenset(rule.states)
+        self.states = _states(rule.states)
 
     def condition(self, reading: Reading, now: float) -> bool | None:
         if reading.quality is not _GOOD:

@@ -12,19 +12,14 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from pymodbus import FramerType
-from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.client.base import ModbusBaseClient
-from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
-from pymodbus.pdu import ModbusPDU
-
 from core import Backoff, ConnectionHealth, FiregwError, Quality
+from drivers.modbus.client import Answer, Client, MalformedAnswer, NoAnswer, NotConnected, OnLost
 from drivers.modbus.merge import Request
-from drivers.modbus.profile import Function
+from drivers.modbus.rtu import RtuClient
 from drivers.modbus.spec import ModbusEndpointSpec
+from drivers.modbus.tcp import TcpClient
 
 log = logging.getLogger(__name__)
 
@@ -135,28 +130,11 @@ class PollFailure(FiregwError):
         self.gateways = gateways
 
 
-def make_client(spec: ModbusEndpointSpec, on_connect: Callable[[bool], None]) -> ModbusBaseClient:
-    """A pymodbus client for the endpoint that never retries or reconnects by itself: both
-    are ours, with backoff, and a retry would hide a silent unit behind doubled timeouts."""
-    common = {
-        "name": f"modbus-{spec.id}",
-        "timeout": spec.timeout,
-        "retries": 0,
-        "reconnect_delay": 0,
-        "trace_connect": on_connect,
-    }
+def make_client(spec: ModbusEndpointSpec, on_lost: OnLost) -> Client:
+    """The endpoint's client: a TCP socket of our own, or pymodbus on a serial line."""
     if spec.serial is None:
-        return AsyncModbusTcpClient(spec.host or "", port=spec.port, **common)  # type: ignore[arg-type]
-    line = spec.serial
-    return AsyncModbusSerialClient(
-        line.device,
-        framer=FramerType.RTU,
-        baudrate=line.baudrate,
-        parity=line.parity.value,
-        stopbits=line.stopbits,
-        bytesize=line.bytesize,
-        **common,  # type: ignore[arg-type]
-    )
+        return TcpClient(spec.host or "", spec.port, spec.timeout, on_lost)
+    return RtuClient(spec.id, spec.serial, spec.timeout, on_lost)
 
 
 class Link:
@@ -178,7 +156,7 @@ class Link:
         self._rng = rng
         self._pace = pace if pace is not None else asyncio.Semaphore(CONNECTS_AT_ONCE)
         self._had_turn = False
-        self._client: ModbusBaseClient | None = None
+        self._client: Client | None = None
         self._lock = asyncio.Lock()
         self._lost = asyncio.Event()
         self._first_attempt = asyncio.Event()
@@ -212,8 +190,7 @@ class Link:
 
     async def run(self) -> None:
         """Connect, and reconnect with backoff, until cancelled; closes the connection on exit."""
-        client = make_client(self.spec, self._connection_changed)
-        client.set_max_no_responses(2**31)  # dropping a silent connection is ours, see above
+        client = make_client(self.spec, self._connection_lost)
         self._client = client
         self._first_attempt.clear()
         self._lost.set()
@@ -223,14 +200,14 @@ class Link:
             client.close()
             self._client = None
 
-    def _connection_changed(self, connected: bool) -> None:
-        """pymodbus' connect/disconnect callback: wake the reconnect loop on a loss."""
-        if connected or self._lost.is_set():
+    def _connection_lost(self) -> None:
+        """The client's callback when the connection drops: wake the reconnect loop."""
+        if self._lost.is_set():
             return
         self.health.lost(f"connection to {self.spec.where} lost")
         self._lost.set()
 
-    async def _keep_connected(self, client: ModbusBaseClient) -> None:
+    async def _keep_connected(self, client: Client) -> None:
         """Connect, and reconnect whenever the connection is lost.
 
         A connection that answered requests is remade at once when it drops; a failed connect,
@@ -251,15 +228,17 @@ class Link:
                     continue
             await asyncio.sleep(backoff.next_delay())
 
-    async def _connect(self, client: ModbusBaseClient) -> bool:
+    async def _connect(self, client: Client) -> bool:
         """One connection attempt (in its turn), counted and logged by the endpoint's health."""
         where = self.spec.where
         try:
             async with self._pace:
                 self._had_turn = True
-                connected = await self._connect_within(client, CONNECT_TIMEOUT)
-                raise_if_cancelled()  # a stop that came as the connection was made
-        except (OSError, ModbusException) as error:
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    connected = await client.connect()
+        except TimeoutError:
+            connected = False
+        except OSError as error:
             self.health.failed(f"cannot connect to {where} ({error})")
             return False
         if connected and self._mute:
@@ -275,19 +254,6 @@ class Link:
         else:
             self.health.failed(f"cannot connect to {where}")
         return connected
-
-    async def _connect_within(self, client: ModbusBaseClient, seconds: float) -> bool:
-        """Connect with a timeout of its own. pymodbus 3.x takes one setting,
-        `timeout_connect`, for connecting and for awaiting every response; it is the request
-        timeout but for the time of a TCP connect (when no request can be out on the line)."""
-        if self.spec.serial is not None:
-            return await client.connect()
-        params = client.ctx.comm_params
-        params.timeout_connect = seconds
-        try:
-            return await client.connect()
-        finally:
-            params.timeout_connect = self.spec.timeout
 
     async def read(self, request: Request) -> list[int] | list[bool]:
         """Send one request (waiting for the line) and return its `count` values.
@@ -311,21 +277,22 @@ class Link:
             self.health.connected(self.spec.where, "answering again")
         return self._values(response, request)
 
-    async def _exchange(self, client: ModbusBaseClient, request: Request, sent: float) -> ModbusPDU:
-        """Send the request and await its response; pymodbus' errors become PollFailures."""
+    async def _exchange(self, client: Client, request: Request, sent: float) -> Answer:
+        """Send the request and await its answer; the client's errors become PollFailures."""
         self.stats.requests += 1
         try:
-            response = await _send(client, request)
-            raise_if_cancelled()
-        except ConnectionException as exc:
+            return await client.read(request)
+        except NotConnected as exc:  # it was connected when the request went out
             self.stats.disconnected += 1
-            detail = f"not connected to {self.spec.where}"
+            detail = f"connection to {self.spec.where} lost"
             raise PollFailure(Quality.DISCONNECTED, detail) from exc
-        except ModbusIOException as exc:
+        except NoAnswer as exc:
             raise self._no_response(client, sent) from exc
-        return response
+        except MalformedAnswer as exc:
+            self.stats.mismatches += 1
+            raise PollFailure(Quality.DECODE_ERROR, str(exc)) from exc
 
-    def _no_response(self, client: ModbusBaseClient, sent: float) -> PollFailure:
+    def _no_response(self, client: Client, sent: float) -> PollFailure:
         """The failure for an unanswered request; drops a TCP connection nobody answers on."""
         if not client.connected:
             self.stats.disconnected += 1
@@ -343,7 +310,7 @@ class Link:
             self._reconnect_unanswered(client)
         return PollFailure(Quality.TIMEOUT, f"no response within {self.spec.timeout:g} s")
 
-    def _reconnect_unanswered(self, client: ModbusBaseClient) -> None:
+    def _reconnect_unanswered(self, client: Client) -> None:
         """Drop a connection nobody answers on. Said once; while the endpoint goes on
         accepting connections and answering nothing, its reconnections are not logged."""
         where, unanswered = self.spec.where, self._unanswered
@@ -361,24 +328,21 @@ class Link:
         client.close()
         self._lost.set()
 
-    def _values(self, response: ModbusPDU, request: Request) -> list[int] | list[bool]:
-        self._check_answers(response, request)
-        if response.isError():
+    def _values(self, answer: Answer, request: Request) -> list[int] | list[bool]:
+        self._check_answers(answer, request)
+        if answer.exception is not None:
             self.stats.exceptions += 1
-            code = response.exception_code
-            raise PollFailure(Quality.EXCEPTION, exception_detail(code, request))
-        values: list[int] | list[bool] = (
-            list(response.bits) if request.function.is_bit else list(response.registers)
-        )
+            raise PollFailure(Quality.EXCEPTION, exception_detail(answer.exception, request))
+        values = answer.values
         if len(values) < request.count:
             detail = f"short response: {len(values)} of {request.count} values"
             raise PollFailure(Quality.DECODE_ERROR, detail)
         return values[: request.count]
 
-    def _check_answers(self, response: ModbusPDU, request: Request) -> None:
+    def _check_answers(self, answer: Answer, request: Request) -> None:
         """An answer to another question is never data: a gateway that mixes up its replies
         (another function, another unit) would otherwise turn a fault into a false fire."""
-        asked, got = request.function.code, response.function_code & 0x7F
+        asked, got = request.function.code, answer.function
         if got != asked:
             self.stats.mismatches += 1
             raise PollFailure(
@@ -386,33 +350,10 @@ class Link:
                 f"the answer is for function {got}, the request was function {asked}: "
                 "not taken as data",
             )
-        if response.dev_id not in (request.unit, 0):
+        if answer.unit not in (request.unit, 0):
             self.stats.mismatches += 1
             raise PollFailure(
                 Quality.DECODE_ERROR,
-                f"the answer is from unit {response.dev_id}, the request was for unit "
+                f"the answer is from unit {answer.unit}, the request was for unit "
                 f"{request.unit}: not taken as data",
             )
-
-
-def raise_if_cancelled() -> None:
-    """Raise CancelledError if this task was cancelled while its await completed anyway.
-
-    pymodbus awaits responses and connections with `asyncio.wait_for`, which on Python 3.11
-    returns the result and drops the cancellation when the result and the cancel arrive
-    together; the poll loop would then run on, or the connection task wait for the connection
-    to drop, and shutdown would hang.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-def _send(client: ModbusBaseClient, request: Request) -> Awaitable[ModbusPDU]:
-    read = {
-        Function.COIL: client.read_coils,
-        Function.DISCRETE_INPUT: client.read_discrete_inputs,
-        Function.HOLDING_REGISTER: client.read_holding_registers,
-        Function.INPUT_REGISTER: client.read_input_registers,
-    }[request.function]
-    return read(request.address, count=request.count, device_id=request.unit)

@@ -7,6 +7,7 @@ the site config, so the same profile serves every detector on a panel.
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,7 +23,7 @@ class Function(StrEnum):
 
     @property
     def is_bit(self) -> bool:
-        return self in (Function.COIL, Function.DISCRETE_INPUT)
+        return self in _BIT_TABLES
 
     @property
     def code(self) -> int:
@@ -30,6 +31,7 @@ class Function(StrEnum):
         return _READ_CODES[self]
 
 
+_BIT_TABLES = frozenset({Function.COIL, Function.DISCRETE_INPUT})
 _READ_CODES = {
     Function.COIL: 1,
     Function.DISCRETE_INPUT: 2,
@@ -142,9 +144,10 @@ class RegisterPoint(BaseModel):
                 f"bits {list(bits)} do not fit {registers}{owner} (bits 0 to {size - 1})"
             )
 
-    @property
+    @cached_property
     def count(self) -> int:
-        """How many registers (or bits) the point reads."""
+        """How many registers (or bits) the point reads (asked for every point of every
+        poll: computed once)."""
         return 1 if self.function.is_bit else self.type.registers
 
 

@@ -6,7 +6,8 @@ from firegw.report.charts import COLOURS, rows
 from firegw.report.coverage import hydrant_limits
 from firegw.report.figures import Figures
 from firegw.report.section import Section
-from firegw.report.tables import Cell, Column, Form, Table
+from firegw.report.tables import Cell, Column, Form
+from firegw.report.titled import titled_table
 from firegw.report.words import Words
 from rules import DeviceKind
 
@@ -19,15 +20,15 @@ def coverage_section(figures: Figures, words: Words) -> Section:
     coverage, scope, lang = figures.coverage, figures.scope, words.lang
     months = scope.period.months()
     zones = sorted(coverage.blind_minutes, key=lambda z: -coverage.blind_minutes[z])
-    blind = Table(
+    blind = titled_table(
+        words,
         "blind_spots",
-        words("tables.blind_spots"),
         [
-            Column("zone", words("columns.zone")),
-            Column("risk", words("columns.risk")),
+            "zone",
+            "risk",
             *(Column(m, m, Form.MINUTES) for m in months),
-            Column("blind_minutes", words("columns.blind_minutes"), Form.MINUTES),
-            Column("coverage", words("columns.coverage"), Form.SHARE),
+            ("blind_minutes", Form.MINUTES),
+            ("coverage", Form.SHARE),
         ],
         [
             [
@@ -40,16 +41,16 @@ def coverage_section(figures: Figures, words: Words) -> Section:
             for z in zones
         ],
     )
-    retention = Table(
+    retention = titled_table(
+        words,
         "retention",
-        words("tables.retention"),
         [
-            Column("device", words("columns.device")),
-            Column("zone", words("columns.zone")),
-            Column("lowest", words("columns.lowest"), Form.NUMBER),
-            Column("latest", words("columns.latest"), Form.NUMBER),
-            Column("required", words("columns.required"), Form.NUMBER),
-            Column("meets", words("columns.meets")),
+            "device",
+            "zone",
+            ("lowest", Form.NUMBER),
+            ("latest", Form.NUMBER),
+            ("required", Form.NUMBER),
+            "meets",
         ],
         [
             [
@@ -76,27 +77,17 @@ def coverage_section(figures: Figures, words: Words) -> Section:
                     f"{worst} ({shares[worst] * 100:.1f} %)",
                 ]
             )
-    availability = Table(
+    availability = titled_table(
+        words,
         "availability",
-        words("tables.availability"),
-        [
-            Column("kind", words("columns.kind")),
-            Column("devices", words("columns.devices"), Form.COUNT),
-            Column("answered", words("columns.answered"), Form.SHARE),
-            Column("lowest_device", words("columns.lowest_device")),
-        ],
+        ["kind", ("devices", Form.COUNT), ("answered", Form.SHARE), "lowest_device"],
         by_kind,
     )
     short = sorted((s, d) for d, s in coverage.answered.items() if s < 1.0)
-    devices = Table(
+    devices = titled_table(
+        words,
         "availability_devices",
-        words("tables.availability_devices"),
-        [
-            Column("device", words("columns.device")),
-            Column("kind", words("columns.kind")),
-            Column("zone", words("columns.zone")),
-            Column("answered", words("columns.answered"), Form.SHARE),
-        ],
+        ["device", "kind", "zone", ("answered", Form.SHARE)],
         [
             [
                 d,
@@ -108,15 +99,15 @@ def coverage_section(figures: Figures, words: Words) -> Section:
         ],
     )
     limits = hydrant_limits(scope.site)
-    hydrants = Table(
+    hydrants = titled_table(
+        words,
         "hydrants",
-        words("tables.hydrants"),
         [
-            Column("device", words("columns.device")),
-            Column("zone", words("columns.zone")),
-            Column("limits", words("columns.limits")),
-            Column("minutes_with_data", words("columns.minutes_with_data"), Form.COUNT),
-            Column("within_limits", words("columns.within_limits"), Form.SHARE),
+            "device",
+            "zone",
+            "limits",
+            ("minutes_with_data", Form.COUNT),
+            ("within_limits", Form.SHARE),
         ],
         [
             [

@@ -15,6 +15,7 @@ from firegw.report.health import FLOOD_ABOVE
 from firegw.report.response import STEPS
 from firegw.report.section import Section
 from firegw.report.tables import Cell, Column, Form, Table, shown
+from firegw.report.titled import Heading, titled_table
 from firegw.report.words import Words
 from gateway.config import HazardClass
 from rules import AlarmEvent, Priority
@@ -109,10 +110,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
-def _class_columns(words: Words) -> list[Column]:
-    return [Column(str(k), words(f"hazard_class.{k}"), Form.COUNT) for k in HAZARD_CLASSES] + [
-        Column("total", words("columns.total"), Form.COUNT)
-    ]
+def _class_columns(words: Words) -> list[Heading]:
+    classes = [Column(str(k), words(f"hazard_class.{k}"), Form.COUNT) for k in HAZARD_CLASSES]
+    return [*classes, ("total", Form.COUNT)]
 
 
 def _class_cells(counts: dict[HazardClass, int]) -> list[Cell]:
@@ -122,42 +122,41 @@ def _class_cells(counts: dict[HazardClass, int]) -> list[Cell]:
 def _hazards(figures: Figures, words: Words) -> Section:
     hazards, scope, lang = figures.hazards, figures.scope, words.lang
     months = list(hazards.by_month)
-    by_month = Table(
+    by_month = titled_table(
+        words,
         "hazards_by_month",
-        words("tables.hazards_by_month"),
-        [Column("month", words("columns.month")), *_class_columns(words)],
+        ["month", *_class_columns(words)],
         [[m, *_class_cells(c)] for m, c in hazards.by_month.items()]
         + [[words("columns.total"), *_class_cells(hazards.total)]],
     )
-    buildings = Table(
+    buildings = titled_table(
+        words,
         "hazards_by_building",
-        words("tables.hazards_by_building"),
-        [Column("building", words("columns.building")), *_class_columns(words)],
+        ["building", *_class_columns(words)],
         [
             [scope.building_name(b, lang) if b else words("no_zone"), *_class_cells(c)]
             for b, c in sorted(hazards.by_building.items())
         ],
     )
-    zone_columns = [
-        Column("zone", words("columns.zone")),
-        Column("building", words("columns.building")),
-        Column("risk", words("columns.risk")),
-        *_class_columns(words),
-    ]
-    zone_rows = []
+    zone_columns = ["zone", "building", "risk", *_class_columns(words)]
+    zone_rows, high_rows = [], []
     for zone_id, counts in sorted(hazards.by_zone.items(), key=lambda i: -sum(i[1].values())):
         zone = scope.site.zones.get(zone_id)
         building = scope.building_name(zone.building, lang) if zone else ""
         risk = words(f"risk.{zone.risk}") if zone else ""
         name = scope.zone_name(zone_id, lang) if zone_id else words("no_zone")
         zone_rows.append([name, building, risk, *_class_cells(counts)])
-    zones = Table("hazards_by_zone", words("tables.hazards_by_zone"), zone_columns, zone_rows)
-    high = Table(
+        if zone is not None and zone.risk == "high":  # as hazards.high_risk counts them
+            high_rows.append(zone_rows[-1])
+    zones = titled_table(words, "hazards_by_zone", zone_columns, zone_rows)
+    high = titled_table(
+        words,
         "hazards_high_risk",
-        words("tables.hazards_high_risk"),
         zone_columns,
-        [row for row in zone_rows if row[2] == "high"]
-        + [[words("columns.total"), "", words("risk.high"), *_class_cells(hazards.high_risk)]],
+        [
+            *high_rows,
+            [words("columns.total"), "", words("risk.high"), *_class_cells(hazards.high_risk)],
+        ],
     )
     plot = columns(
         months,
@@ -180,15 +179,15 @@ def _response(figures: Figures, words: Words) -> Section:
     response = figures.response
     limits = response.limits
     rule = "/".join(f"{limits[s] / 60:g}" for s in STEPS) + " min"
-    step_columns = [
-        Column("step", words("columns.step")),
-        Column("count", words("columns.count"), Form.COUNT),
-        Column("reached", words("columns.reached"), Form.COUNT),
-        Column("median", words("columns.median"), Form.SECONDS),
-        Column("p90", words("columns.p90"), Form.SECONDS),
-        Column("worst", words("columns.worst"), Form.SECONDS),
-        Column("limit", words("columns.limit"), Form.SECONDS),
-        Column("within", words("columns.within"), Form.SHARE),
+    step_columns: list[Heading] = [
+        "step",
+        ("count", Form.COUNT),
+        ("reached", Form.COUNT),
+        ("median", Form.SECONDS),
+        ("p90", Form.SECONDS),
+        ("worst", Form.SECONDS),
+        ("limit", Form.SECONDS),
+        ("within", Form.SHARE),
     ]
     table_rows: list[list[Cell]] = []
     for (kind, priority), spreads in response.groups.items():
@@ -208,29 +207,20 @@ def _response(figures: Figures, words: Words) -> Section:
                     s.share_within,
                 ]
             )
-    groups = Table(
-        "response",
-        words("tables.response"),
-        [
-            Column("class", words("columns.class")),
-            Column("priority", words("columns.priority")),
-            *step_columns,
-        ],
-        table_rows,
-    )
-    worst = Table(
+    groups = titled_table(words, "response", ["class", "priority", *step_columns], table_rows)
+    worst = titled_table(
+        words,
         "response_worst",
-        words("tables.response_worst"),
         [
-            Column("raised", words("columns.raised")),
-            Column("alarm", words("columns.alarm")),
-            Column("class", words("columns.class")),
-            Column("late_step", words("columns.late_step")),
-            Column("late_by", words("columns.late_by"), Form.SECONDS),
-            Column("ack", words("columns.ack"), Form.SECONDS),
-            Column("on_site", words("columns.on_site"), Form.SECONDS),
-            Column("contain", words("columns.contain"), Form.SECONDS),
-            Column("timeline", words("columns.timeline")),
+            ("raised", Form.TIME),
+            "alarm",
+            "class",
+            "late_step",
+            ("late_by", Form.SECONDS),
+            ("ack", Form.SECONDS),
+            ("on_site", Form.SECONDS),
+            ("contain", Form.SECONDS),
+            Column("timeline", words("columns.timeline"), own_line=True),
         ],
         [
             [
@@ -259,7 +249,7 @@ def _response(figures: Figures, words: Words) -> Section:
             for step, colour in zip(STEPS, ("#1565c0", "#f9a825", "#2e7d32"), strict=True)
         ],
     )
-    priorities = ", ".join(words.console("priority", p) for p in response.priorities)
+    priorities = words.listing([words.console("priority", p) for p in response.priorities])
     note = words("notes.response", priorities=priorities)
     return Section("response", words("sections.response", rule=rule), note, [plot], [groups, worst])
 
@@ -280,13 +270,11 @@ def _timeline(events: Sequence[AlarmEvent], start: int, words: Words) -> str:
 
 def _rectification(figures: Figures, words: Words) -> Section:
     rect = figures.rectification
-    outcome_columns = [Column("class", words("columns.class"))] + [
-        Column(o, words(f"outcome.{o}"), Form.COUNT) for o in _OUTCOMES
-    ]
-    outcomes = Table(
+    outcome_columns = [Column(o, words(f"outcome.{o}"), Form.COUNT) for o in _OUTCOMES]
+    outcomes = titled_table(
+        words,
         "rectification",
-        words("tables.rectification"),
-        [*outcome_columns, Column("rate", words("columns.rate"), Form.SHARE)],
+        ["class", *outcome_columns, ("rate", Form.SHARE)],
         [
             [words(f"hazard_class.{k}"), *(rect.outcomes[k][o] for o in _OUTCOMES), rect.rate(k)]
             for k in HAZARD_CLASSES
@@ -299,21 +287,14 @@ def _rectification(figures: Figures, words: Words) -> Section:
             ]
         ],
     )
-    people = Table(
+    people = titled_table(
+        words,
         "rectification_people",
-        words("tables.rectification_people"),
-        [
-            Column("person", words("columns.person")),
-            Column("rectified", words("columns.rectified"), Form.COUNT),
-            Column("median_minutes", words("columns.median_minutes"), Form.MINUTES),
-        ],
+        ["person", ("rectified", Form.COUNT), ("median_minutes", Form.MINUTES)],
         [[who, c.count, c.median_minutes] for who, c in rect.people.items()],
     )
-    glitches = Table(
-        "glitches",
-        words("tables.glitches"),
-        [Column(o, words(f"outcome.{o}"), Form.COUNT) for o in _OUTCOMES],
-        [[rect.glitches[o] for o in _OUTCOMES]],
+    glitches = titled_table(
+        words, "glitches", outcome_columns, [[rect.glitches[o] for o in _OUTCOMES]]
     )
     return Section(
         "rectification",
@@ -335,14 +316,10 @@ def _health(figures: Figures, words: Words) -> Section:
         ("chattering", len(health.chattering), Form.COUNT, words("targets.chattering")),
         ("stale", len(health.stale), Form.COUNT, words("targets.stale")),
     ]
-    load = Table(
+    load = titled_table(
+        words,
         "health",
-        words("tables.health"),
-        [
-            Column("figure", words("columns.figure")),
-            Column("value", words("columns.value")),
-            Column("target", words("columns.target")),
-        ],
+        ["figure", "value", "target"],
         [
             [words(f"health_rows.{key}"), shown(value, form), target]
             for key, value, form, target in targets
@@ -352,23 +329,13 @@ def _health(figures: Figures, words: Words) -> Section:
         [words.console("priority", p), health.priorities[p], health.share(p)] for p in Priority
     ]
     shares.append([words("columns.target"), None, words("targets.priorities")])
-    priorities = Table(
-        "priorities",
-        words("tables.priorities"),
-        [
-            Column("priority", words("columns.priority")),
-            Column("count", words("columns.count"), Form.COUNT),
-            Column("share", words("columns.share"), Form.SHARE),
-        ],
-        shares,
+    priorities = titled_table(
+        words, "priorities", ["priority", ("count", Form.COUNT), ("share", Form.SHARE)], shares
     )
-    noisiest = Table(
+    noisiest = titled_table(
+        words,
         "noisiest",
-        words("tables.noisiest"),
-        [
-            Column("device", words("columns.device")),
-            Column("count", words("columns.count"), Form.COUNT),
-        ],
+        ["device", ("count", Form.COUNT)],
         [[source, n] for source, n in health.noisiest],
     )
     days = [d for d, _, _ in health.per_day]
@@ -378,14 +345,10 @@ def _health(figures: Figures, words: Words) -> Section:
         limit=FLOOD_ABOVE,
         limit_label=f"> {FLOOD_ABOVE}",
     )
-    per_day = Table(
+    per_day = titled_table(
+        words,
         "alarms_per_day",
-        words("tables.alarms_per_day"),
-        [
-            Column("date", words("columns.date")),
-            Column("announced", words("columns.announced"), Form.COUNT),
-            Column("peak", words("columns.peak"), Form.COUNT),
-        ],
+        ["date", ("announced", Form.COUNT), ("peak", Form.COUNT)],
         [[d, n, p] for d, n, p in health.per_day],
     )
     bars = rows([s for s, _ in health.noisiest], [float(n) for _, n in health.noisiest])

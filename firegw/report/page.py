@@ -7,7 +7,7 @@ from html import escape
 
 from firegw.report.document import Document
 from firegw.report.section import Section
-from firegw.report.tables import Form, Table, shown
+from firegw.report.tables import TEXTS, Cell, Column, Form, Table, shown
 
 __all__ = ["page_of"]
 
@@ -30,15 +30,20 @@ h2 { font-size: 14pt; border-bottom: 1px solid #999; padding-bottom: 1mm; }
 h3 { font-size: 11pt; margin: 5mm 0 1mm; }
 .note { color: #555; font-size: 9pt; }
 table { border-collapse: collapse; width: 100%; font-size: 9pt; margin-bottom: 3mm; }
-th, td { border-bottom: 1px solid #e0e0e0; padding: 1mm 1.5mm; text-align: left;
+th, td { border-bottom: 1px solid #e0e0e0; padding: 1mm; text-align: left;
          vertical-align: top; }
 th { background: #f3f3f3; }
-td.n, th.n { text-align: right; white-space: nowrap; }
+td.n, th.n { text-align: right; }
+td.n, td.t { white-space: nowrap; }
+tr.above td { border-bottom: none; }
+tr.line td { padding-top: 0; color: #444; }
 nav ol { columns: 2; }
 """
 
 _NUMERIC = ' class="n"'
 """Numbers right-aligned, their column titles too."""
+_ONE_LINE = ' class="t"'
+"""A date and time, on one line."""
 
 
 def page_of(document: Document, lang: str, contents_title: str) -> str:
@@ -77,19 +82,34 @@ def _section(section: Section) -> str:
 
 
 def _table(table: Table) -> str:
-    head = "".join(
-        f"<th{'' if c.form is Form.TEXT else _NUMERIC}>{escape(c.title)}</th>"
-        for c in table.columns
+    inline = [i for i, c in enumerate(table.columns) if not c.own_line]
+    own_lines = [i for i, c in enumerate(table.columns) if c.own_line]
+    span = f' colspan="{len(inline)}"'
+    head = f"<tr>{''.join(_head(table.columns[i]) for i in inline)}</tr>" + "".join(
+        f'<tr><th{span} class="line">{escape(table.columns[i].title)}</th></tr>' for i in own_lines
     )
+    above = ' class="above"' if own_lines else ""
     rows = []
     for row in table.rows:
-        cells = []
-        for cell, column in zip(row, table.columns, strict=True):
-            numeric = column.form is not Form.TEXT and not isinstance(cell, str)
-            klass = _NUMERIC if numeric else ""
-            cells.append(f"<td{klass}>{escape(shown(cell, column.form))}</td>")
-        rows.append(f"<tr>{''.join(cells)}</tr>")
+        cells = "".join(_cell(row[i], table.columns[i]) for i in inline)
+        lines = "".join(
+            f'<tr class="line"><td{span}>{escape(shown(row[i], Form.TEXT))}</td></tr>'
+            for i in own_lines
+        )
+        rows.append(f"<tr{above}>{cells}</tr>{lines}")
     return (
         f'<h3 id="{escape(table.key)}">{escape(table.title)}</h3>'
-        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _head(column: Column) -> str:
+    return f"<th{'' if column.form in TEXTS else _NUMERIC}>{escape(column.title)}</th>"
+
+
+def _cell(cell: Cell, column: Column) -> str:
+    if column.form is Form.TIME:
+        klass = _ONE_LINE
+    else:
+        klass = "" if column.form in TEXTS or isinstance(cell, str) else _NUMERIC
+    return f"<td{klass}>{escape(shown(cell, column.form))}</td>"

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-__all__ = ["Cell", "Column", "Form", "Table", "shown", "write_csv"]
+__all__ = ["TEXTS", "Cell", "Column", "Form", "Table", "shown", "write_csv"]
 
 Cell = str | int | float | None
 
 
 class Form(StrEnum):
     TEXT = "text"
+    TIME = "time"
+    """A local date and time (text), which the page keeps on one line."""
     COUNT = "count"
     SECONDS = "seconds"
     MINUTES = "minutes"
@@ -32,6 +34,9 @@ class Column:
     key: str
     title: str
     form: Form = Form.TEXT
+    own_line: bool = False
+    """Long text (a timeline): on the page, a line of its own under the rest of its row, so
+    that it does not squeeze the other columns; in the CSV file, a column like any other."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,10 @@ class Table:
     title: str
     columns: Sequence[Column]
     rows: list[list[Cell]] = field(default_factory=list)
+
+
+TEXTS = (Form.TEXT, Form.TIME)
+"""The forms of text; the others are numbers."""
 
 
 def shown(cell: Cell, form: Form, empty: str = "-") -> str:

@@ -5,6 +5,7 @@ and the screen the guards watch use the same words."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,12 @@ class Words:
             found = found.get(part) if isinstance(found, dict) else None
         text = str(found) if isinstance(found, str) else key
         return text.format(**values) if values else text
+
+    def listing(self, items: Sequence[str]) -> str:
+        """Words joined as the language lists them: `a, b and c`; `a、b、c`."""
+        if len(items) < 2:
+            return "".join(items)
+        return self("list.between").join(items[:-1]) + self("list.last") + items[-1]
 
     def console(self, section: str, key: object) -> str:
         """A word of the console's catalogue (`class`, `priority`, `event`, `kind`)."""

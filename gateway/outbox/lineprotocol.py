@@ -14,6 +14,7 @@ protocol cannot carry them raw outside a quoted string.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -81,8 +82,14 @@ def series_key(measurement: str, tags: Mapping[str, str]) -> str:
 
 def encode_point(series: str, reading: Reading) -> str:
     """A line for `reading` under a head from `series_key`; the fields as `encode` writes them."""
-    fields = ",".join(f"{_escape_key('field key', key)}={text}" for key, text in _fields(reading))
+    fields = ",".join(f"{_field_key(key)}={text}" for key, text in _fields(reading))
     return f"{series} {fields} {reading.observed_at}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _field_key(name: str) -> str:
+    """A field key, escaped: the same few point names come in every poll of every device."""
+    return _escape_key("field key", name)
 
 
 def _fields(reading: Reading) -> list[tuple[str, str]]:

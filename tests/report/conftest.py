@@ -12,6 +12,7 @@ import pytest
 from firegw.report.period import Period, period_from
 from gateway.config import Site
 from rules import AlarmEvent
+from tests.console.conftest import browser  # noqa: F401 (the fixture: headless Chromium)
 from tests.report.scenario import play, store_in_influx, write_site
 from tests.servers import InfluxServer
 

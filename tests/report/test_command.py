@@ -81,6 +81,8 @@ def test_the_report_speaks_chinese_by_default(
     assert "2026-02-28 至 2026-03-01" in page
     assert rows(tmp_path / "blind_spots.csv")[1][:2] == ["病房 2F", "高"]  # its risk, in words
     assert rows(tmp_path / "rectification.csv")[0][:4] == ["类别", "人工整改", "自行恢复", "未完成"]
+    high_risk = [row[:3] for row in rows(tmp_path / "hazards_high_risk.csv")[1:]]
+    assert high_risk == [["病房 2F", "主楼", "高"], ["急诊室 1F", "主楼", "高"], ["合计", "", "高"]]
 
 
 def test_options_that_make_no_period_are_refused_in_one_line(
