@@ -24,7 +24,7 @@ from typing import Any, Self
 
 import aiomqtt
 
-from core import Backoff, ConnectionHealth, stopping, supervise
+from core import Backoff, ConnectionHealth, raise_if_stopping, stopping, supervise
 from drivers.mqtt import BrokerSpec, LibraryLog, connected, describe_failure
 from gateway.alarms.commands import Command, CommandError, parse_command
 from gateway.alarms.guard import FeedGuard, OtherGateway
@@ -304,6 +304,7 @@ class AlarmFeed:
         async with connected(self._client()) as client:
             self._guard.echoes.new_session()
             await client.subscribe([(self.topics.commands, QOS), *self._own_retained])
+            raise_if_stopping()  # a stop that came with the SUBACK (see core)
             await self._announce(client)
             self._note_up()
             async with asyncio.TaskGroup() as tasks:
@@ -403,6 +404,7 @@ class AlarmFeed:
                 await client.publish(message.topic, message.payload, qos=QOS, retain=message.retain)
                 message.done = True
                 self._count(message)
+                raise_if_stopping()  # a stop that came with the PUBACK
         finally:
             for message in messages:
                 if not message.done:
@@ -440,6 +442,7 @@ class AlarmFeed:
         payload = encode(document)
         self._guard.echoes.sent(self.topics.status, payload)
         await client.publish(self.topics.status, payload, qos=QOS, retain=True)
+        raise_if_stopping()
 
     @property
     def _own_retained(self) -> list[tuple[str, int]]:

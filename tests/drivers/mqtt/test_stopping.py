@@ -40,8 +40,10 @@ class StopOnAnswer(logging.Handler):
 
 
 @contextmanager
-def stop_on(answer: str) -> Iterator[StopOnAnswer]:
-    logger = logging.getLogger(SUBSCRIBER_LOG)
+def stop_on(answer: str, log: str = SUBSCRIBER_LOG) -> Iterator[StopOnAnswer]:
+    """A `StopOnAnswer` listening to `log`, the logger a client passes the library's words on
+    to (at debug level, which it turns on meanwhile)."""
+    logger = logging.getLogger(log)
     handler, level = StopOnAnswer(answer), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
