@@ -54,9 +54,11 @@ class RtuClient:
         """Open the line."""
         self._closing = False
         try:
-            return bool(await self._client.connect())
+            connected = bool(await self._client.connect())
         except ModbusException as exc:
             raise OSError(str(exc)) from exc
+        raise_if_cancelled()  # pymodbus connects with wait_for, which may drop a stop
+        return connected
 
     async def read(self, request: Request) -> Answer:
         try:

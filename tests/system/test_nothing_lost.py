@@ -233,6 +233,9 @@ async def test_sigkill_at_random_moments_loses_no_committed_line(
     async with SimulatedSite(site, seed=5), OutboxWatch(site.outbox_path) as watch:
         for kill in range(4):
             await gateway.start()
+            # at a random moment of its running, not of its start-up: under the full suite's
+            # load a start takes seconds, and a kill before the first commit proves nothing
+            await gateway.running()
             await asyncio.sleep(rng.uniform(1.0, 3.0))
             # Every other kill comes while InfluxDB hangs (SIGSTOP): a backlog builds up and
             # a write is in flight, the server taking it only after the gateway is dead.

@@ -116,7 +116,7 @@ async def test_a_garbage_header_written_while_open_is_found_by_check(tmp_path: P
         garbage(path, header_only=True)
         replacement = await outbox.check()
         assert replacement is not None
-        assert replacement.reason.startswith("damaged (its header is b'")
+        assert replacement.reason.startswith("damaged (its header is b")  # repr: b'..' or b".."
         await outbox.append(lines(1))
         assert await outbox.backlog() == 1
     with path.open("rb") as file:
