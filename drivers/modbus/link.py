@@ -19,7 +19,7 @@ from drivers.modbus.client import Answer, Client, MalformedAnswer, NoAnswer, Not
 from drivers.modbus.merge import Request
 from drivers.modbus.rtu import RtuClient
 from drivers.modbus.spec import ModbusEndpointSpec
-from drivers.modbus.tcp import TcpClient
+from drivers.modbus.tcp import TcpClient, Timeouts
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +130,13 @@ class PollFailure(FiregwError):
         self.gateways = gateways
 
 
-def make_client(spec: ModbusEndpointSpec, on_lost: OnLost) -> Client:
-    """The endpoint's client: a TCP socket of our own, or pymodbus on a serial line."""
+def make_client(
+    spec: ModbusEndpointSpec, on_lost: OnLost, timeouts: Timeouts | None = None
+) -> Client:
+    """The endpoint's client: a TCP socket of our own (its timeouts checked with the other
+    endpoints' in `timeouts`), or pymodbus on a serial line."""
     if spec.serial is None:
-        return TcpClient(spec.host or "", spec.port, spec.timeout, on_lost)
+        return TcpClient(spec.host or "", spec.port, spec.timeout, on_lost, timeouts=timeouts)
     return RtuClient(spec.id, spec.serial, spec.timeout, on_lost)
 
 
@@ -150,8 +153,10 @@ class Link:
         stats: EndpointStats,
         rng: random.Random,
         pace: asyncio.Semaphore | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.spec = spec
+        self._timeouts = timeouts
         self.stats = stats
         self._rng = rng
         self._pace = pace if pace is not None else asyncio.Semaphore(CONNECTS_AT_ONCE)
@@ -190,7 +195,7 @@ class Link:
 
     async def run(self) -> None:
         """Connect, and reconnect with backoff, until cancelled; closes the connection on exit."""
-        client = make_client(self.spec, self._connection_lost)
+        client = make_client(self.spec, self._connection_lost, self._timeouts)
         self._client = client
         self._first_attempt.clear()
         self._lost.set()

@@ -22,6 +22,7 @@ from drivers.modbus.cycle import PollGroup
 from drivers.modbus.derive import with_derived
 from drivers.modbus.link import CONNECTS_AT_ONCE, RECONNECT_INITIAL, EndpointStats, Link
 from drivers.modbus.spec import ModbusDevice, ModbusEndpointSpec
+from drivers.modbus.tcp import Timeouts
 
 _RANDOM = random.Random()
 """The endpoints' phases and backoffs come from one generator unless a test gives its own
@@ -43,11 +44,12 @@ class EndpointPoller:
         *,
         rng: random.Random | None = None,
         pace: asyncio.Semaphore | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.spec = spec
         self.stats = EndpointStats()
         rng = rng or _RANDOM
-        self._link = Link(spec, self.stats, rng, pace)
+        self._link = Link(spec, self.stats, rng, pace, timeouts)
         by_interval: dict[float, list[ModbusDevice]] = defaultdict(list)
         for device in spec.devices:
             by_interval[device.poll_interval].append(device)
@@ -104,8 +106,10 @@ class ModbusDriver:
             if spec.id in seen:
                 raise ValueError(f"modbus endpoint {spec.id!r} is listed twice")
             seen.add(spec.id)
-        pace = asyncio.Semaphore(connects_at_once)
-        self.pollers = tuple(EndpointPoller(spec, pace=pace) for spec in endpoints)
+        pace, timeouts = asyncio.Semaphore(connects_at_once), Timeouts()
+        self.pollers = tuple(
+            EndpointPoller(spec, pace=pace, timeouts=timeouts) for spec in endpoints
+        )
         self._by_id = {poller.spec.id: poller for poller in self.pollers}
         self._queued = list(self.pollers)
 

@@ -14,7 +14,7 @@ import pytest
 from drivers.modbus.client import MalformedAnswer, NoAnswer, NotConnected, parse_answer
 from drivers.modbus.merge import PointRead, Request
 from drivers.modbus.profile import Function
-from drivers.modbus.tcp import TcpClient
+from drivers.modbus.tcp import SWEEP, TcpClient, Timeouts
 from tests.drivers.modbus.helpers import device
 
 Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -143,3 +143,30 @@ def test_bits_come_lowest_first_and_only_as_many_as_asked() -> None:
 def test_a_malformed_reply_is_refused_never_read_as_values(pdu: bytes, why: str) -> None:
     with pytest.raises(MalformedAnswer, match=why):
         parse_answer(1, pdu, request())
+
+
+async def test_connections_sharing_their_timeouts_time_out_alone_and_in_time() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+
+    async def answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            writer.write(answer_frame(await read_request(reader), [7, 8, 9]))
+
+    timeouts = Timeouts()
+    async with peer(silent) as quiet_port, peer(answering) as port:
+        quiet = TcpClient("127.0.0.1", quiet_port, 0.3, lambda: None, timeouts=timeouts)
+        talking = TcpClient("127.0.0.1", port, 0.3, lambda: None, timeouts=timeouts)
+        assert await quiet.connect()
+        assert await talking.connect()
+        loop = asyncio.get_running_loop()
+        for _ in range(3):
+            started = loop.time()
+            unanswered = asyncio.ensure_future(quiet.read(request()))
+            assert (await talking.read(request())).values == [7, 8, 9]
+            with pytest.raises(NoAnswer):
+                await unanswered
+            assert 0.3 <= loop.time() - started < 0.3 + SWEEP + 2.0  # margin for a loaded machine
+        quiet.close()
+        talking.close()
