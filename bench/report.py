@@ -79,6 +79,10 @@ def _header(summary: dict[str, Any], suffix: str) -> list[str]:
         "(about 20 minutes); `.venv/bin/python -m bench --quick` checks that every part "
         "works (about a minute).",
         "",
+        "A site laid out as one Modbus endpoint per device (`bench/modbus_endpoints.py`): "
+        "its figures before and after that work, and where the rest of its cost goes, are in "
+        "[`many-endpoints.md`](many-endpoints.md).",
+        "",
         f"Load average (1, 5, 15 min) at the start: {_load_text(summary, 'start')}; at the "
         f"end: {_load_text(summary, 'end')}. On a 2-core machine, a load above about 1 "
         "means other work shared the cores with the benchmark: treat such figures as "
