@@ -16,12 +16,11 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from core import Backoff, Boundary, Quality, Reading, ReadingSink, now_ns
+from core import Backoff, Boundary, Quality, Reading, ReadingSink, now_ns, raise_if_stopping
 from drivers.modbus.decode import decode_point
 from drivers.modbus.link import Link, PollFailure
 from drivers.modbus.merge import PointRead, Request, plan_requests
 from drivers.modbus.profile import RegisterPoint
-from drivers.modbus.rtu import raise_if_cancelled
 from drivers.modbus.spec import ModbusDevice
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ class PollGroup:
         while True:
             await asyncio.sleep(max(0.0, self._wake_at(due) - loop.time()))
             await self.cycle(sink)
-            raise_if_cancelled()
+            raise_if_stopping()  # a stop that came with the last answer (see core)
             due += self.interval
             if due < loop.time():
                 due += math.ceil((loop.time() - due) / self.interval) * self.interval

@@ -15,6 +15,7 @@ from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
+from core import raise_if_stopping
 from drivers.modbus.client import Answer, NoAnswer, NotConnected, OnLost
 from drivers.modbus.merge import Request
 from drivers.modbus.profile import Function
@@ -57,13 +58,13 @@ class RtuClient:
             connected = bool(await self._client.connect())
         except ModbusException as exc:
             raise OSError(str(exc)) from exc
-        raise_if_cancelled()  # pymodbus connects with wait_for, which may drop a stop
+        raise_if_stopping()  # pymodbus connects with wait_for, which may drop a stop
         return connected
 
     async def read(self, request: Request) -> Answer:
         try:
             response = await _send(self._client, request)
-            raise_if_cancelled()
+            raise_if_stopping()
         except ConnectionException as exc:
             raise NotConnected from exc
         except ModbusIOException as exc:
@@ -85,18 +86,6 @@ def _answer(response: ModbusPDU, request: Request) -> Answer:
         list(response.bits) if request.function.is_bit else list(response.registers)
     )
     return Answer(response.dev_id, function, values)
-
-
-def raise_if_cancelled() -> None:
-    """Raise CancelledError if this task was cancelled while its await completed anyway.
-
-    pymodbus awaits responses with `asyncio.wait_for`, which on Python 3.11 returns the result
-    and drops the cancellation when the response and the cancel arrive together; the poll
-    loop would then run on and shutdown would hang.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def _send(client: AsyncModbusSerialClient, request: Request) -> asyncio.Future[ModbusPDU]:
