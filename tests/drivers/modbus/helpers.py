@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import yaml
 from pymodbus.datastore import (
@@ -189,20 +189,38 @@ async def polling(
             await asyncio.gather(task, return_exceptions=True)
 
 
+Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+"""What a scripted TCP peer does with one connection."""
+
+
 @asynccontextmanager
-async def black_hole() -> AsyncIterator[int]:
-    """A TCP server that accepts connections and never answers: a hung gateway."""
+async def tcp_peer(serve: Peer) -> AsyncIterator[int]:
+    """A TCP server on a free port (yielded) that runs `serve` for each connection and closes
+    it after, whether `serve` returns or the client goes away."""
 
-    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await reader.read(1024):
+    async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await serve(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
             pass
-        writer.close()
+        finally:
+            writer.close()
 
-    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    server = await asyncio.start_server(guarded, "127.0.0.1", 0)
     try:
         yield int(server.sockets[0].getsockname()[1])
     finally:
         server.close()
+
+
+def black_hole() -> AbstractAsyncContextManager[int]:
+    """A TCP server that accepts connections and never answers: a hung gateway."""
+
+    async def swallow(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+        while await reader.read(1024):
+            pass
+
+    return tcp_peer(swallow)
 
 
 class CycleCost:

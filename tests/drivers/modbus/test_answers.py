@@ -7,45 +7,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 
 from core import quiet_loop_errors
 from core.reading import Quality
 from drivers.modbus.poller import EndpointPoller
-from tests.drivers.modbus.helpers import FIRE, Collector, device, endpoint, polling
+from tests.drivers.modbus.helpers import FIRE, Collector, device, endpoint, polling, tcp_peer
 
 HOLDING = 3
 
 
-@asynccontextmanager
-async def faulty_gateway(fault: str) -> AsyncIterator[int]:
+def faulty_gateway(fault: str) -> AbstractAsyncContextManager[int]:
     """A Modbus TCP peer that answers every read with registers saying fire, but with `fault`
     in the frame: "function", "unit", "transaction" or "byte count"."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                tid, _, length, unit = struct.unpack(">HHHB", await reader.readexactly(7))
-                function, _, count = struct.unpack(">BHH", await reader.readexactly(length - 1))
-                registers = struct.pack(">H", FIRE) + b"\0\0" * (count - 1)
-                size = len(registers) + (3 if fault == "byte count" else 0)
-                function = HOLDING if fault == "function" else function
-                unit += fault == "unit"
-                tid += fault == "transaction"
-                body = struct.pack(">BB", function, size) + registers
-                writer.write(struct.pack(">HHHB", tid, 0, len(body) + 1, unit) + body)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
+        while True:
+            tid, _, length, unit = struct.unpack(">HHHB", await reader.readexactly(7))
+            function, _, count = struct.unpack(">BHH", await reader.readexactly(length - 1))
+            registers = struct.pack(">H", FIRE) + b"\0\0" * (count - 1)
+            size = len(registers) + (3 if fault == "byte count" else 0)
+            function = HOLDING if fault == "function" else function
+            unit += fault == "unit"
+            tid += fault == "transaction"
+            body = struct.pack(">BB", function, size) + registers
+            writer.write(struct.pack(">HHHB", tid, 0, len(body) + 1, unit) + body)
+            await writer.drain()
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    try:
-        yield int(server.sockets[0].getsockname()[1])
-    finally:
-        server.close()
+    return tcp_peer(answer)
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 
 import pytest
 
@@ -15,9 +13,7 @@ from drivers.modbus.client import MalformedAnswer, NoAnswer, NotConnected, parse
 from drivers.modbus.merge import PointRead, Request
 from drivers.modbus.profile import Function
 from drivers.modbus.tcp import SWEEP, TcpClient, Timeouts
-from tests.drivers.modbus.helpers import device
-
-Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+from tests.drivers.modbus.helpers import device, tcp_peer
 
 
 def request(function: Function = Function.INPUT_REGISTER, count: int = 3) -> Request:
@@ -38,23 +34,6 @@ async def read_request(reader: asyncio.StreamReader) -> int:
     return int(transaction)
 
 
-@asynccontextmanager
-async def peer(serve: Peer) -> AsyncIterator[int]:
-    async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await serve(reader, writer)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(guarded, "127.0.0.1", 0)
-    try:
-        yield int(server.sockets[0].getsockname()[1])
-    finally:
-        server.close()
-
-
 async def test_an_answer_cut_into_single_bytes_or_sent_with_a_late_one_is_read_whole() -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         first = await read_request(reader)
@@ -67,7 +46,7 @@ async def test_an_answer_cut_into_single_bytes_or_sent_with_a_late_one_is_read_w
         await asyncio.Event().wait()
 
     lost: list[bool] = []
-    async with peer(serve) as port:
+    async with tcp_peer(serve) as port:
         client = TcpClient("127.0.0.1", port, 2.0, lambda: lost.append(True))
         assert await client.connect()
         assert (await client.read(request())).values == [1, 2, 3]
@@ -82,7 +61,7 @@ async def test_a_silent_peer_is_no_answer_and_a_closed_one_is_lost() -> None:
         await read_request(reader)  # then the peer goes away
 
     lost: list[bool] = []
-    async with peer(serve) as port:
+    async with tcp_peer(serve) as port:
         client = TcpClient("127.0.0.1", port, 0.3, lambda: lost.append(True))
         assert await client.connect()
         with pytest.raises(NoAnswer):
@@ -100,7 +79,7 @@ async def test_a_stream_out_of_step_is_dropped_with_the_reason() -> None:
         await asyncio.Event().wait()
 
     lost: list[bool] = []
-    async with peer(serve) as port:
+    async with tcp_peer(serve) as port:
         client = TcpClient("127.0.0.1", port, 2.0, lambda: lost.append(True))
         assert await client.connect()
         with pytest.raises(MalformedAnswer, match="protocol 7, length 5: not a Modbus TCP"):
@@ -155,7 +134,7 @@ async def test_connections_sharing_their_timeouts_time_out_alone_and_in_time() -
             writer.write(answer_frame(await read_request(reader), [7, 8, 9]))
 
     timeouts = Timeouts()
-    async with peer(silent) as quiet_port, peer(answering) as port:
+    async with tcp_peer(silent) as quiet_port, tcp_peer(answering) as port:
         quiet = TcpClient("127.0.0.1", quiet_port, 0.3, lambda: None, timeouts=timeouts)
         talking = TcpClient("127.0.0.1", port, 0.3, lambda: None, timeouts=timeouts)
         assert await quiet.connect()
