@@ -4,7 +4,6 @@ broker's answer (CONNACK, SUBACK), which aiomqtt's `asyncio.wait_for` drops on P
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from firegw.console.board import Board
 from firegw.console.feed import FeedLink
 from firegw.console.places import Places
 from gateway.config import load_site
-from tests.drivers.mqtt.test_stopping import StopOnAnswer
+from tests.drivers.mqtt.test_stopping import StopOnAnswer, run_until_stopped
 from tests.servers import MosquittoServer
 from tests.sites import clinic_site
 
@@ -38,12 +37,7 @@ async def test_a_stop_that_comes_with_the_brokers_answer_ends_the_link(
 
     monkeypatch.setattr(BrokerSpec, "client", heard)
     link = FeedLink(site.broker("firegw-console-stop"), list(places.sites.values()), Board(places))
-    task = stop.task = asyncio.create_task(link.run())
-    try:
-        done, _ = await asyncio.wait({task}, timeout=10)
-    finally:
-        task.cancel()  # a second cancellation, so that a failed run ends too
-        await asyncio.gather(task, return_exceptions=True)
+    task, done = await run_until_stopped(stop, link.run())
     assert stop.fired, f"the broker's {answer} never came"
     assert done, f"the console's link went on after a stop that came with the {answer}"
     assert task.cancelled()

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,20 @@ def stop_on(answer: str, log: str = SUBSCRIBER_LOG) -> Iterator[StopOnAnswer]:
         logger.setLevel(level)
 
 
+async def run_until_stopped(
+    stop: StopOnAnswer, work: Coroutine[Any, Any, None]
+) -> tuple[asyncio.Task[None], bool]:
+    """Run `work` as the task `stop` cancels; the task, and whether it ended within 10 s (it
+    is cancelled a second time after, so that a run that went on ends too)."""
+    task = stop.task = asyncio.create_task(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return task, bool(done)
+
+
 @pytest.mark.parametrize("answer", ["Received CONNACK", "Received SUBACK"])
 async def test_a_stop_that_comes_with_the_brokers_answer_ends_the_driver(
     mosquitto: MosquittoServer, answer: str
@@ -61,12 +76,7 @@ async def test_a_stop_that_comes_with_the_brokers_answer_ends_the_driver(
     device = MqttDevice("cam-stop", f"test/{uuid.uuid4().hex}/health", CAMERA)
     driver = MqttDriver(BrokerSpec(host=mosquitto.host, port=mosquitto.port), [device])
     with stop_on(answer) as stop:
-        task = stop.task = asyncio.create_task(driver.run(Collector()))
-        try:
-            done, _ = await asyncio.wait({task}, timeout=10)
-        finally:
-            task.cancel()  # a second cancellation, so that a failed run ends too
-            await asyncio.gather(task, return_exceptions=True)
+        task, done = await run_until_stopped(stop, driver.run(Collector()))
     assert stop.fired, f"the broker's {answer} never came"
     assert done, f"the driver went on receiving after a stop that came with the {answer}"
     assert task.cancelled()
