@@ -20,20 +20,24 @@ def reading(i: int) -> str:
 
 @asynccontextmanager
 async def running(
-    outbox: Outbox, **options: float
-) -> AsyncIterator[tuple[OutboxWriter, list[float]]]:
-    """A writer at work on `outbox`, and the loop times of its commits."""
+    folder: Path, **options: float
+) -> AsyncIterator[tuple[Outbox, OutboxWriter, list[float]]]:
+    """An outbox in `folder`, a writer at work on it, and the loop times of its commits."""
     loop = asyncio.get_running_loop()
     commits: list[float] = []
-    writer = OutboxWriter(
-        outbox, never_drop=["alarm_event"], on_commit=lambda: commits.append(loop.time()), **options
-    )
-    task = asyncio.create_task(writer.run())
-    try:
-        yield writer, commits
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    async with Outbox(folder / "outbox.db") as outbox:
+        writer = OutboxWriter(
+            outbox,
+            never_drop=["alarm_event"],
+            on_commit=lambda: commits.append(loop.time()),
+            **options,
+        )
+        task = asyncio.create_task(writer.run())
+        try:
+            yield outbox, writer, commits
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 async def committed(commits: list[float], count: int) -> None:
@@ -44,13 +48,7 @@ async def committed(commits: list[float], count: int) -> None:
 
 
 async def test_steady_readings_are_committed_once_per_interval(tmp_path: Path) -> None:
-    async with (
-        Outbox(tmp_path / "outbox.db") as outbox,
-        running(outbox, commit_interval=0.5) as (
-            writer,
-            commits,
-        ),
-    ):
+    async with running(tmp_path, commit_interval=0.5) as (outbox, writer, commits):
         loop = asyncio.get_running_loop()
         start = loop.time()
         i = 0
@@ -66,13 +64,7 @@ async def test_steady_readings_are_committed_once_per_interval(tmp_path: Path) -
 
 
 async def test_the_first_reading_after_a_quiet_spell_is_not_held(tmp_path: Path) -> None:
-    async with (
-        Outbox(tmp_path / "outbox.db") as outbox,
-        running(outbox, commit_interval=30) as (
-            writer,
-            commits,
-        ),
-    ):
+    async with running(tmp_path, commit_interval=30) as (outbox, writer, commits):
         writer.put_nowait(reading(1))
         await committed(commits, 1)
         assert await outbox.backlog() == 1
@@ -81,13 +73,7 @@ async def test_the_first_reading_after_a_quiet_spell_is_not_held(tmp_path: Path)
 async def test_an_alarm_event_is_committed_at_once_with_the_readings_before_it(
     tmp_path: Path,
 ) -> None:
-    async with (
-        Outbox(tmp_path / "outbox.db") as outbox,
-        running(outbox, commit_interval=30) as (
-            writer,
-            commits,
-        ),
-    ):
+    async with running(tmp_path, commit_interval=30) as (outbox, writer, commits):
         writer.put_nowait(reading(1))
         await committed(commits, 1)
         writer.put_nowait(reading(2))  # would wait 30 s for the next commit
@@ -97,13 +83,7 @@ async def test_an_alarm_event_is_committed_at_once_with_the_readings_before_it(
 
 
 async def test_a_flush_does_not_wait_for_the_interval(tmp_path: Path) -> None:
-    async with (
-        Outbox(tmp_path / "outbox.db") as outbox,
-        running(outbox, commit_interval=30) as (
-            writer,
-            commits,
-        ),
-    ):
+    async with running(tmp_path, commit_interval=30) as (outbox, writer, commits):
         writer.put_nowait(reading(1))
         await committed(commits, 1)
         for i in range(2, 50):
