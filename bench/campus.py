@@ -54,6 +54,7 @@ from bench.processes import (
 from bench.procstat import Watch
 from bench.servers import InfluxDB, Mosquitto
 from bench.site import DEFAULT_SITE, RESULTS, Influx, Part, building_ids, write_site
+from bench.stats import cell
 from bench.trials import Run, detector_plan, run_trials
 from gateway.alarms import FeedTopics
 
@@ -201,16 +202,12 @@ def print_table(document: dict[str, Any]) -> None:
         cpu = step["cpu_percent_of_one_core"]
         print(
             f"{step['gateways']:>8}{step['devices']:>8}"
-            f"{_cell(step['in_gateway']['p99_ms']):>16}{_cell(step['end_to_end']['p99_ms']):>9}"
+            f"{cell(step['in_gateway']['p99_ms']):>16}{cell(step['end_to_end']['p99_ms']):>9}"
             f"{step['accepted_per_s']:>11,.0f}{step['delivered_per_s']:>12,.0f}"
-            f"{step['backlog_at_end']:>8}{_cell(cpu['gateways_total']):>8}"
-            f"{_cell(cpu['mosquitto']):>8}{_cell(cpu['influxd']):>9}"
-            f"{_cell(cpu['simulators']):>7}"
+            f"{step['backlog_at_end']:>8}{cell(cpu['gateways_total']):>8}"
+            f"{cell(cpu['mosquitto']):>8}{cell(cpu['influxd']):>9}"
+            f"{cell(cpu['simulators']):>7}"
         )
-
-
-def _cell(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

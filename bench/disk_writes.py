@@ -47,7 +47,7 @@ from bench.machine import describe, machine
 from bench.outboxfile import progress
 from bench.processes import gateway_command, log_tail, start, stop_process
 from bench.site import DEFAULT_SITE, REPO, RESULTS, free_ports
-from bench.stats import spread
+from bench.stats import cell, spread
 from bench.testbed import Testbed, open_testbed
 from rules import parse_duration
 
@@ -222,12 +222,8 @@ def print_table(document: dict[str, Any]) -> None:
             if after is None:
                 continue
             ratio = f"{before / after:.1f}x" if before and after else ""
-            print(f"{scale + ' ' + key:<48}{_cell(before):>12}{_cell(after):>12}{ratio:>9}")
+            print(f"{scale + ' ' + key:<48}{cell(before):>12}{cell(after):>12}{ratio:>9}")
     print(f"targets met: {'PASS' if document['pass'] else 'FAIL'}")
-
-
-def _cell(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

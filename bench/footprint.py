@@ -38,7 +38,7 @@ from bench.outboxfile import progress
 from bench.processes import gateway_command, log_tail, start, stop_process, warnings_in
 from bench.procstat import Watch
 from bench.site import DEFAULT_SITE, RESULTS
-from bench.stats import spread
+from bench.stats import cell, spread
 from bench.testbed import Testbed, open_testbed
 from rules import parse_duration
 
@@ -181,7 +181,7 @@ def print_table(document: dict[str, Any]) -> None:
     }
     for name in FIGURES:
         figure = figures[name]
-        cells = "".join(f"{_cell(figure[key]):>10}" for key in ("median", "min", "max"))
+        cells = "".join(f"{cell(figure[key]):>10}" for key in ("median", "min", "max"))
         print(f"{name:<36}{cells}  {targets.get(name, '')}".rstrip())
     print(f"targets met: {'PASS' if document['pass'] else 'FAIL'}")
     profile = document.get("profile")
@@ -201,10 +201,6 @@ def print_profile(profile: dict[str, Any]) -> None:
         print(f"  {title}:")
         for row in profile[key]:
             print(f"    {row['percent']:>5.1f}%  {row['function']}")
-
-
-def _cell(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -48,3 +48,8 @@ def spread(values: Sequence[float | None]) -> dict[str, Any]:
         "max": round(max(present), 4),
         "runs": len(present),
     }
+
+
+def cell(value: float | None) -> str:
+    """A figure in a printed table: as short as it is exact, `-` when there is none."""
+    return "-" if value is None else f"{value:g}"
