@@ -76,9 +76,7 @@ def read_yaml(file: Path) -> YamlDocument:
     except yaml.reader.ReaderError as error:
         raise ConfigError([_unreadable_character(file, text, error)]) from None
     try:
-        node = loader.get_single_node()
-        if node is not None:
-            document.data = _build(loader, node, (), document)
+        _read_document(loader, document)
     except _Refused as refused:
         raise ConfigError([document.issue(refused.path, refused.message)]) from None
     except _RefusedAt as refused:
@@ -147,17 +145,18 @@ else:
     _Events = yaml.cyaml.CParser if yaml.__with_libyaml__ else _PythonEvents
 
 
-class _SiteLoader(
-    yaml.composer.Composer, _Events, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
-):
-    """PyYAML's safe loader without anchors, aliases or dates, and with a nesting limit.
+class _SiteLoader(_Events, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """PyYAML's safe loader without its composer: values are built here, from the parser's
+    events, one at a time.
 
-    The limits are enforced while the file is composed into nodes, before any value is built,
-    so an alias bomb is refused at its first anchor, in the time it takes to read that far.
-    The text is scanned and parsed by libyaml (PyYAML's C parser) and composed here, in
-    Python, where the limits are: PyYAML's own scanner took five seconds and a 31 MB peak of
-    memory for a site of 1,550 devices, most of a gateway's start-up. Its characters are
-    checked by PyYAML's reader first, which names the character and where it is.
+    PyYAML composes the whole file into nodes (each with two marks) before it builds a value;
+    for a site of 1,550 devices those nodes were a 16 MB peak, which a gateway's process kept
+    as fragmented heap for ever after. Built from the events, the limits (no anchors or
+    aliases, `MAX_DEPTH`, plain tags) are enforced as the file is read, so an alias bomb is
+    refused at its first anchor. The text is scanned and parsed by libyaml (PyYAML's C parser)
+    where it is installed: PyYAML's own scanner took five seconds and a 31 MB peak for that
+    site. Its characters are checked by PyYAML's reader first, which names the character and
+    where it is.
     """
 
     yaml_implicit_resolvers = {
@@ -170,25 +169,6 @@ class _SiteLoader(
         _Events.__init__(self, text)
         yaml.constructor.SafeConstructor.__init__(self)
         yaml.resolver.Resolver.__init__(self)
-        yaml.composer.Composer.__init__(self)
-        self._depth = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            name = getattr(event, "anchor", None) or ""
-            raise _RefusedAt(
-                event.start_mark,
-                f"YAML anchors and aliases (&{name}, *{name}) are not allowed in a site file: "
-                "write the value out in each place it is used",
-            )
-        if self._depth >= MAX_DEPTH:
-            raise _RefusedAt(event.start_mark, _TOO_DEEP)
-        self._depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
 
 
 class _RefusedAt(Exception):
@@ -200,46 +180,100 @@ class _RefusedAt(Exception):
         self.message = message
 
 
-def _build(loader: _SiteLoader, node: yaml.Node, path: Path_, doc: YamlDocument) -> Any:
-    doc.lines.setdefault(path, node.start_mark.line + 1)
-    if node.tag not in _PLAIN_TAGS | _COLLECTION_TAGS:
-        raise _Refused(path, f"the YAML tag {_shown_tag(node.tag)} is not used in a site file")
-    if isinstance(node, yaml.MappingNode):
-        return _build_mapping(loader, node, path, doc)
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, (*path, i), doc) for i, item in enumerate(node.value)]
-    return _scalar(loader, node, path)
+def _read_document(loader: _SiteLoader, doc: YamlDocument) -> None:
+    """The stream's one document into `doc.data` (an empty file leaves it empty)."""
+    loader.get_event()  # type: ignore[no-untyped-call]  # the stream's start
+    if loader.check_event(yaml.StreamEndEvent):
+        return
+    start = loader.get_event()  # type: ignore[no-untyped-call]
+    doc.data = _build(loader, (), doc, 0)
+    loader.get_event()  # type: ignore[no-untyped-call]  # the document's end
+    if not loader.check_event(yaml.StreamEndEvent):
+        another = loader.get_event()  # type: ignore[no-untyped-call]
+        raise yaml.composer.ComposerError(
+            "expected a single document in the stream",
+            start.start_mark,
+            "but found another document",
+            another.start_mark,
+        )
 
 
-def _build_mapping(
-    loader: _SiteLoader, node: yaml.MappingNode, path: Path_, doc: YamlDocument
-) -> dict[Any, Any]:
+def _build(loader: _SiteLoader, path: Path_, doc: YamlDocument, depth: int) -> Any:
+    """The value whose events come next, at `path`, `depth` levels deep."""
+    event = _next_node(loader, depth)
+    doc.lines.setdefault(path, event.start_mark.line + 1)
+    if isinstance(event, yaml.ScalarEvent):
+        tag = _tag(loader, event, yaml.ScalarNode)
+        if tag not in _PLAIN_TAGS:
+            raise _Refused(path, f"the YAML tag {_shown_tag(tag)} is not used in a site file")
+        return _scalar(loader, event, tag, path)
+    kind = yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent) else yaml.MappingNode
+    tag = _tag(loader, event, kind)
+    if tag not in _COLLECTION_TAGS:
+        raise _Refused(path, f"the YAML tag {_shown_tag(tag)} is not used in a site file")
+    if kind is yaml.MappingNode:
+        return _build_mapping(loader, path, doc, depth)
+    items: list[Any] = []
+    while not loader.check_event(yaml.SequenceEndEvent):
+        items.append(_build(loader, (*path, len(items)), doc, depth + 1))
+    loader.get_event()  # type: ignore[no-untyped-call]
+    return items
+
+
+def _build_mapping(loader: _SiteLoader, path: Path_, doc: YamlDocument, depth: int) -> Any:
     result: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        line = key_node.start_mark.line + 1
-        refusal = None
-        if not isinstance(key_node, yaml.ScalarNode):
+    while not loader.check_event(yaml.MappingEndEvent):
+        event = _next_node(loader, depth + 1)
+        line = event.start_mark.line + 1
+        if not isinstance(event, yaml.ScalarEvent):
             refusal = "a key must be a single value, not a list or mapping"
-        elif key_node.tag not in _PLAIN_TAGS:
-            refusal = f"the YAML tag {_shown_tag(key_node.tag)} is not used in a site file"
-        if refusal is not None:  # at the key's line, in the mapping that holds it
             raise ConfigError([ConfigIssue(doc.file, line, format_field(path), refusal)])
-        key = _scalar(loader, key_node, path)
+        tag = _tag(loader, event, yaml.ScalarNode)
+        if tag not in _PLAIN_TAGS:  # at the key's line, in the mapping that holds it
+            refusal = f"the YAML tag {_shown_tag(tag)} is not used in a site file"
+            raise ConfigError([ConfigIssue(doc.file, line, format_field(path), refusal)])
+        key = _scalar(loader, event, tag, path)
         if key in result:
             raise ConfigError([ConfigIssue(doc.file, line, "", f"duplicate key {key!r}")])
         doc.lines[(*path, key)] = line  # the key's line, not the value's
-        result[key] = _build(loader, value_node, (*path, key), doc)
+        result[key] = _build(loader, (*path, key), doc, depth + 1)
+    loader.get_event()  # type: ignore[no-untyped-call]
     return result
 
 
-def _scalar(loader: _SiteLoader, node: yaml.Node, path: Path_) -> Any:
+def _next_node(loader: _SiteLoader, depth: int) -> Any:
+    """The first event of the next value, refused if it is an alias, has an anchor, or is
+    deeper than `MAX_DEPTH`."""
+    event = loader.get_event()  # type: ignore[no-untyped-call]
+    if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+        name = event.anchor or ""
+        raise _RefusedAt(
+            event.start_mark,
+            f"YAML anchors and aliases (&{name}, *{name}) are not allowed in a site file: "
+            "write the value out in each place it is used",
+        )
+    if depth >= MAX_DEPTH:
+        raise _RefusedAt(event.start_mark, _TOO_DEEP)
+    return event
+
+
+def _tag(loader: _SiteLoader, event: Any, kind: type[yaml.Node]) -> str:
+    """The event's tag: written in the file, or what a plain value resolves to."""
+    if event.tag is not None and event.tag != "!":
+        return str(event.tag)
+    value = event.value if kind is yaml.ScalarNode else None
+    return str(loader.resolve(kind, value, event.implicit))  # type: ignore[no-untyped-call]
+
+
+def _scalar(loader: _SiteLoader, event: Any, tag: str, path: Path_) -> Any:
     """One plain value, refused if it cannot be read or is one a site file never holds."""
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     try:
-        value = loader.construct_object(node, deep=True)
+        value = loader.yaml_constructors[tag](loader, node)
     except (ValueError, TypeError, OverflowError) as error:
-        raise _Refused(path, f"cannot read {_shown(node.value)} as {_kind(node.tag)}") from error
+        raise _Refused(path, f"cannot read {_shown(event.value)} as {_kind(tag)}") from error
     if isinstance(value, float) and not math.isfinite(value):
-        raise _Refused(path, f"{_shown(node.value)} is not a finite number")
+        raise _Refused(path, f"{_shown(event.value)} is not a finite number")
     if isinstance(value, str):
         control = _CONTROL.search(value)
         if control is not None:
