@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
 from firegw.version import version
-from gateway.health import MetricsServer, StatusReporter
+from gateway.health import StatusReporter
 from gateway.runtime import Gateway, ServiceManager
+
+if TYPE_CHECKING:
+    from gateway.health import MetricsServer
 
 
 async def serve(
@@ -68,6 +72,8 @@ def _status(gateway: Gateway) -> StatusReporter:
 
 
 def _metrics_server(gateway: Gateway, address: tuple[str, int]) -> MetricsServer:
+    from gateway.health import MetricsServer  # noqa: PLC0415  # aiohttp's server, only for --metrics
+
     host, port = address
     return MetricsServer(
         document=lambda: _status(gateway).document(),

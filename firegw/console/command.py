@@ -8,13 +8,15 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.mqtt import BrokerSpec
 from firegw.console.auth import hash_password
 from firegw.console.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from firegw.console.server import Console, tls_context
 from gateway.config import ConfigError, Site, load_site
+
+if TYPE_CHECKING:
+    from firegw.console.server import Console
 
 Runner = Callable[[Coroutine[Any, Any, None]], int]
 EXIT_CONFIG = 2
@@ -87,6 +89,8 @@ def console_from(
 
     Raises `LookupError` or `ValueError` with a message for the user.
     """
+    from firegw.console.server import Console, tls_context  # noqa: PLC0415  # aiohttp's server
+
     if (args.certificate is None) != (args.key is None):
         raise ValueError("give both --certificate and --key for HTTPS, or neither")
     host, port = listen_address(args.listen)

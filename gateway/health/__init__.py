@@ -10,17 +10,22 @@ the history reaches the databases, gathered into the gateway's status document.
   supervision windows, and its `keeping_up` as a reading of itself.
 - `StatusReporter`: the retained status document on the feed, and a summary in the log.
 - `RejectedPayloads`: what devices sent that the drivers could not use, kept on disk.
-- `MetricsServer`: the status document as Prometheus metrics, and a health check.
+- `MetricsServer`: the status document as Prometheus metrics, and a health check; imported
+  when first asked for (aiohttp's server is no use to a gateway run without `--metrics`).
 """
+
+from typing import TYPE_CHECKING
 
 from gateway.health.activity import GroupSummary, SiteActivity, is_normal
 from gateway.health.delivery import NEVER_DROP, DeliveryHealth
 from gateway.health.devices import HealthBook, count_states
 from gateway.health.keeping_up import KeepingUp
-from gateway.health.metrics import MetricsServer
 from gateway.health.rejected import RejectedEntry, RejectedPayloads, read_rejected
 from gateway.health.status import StatusReporter
 from gateway.health.troubles import GatewayTroubles
+
+if TYPE_CHECKING:
+    from gateway.health.metrics_server import MetricsServer
 
 __all__ = [
     "NEVER_DROP",
@@ -38,3 +43,12 @@ __all__ = [
     "is_normal",
     "read_rejected",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`MetricsServer`, imported the first time it is asked for."""
+    if name == "MetricsServer":
+        from gateway.health.metrics_server import MetricsServer  # noqa: PLC0415
+
+        return MetricsServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """The status document as Prometheus metrics (`/metrics`), and a `/healthz` for a container's
-healthcheck.
+healthcheck (served by `gateway.health.metrics_server`).
 
 The figures are the status topic's own (`StatusReporter.document`, built afresh for every
 scrape), renamed to Prometheus' conventions: a `firegw_` prefix, counters ending in `_total`,
@@ -10,16 +10,13 @@ registries. Nothing here holds up the gateway: a scrape reads counters already k
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
-
-__all__ = ["MetricsServer", "metrics_text"]
+__all__ = ["CONTENT_TYPE", "metrics_text"]
 
 log = logging.getLogger(__name__)
 
@@ -249,46 +246,3 @@ def _number(value: float) -> str:
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     return repr(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
-
-
-@dataclass
-class MetricsServer:
-    """`/metrics` and `/healthz` over HTTP on `host`:`port`, while `run` runs.
-
-    `document` builds the status document; `problems` says what is wrong with the gateway
-    right now (empty when it is well): `/healthz` answers 200 `{"ok": true}`, or 503 with the
-    problems.
-    """
-
-    document: Callable[[], Document]
-    problems: Callable[[], Sequence[str]]
-    site: str
-    version: str
-    host: str = "127.0.0.1"
-    port: int = 9720
-    runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_get("/healthz", self._healthz)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, self.host, self.port).start()
-        log.info("metrics on http://%s:%d/metrics, health on /healthz", self.host, self.port)
-
-    async def stop(self) -> None:
-        runner, self.runner = self.runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def _metrics(self, request: web.Request) -> web.Response:
-        text = metrics_text(self.document(), site=self.site, version=self.version)
-        return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
-
-    async def _healthz(self, request: web.Request) -> web.Response:
-        problems = list(self.problems())
-        body = {"ok": not problems, "problems": problems}
-        return web.Response(
-            text=json.dumps(body), status=503 if problems else 200, content_type="application/json"
-        )

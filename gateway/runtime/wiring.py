@@ -15,7 +15,7 @@ from gateway.config import (
     MqttSource,
     Site,
 )
-from gateway.sinks import InfluxV1Sink, Sink
+from gateway.sinks import Sink
 
 
 def modbus_endpoints(site: Site) -> list[ModbusEndpointSpec]:
@@ -100,6 +100,8 @@ def make_sink(connection: InfluxV1Connection | InfluxV2Connection, folder: Path)
             batch_size=connection.batch_size,
             tls=tls,
         )
+    from gateway.sinks import InfluxV1Sink  # aiohttp: only when configured
+
     password = connection.password.reveal() if connection.password else None
     return InfluxV1Sink(
         connection.url,

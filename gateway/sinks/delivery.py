@@ -23,18 +23,15 @@ import contextlib
 import email.utils
 import gzip
 import logging
-import ssl
 import time
 from types import TracebackType
 from typing import Self
-
-import aiohttp
 
 from core import FULL_JITTER, Backoff, ConnectionHealth, FiregwError
 from gateway.config import redact_url, redact_urls
 from gateway.outbox import Outbox, OutboxReader, Rows
 
-__all__ = ["OutboxSink", "SinkError", "compress", "retry_after", "unreachable"]
+__all__ = ["OutboxSink", "SinkError", "compress", "retry_after"]
 
 logger = logging.getLogger(__name__)
 
@@ -236,24 +233,3 @@ def retry_after(value: str | None) -> float | None:
     with contextlib.suppress(TypeError, ValueError):
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     return None
-
-
-def unreachable(url: str, error: BaseException) -> SinkError:
-    """A retryable `SinkError` for a server that could not be reached, in a few words: a TLS
-    failure named as one, a refused connection or a timeout, not a 400-character repr."""
-    cause = error.__cause__ or error.__context__
-    if isinstance(error, aiohttp.ClientConnectorCertificateError) or isinstance(
-        cause, ssl.SSLCertVerificationError
-    ):
-        certificate = getattr(error, "certificate_error", cause)
-        why = getattr(certificate, "verify_message", None) or str(certificate)
-        reason = f"TLS handshake with {url} failed: certificate verify failed ({why})"
-    elif isinstance(error, aiohttp.ClientSSLError | ssl.SSLError):
-        reason = f"TLS with {url} failed: {error}"
-    elif isinstance(error, aiohttp.ClientConnectorError):
-        reason = f"no answer from {url} ({error.os_error.strerror or error.os_error})"
-    elif isinstance(error, TimeoutError):
-        reason = f"no answer from {url} (timed out)"
-    else:
-        reason = f"no answer from {url} ({type(error).__name__}: {error})"
-    return SinkError(None, retryable=True, message=redact_urls(reason))

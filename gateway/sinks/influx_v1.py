@@ -16,13 +16,8 @@ from typing import Any
 import aiohttp
 
 from gateway.config import redact_urls
-from gateway.sinks.delivery import (
-    SPLIT_STATUSES,
-    OutboxSink,
-    SinkError,
-    retry_after,
-    unreachable,
-)
+from gateway.sinks.delivery import SPLIT_STATUSES, OutboxSink, SinkError, retry_after
+from gateway.sinks.unreachable import unreachable
 
 __all__ = ["InfluxV1Sink"]
 

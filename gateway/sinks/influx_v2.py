@@ -22,7 +22,8 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.domain.write_precision import WritePrecision
 
-from gateway.sinks.delivery import SPLIT_STATUSES, OutboxSink, SinkError, retry_after, unreachable
+from gateway.sinks.delivery import SPLIT_STATUSES, OutboxSink, SinkError, retry_after
+from gateway.sinks.unreachable import unreachable
 
 __all__ = ["InfluxV2Sink"]
 
