@@ -1,5 +1,5 @@
 """`python -m firegw`: the same as the `firegw` command."""
 
-from firegw.main import main
+from firegw.entry import main
 
 raise SystemExit(main())

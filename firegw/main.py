@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -35,6 +36,8 @@ log = logging.getLogger("firegw")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command is not _run:  # the gateway turns it on once it has started
+        gc.enable()
     setup_logging(args.log_level, LogForm(args.log_format))
     # pymodbus logs every timeout at ERROR; the driver logs each device's failure once instead.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
