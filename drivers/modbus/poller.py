@@ -49,10 +49,10 @@ class EndpointPoller:
         self.spec = spec
         self.stats = EndpointStats()
         rng = rng or _RANDOM
-        self._link = Link(spec, self.stats, rng, pace, timeouts)
         by_interval: dict[float, list[ModbusDevice]] = defaultdict(list)
         for device in spec.devices:
             by_interval[device.poll_interval].append(device)
+        self._link = Link(spec, self.stats, rng, pace, timeouts, one_reader=len(by_interval) < 2)
         self.groups = tuple(
             PollGroup(interval, devices, self._link, rng=rng)
             for interval, devices in sorted(by_interval.items())
