@@ -82,6 +82,10 @@ def series_key(measurement: str, tags: Mapping[str, str]) -> str:
 
 def encode_point(series: str, reading: Reading) -> str:
     """A line for `reading` under a head from `series_key`; the fields as `encode` writes them."""
+    value = reading.value
+    if reading.quality is Quality.GOOD and value is not None and _finite(value):
+        # most readings: one good value, its one field written at once
+        return f"{series} {_field_key(reading.point)}={_encode_value(value)} {reading.observed_at}"
     fields = ",".join(f"{_field_key(key)}={text}" for key, text in _fields(reading))
     return f"{series} {fields} {reading.observed_at}"
 
@@ -90,6 +94,10 @@ def encode_point(series: str, reading: Reading) -> str:
 def _field_key(name: str) -> str:
     """A field key, escaped: the same few point names come in every poll of every device."""
     return _escape_key("field key", name)
+
+
+def _finite(value: Value) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def _fields(reading: Reading) -> list[tuple[str, str]]:
