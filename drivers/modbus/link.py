@@ -9,6 +9,7 @@ failed request becomes a `PollFailure` whose quality and detail the device's rea
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import random
 import time
@@ -163,6 +164,8 @@ class Link:
         one_reader: bool = False,
     ) -> None:
         self.spec = spec
+        if spec.serial is not None:  # pymodbus, imported now rather than on the event loop
+            importlib.import_module("drivers.modbus.rtu")
         self._timeouts = timeouts
         self.stats = stats
         self._rng = rng
