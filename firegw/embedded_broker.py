@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import shutil
 import socket
 import tempfile
@@ -15,11 +16,38 @@ from typing import Any, Self
 log = logging.getLogger(__name__)
 
 
+LOWEST_PORT = 10_000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
+    """A TCP port nobody listens on right now, below the kernel's range of ephemeral ports.
+
+    A port from that range (what binding port 0 gives) is handed to the next outgoing
+    connection of any process, so between this probe and the demo's simulator listening on it
+    another program can take it: it happened in CI ("cannot listen on 127.0.0.1:53841"). The
+    kernel never hands out a port below the range by itself.
+    """
+    below = _ephemeral_low()
+    for _ in range(1000):
+        port = random.randrange(LOWEST_PORT, below)
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:  # someone listens there, or holds it
+                continue
+            return port
+    with socket.socket() as probe:  # a machine using every port below the range
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+    return max(low, LOWEST_PORT + 1000)
 
 
 def _has_amqtt() -> bool:

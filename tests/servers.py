@@ -25,6 +25,8 @@ from typing import Any, Self
 
 import pytest
 
+from firegw import embedded_broker
+
 MOSQUITTO = "/usr/sbin/mosquitto"
 INFLUXD = "/usr/bin/influxd"
 SOCAT = "/usr/bin/socat"
@@ -35,10 +37,9 @@ STOP_TIMEOUT = 10.0
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now, below the ephemeral range
+    (so no other program's outgoing connection takes it before the test listens on it)."""
+    return embedded_broker.free_port()
 
 
 def require_binary(path: str) -> str:
