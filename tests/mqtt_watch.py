@@ -103,12 +103,13 @@ class Watcher:
     def replies(self) -> list[dict[str, Any]]:
         return [m.json for m in self.messages if m.topic == self.topics.replies]
 
-    async def event(self, alarm_id: str, kind: str) -> dict[str, Any]:
+    async def event(self, alarm_id: str, kind: str, within: float = 30.0) -> dict[str, Any]:
         message = await self.wait_for(
             lambda m: (
                 m.topic == self.topics.events
                 and (m.json["alarm_id"], m.json["kind"]) == (alarm_id, kind)
-            )
+            ),
+            within,
         )
         return dict(message.json)
 
