@@ -19,15 +19,14 @@ from typing import Any
 import yaml
 
 from bench.site import _scale
-
-LOWEST_PORT = 10_000
+from firegw.embedded_broker import LOWEST_PORT, ephemeral_low
 
 
 def quiet_ports(count: int) -> list[int]:
     """`count` loopback ports nobody listens on now, below the kernel's ephemeral range: a
     thousand ports picked from it would be taken, now and then, by some other process's
     outgoing connection before the simulators listen on them."""
-    low, _ = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    low = ephemeral_low()
     candidates = list(range(LOWEST_PORT, low))
     random.shuffle(candidates)
     ports: list[int] = []

@@ -28,7 +28,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     another program can take it: it happened in CI ("cannot listen on 127.0.0.1:53841"). The
     kernel never hands out a port below the range by itself.
     """
-    below = _ephemeral_low()
+    below = ephemeral_low()
     for _ in range(1000):
         port = random.randrange(LOWEST_PORT, below)
         with socket.socket() as probe:
@@ -42,7 +42,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
-def _ephemeral_low() -> int:
+def ephemeral_low() -> int:
+    """The lowest port of the kernel's ephemeral range (ports below it are never handed out)."""
     try:
         low = int(EPHEMERAL_RANGE.read_text().split()[0])
     except (OSError, ValueError, IndexError):
