@@ -9,6 +9,7 @@ failed request becomes a `PollFailure` whose quality and detail the device's rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import random
@@ -146,6 +147,12 @@ def make_client(
 class Link:
     """The endpoint's one connection: `run` keeps it up; `read` sends one request at a time.
 
+    Keeping it up takes no task of its own while it is up: a connection attempt is a short
+    task, started at once or when the backoff's timer fires, and a lost connection is the
+    client's callback. At 10x the reference site laid out one endpoint per device, a task
+    per link waiting on its own events was a coroutine chain, two events and a task group
+    for each of 1,550 endpoints, 5 MB of the gateway's memory (see docs/many-endpoints.md).
+
     Connection attempts wait for a turn from `pace`, shared by the endpoints of a driver (see
     `CONNECTS_AT_ONCE`); requests on a connection that is up never wait for it. With
     `one_reader` (one poll group reads the endpoint, one request after the other) requests
@@ -168,13 +175,17 @@ class Link:
             importlib.import_module("drivers.modbus.rtu")
         self._timeouts = timeouts
         self.stats = stats
-        self._rng = rng
         self._pace = pace if pace is not None else asyncio.Semaphore(CONNECTS_AT_ONCE)
         self._had_turn = False
         self._client: Client | None = None
         self._lock = None if one_reader else asyncio.Lock()
-        self._lost = asyncio.Event()
-        self._first_attempt = asyncio.Event()
+        self._backoff = Backoff(RECONNECT_INITIAL, RECONNECT_CAP, rng=rng)
+        self._up = False
+        """A connection was made and has not been lost or dropped since."""
+        self._connecting: asyncio.Task[None] | None = None
+        self._retry: asyncio.TimerHandle | None = None
+        self._attempted = False
+        self._waiting_ready: list[asyncio.Future[None]] = []
         self.health = ConnectionHealth(
             log,
             f"endpoint {spec.id}",
@@ -196,7 +207,15 @@ class Link:
 
     async def ready(self) -> None:
         """Return once the first connection attempt is over, whatever its outcome."""
-        await self._first_attempt.wait()
+        if self._attempted:
+            return
+        waiting = asyncio.get_running_loop().create_future()
+        self._waiting_ready.append(waiting)  # one future each: cancelling one spares the rest
+        try:
+            await waiting
+        finally:
+            if waiting in self._waiting_ready:
+                self._waiting_ready.remove(waiting)
 
     @property
     def queued(self) -> bool:
@@ -204,44 +223,97 @@ class Link:
         return not self._had_turn
 
     async def run(self) -> None:
-        """Connect, and reconnect with backoff, until cancelled; closes the connection on exit."""
-        client = make_client(self.spec, self._connection_lost, self._timeouts)
-        self._client = client
-        self._first_attempt.clear()
-        self._lost.set()
+        """Keep connected until cancelled (see `start`)."""
+        self.start()
         try:
-            await self._keep_connected(client)
+            await asyncio.get_running_loop().create_future()
         finally:
-            client.close()
-            self._client = None
+            await self.stop()
 
-    def _connection_lost(self) -> None:
-        """The client's callback when the connection drops: wake the reconnect loop."""
-        if self._lost.is_set():
-            return
-        self.health.lost(f"connection to {self.spec.where} lost")
-        self._lost.set()
-
-    async def _keep_connected(self, client: Client) -> None:
-        """Connect, and reconnect whenever the connection is lost.
+    def start(self) -> None:
+        """Connect now, and reconnect with backoff whenever the connection is lost, until
+        `stop`.
 
         A connection that answered requests is remade at once when it drops; a failed connect,
         or a connection that died without a single answer (a gateway accepting and closing at
         once because its connection slots are taken), waits for the backoff first.
         """
-        backoff = Backoff(RECONNECT_INITIAL, RECONNECT_CAP, rng=self._rng)
-        while True:
-            await self._lost.wait()
-            connected = await self._connect(client)
-            self._first_attempt.set()
-            if connected:
-                self._answered, self._unanswered = False, 0
-                self._lost.clear()
-                await self._lost.wait()
-                if self._answered:
-                    backoff.reset()
-                    continue
-            await asyncio.sleep(backoff.next_delay())
+        self._client = make_client(self.spec, self._connection_lost, self._timeouts)
+        self._attempted, self._up = False, False
+        self._connect_now()
+
+    async def stop(self) -> None:
+        """Stop reconnecting and close the connection; waits for an attempt under way to end."""
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None:
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._up = False
+
+    def _connect_now(self) -> None:
+        self._retry = None
+        if self._client is None:  # stopped meanwhile
+            return
+        self._connecting = asyncio.get_running_loop().create_task(
+            self._attempt(self._client), name=f"{self.spec.id} connect"
+        )
+        self._connecting.add_done_callback(self._attempt_over)
+
+    def _connect_later(self) -> None:
+        if self._client is None:
+            return
+        delay = self._backoff.next_delay()
+        self._retry = asyncio.get_running_loop().call_later(delay, self._connect_now)
+
+    async def _attempt(self, client: Client) -> None:
+        connected = await self._connect(client)
+        self._answered, self._unanswered = False, 0
+        if connected and client.connected:
+            self._up = True
+        else:  # refused, or closed by the peer before this task saw the connection made
+            self._connect_later()
+
+    def _attempt_over(self, attempt: asyncio.Task[None]) -> None:
+        """The attempt's task ended: wake `ready`; a crash (a bug) is logged and retried."""
+        if self._connecting is attempt:
+            self._connecting = None
+        self._attempted = True
+        for waiting in self._waiting_ready:
+            if not waiting.done():
+                waiting.set_result(None)
+        if attempt.cancelled():
+            return
+        error = attempt.exception()
+        if error is not None:
+            log.error(
+                "endpoint %s: connection attempt crashed; retrying with backoff",
+                self.spec.id,
+                exc_info=error,
+            )
+            self._connect_later()
+
+    def _connection_lost(self) -> None:
+        """The client's callback when the connection drops: reconnect."""
+        if not self._up:
+            return
+        self.health.lost(f"connection to {self.spec.where} lost")
+        self._reconnect()
+
+    def _reconnect(self) -> None:
+        """The connection is gone: again at once if it answered, else after the backoff."""
+        self._up = False
+        if self._answered:
+            self._backoff.reset()
+            self._connect_now()
+        else:
+            self._connect_later()
 
     async def _connect(self, client: Client) -> bool:
         """One connection attempt (in its turn), counted and logged by the endpoint's health."""
@@ -345,7 +417,8 @@ class Link:
         else:
             log.debug("endpoint %s: %d requests unanswered, reconnecting", self.spec.id, unanswered)
         client.close()
-        self._lost.set()
+        if self._up:
+            self._reconnect()
 
     def _values(self, answer: Answer, request: Request) -> list[int] | list[bool]:
         self._check_answers(answer, request)

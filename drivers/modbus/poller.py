@@ -82,13 +82,19 @@ class EndpointPoller:
         """Poll until cancelled, delivering each device's readings (its derived points after
         them) to `sink`; closes the connection on exit."""
         deliver = with_derived(sink, self.spec.devices)
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._link.run(), name=f"{self.spec.id} connect")
-            for group in self.groups[1:]:
-                name = f"poll {self.spec.id} every {group.interval:g} s"
-                tasks.create_task(group.run(deliver), name=name)
-            if self.groups:  # the first group in this task: a task fewer per endpoint
+        self._link.start()
+        try:
+            if len(self.groups) == 1:  # the common case: no task but this one
                 await self.groups[0].run(deliver)
+            elif self.groups:
+                async with asyncio.TaskGroup() as tasks:
+                    for group in self.groups:
+                        name = f"poll {self.spec.id} every {group.interval:g} s"
+                        tasks.create_task(group.run(deliver), name=name)
+            else:  # no devices: the connection is kept up all the same
+                await asyncio.get_running_loop().create_future()
+        finally:
+            await self._link.stop()
 
 
 class ModbusDriver:
