@@ -8,7 +8,7 @@ rule where it was)? These run for every reading, so they avoid allocation where 
 from __future__ import annotations
 
 import functools
-from collections import deque
+from array import array
 from typing import TypeGuard
 
 from core import Quality, Reading, Value
@@ -25,6 +25,8 @@ from rules.specs import (
 )
 
 _GOOD = Quality.GOOD
+_COMPACT_AFTER = 32
+"""Readings gone out of a rate window before the arrays are cut (when half of them are)."""
 
 
 class DeviceMonitor(Monitor):
@@ -137,7 +139,17 @@ class RateMonitor(DeviceMonitor):
     threshold: it starts above `rate` and ends only below rate - deadband.
     """
 
-    __slots__ = ("clear_below", "falling", "measured", "rate", "samples", "unit", "window")
+    __slots__ = (
+        "clear_below",
+        "falling",
+        "measured",
+        "oldest",
+        "rate",
+        "times",
+        "unit",
+        "values",
+        "window",
+    )
 
     def __init__(self, rule: RateRule, device: DeviceInfo) -> None:
         super().__init__(device_source(rule, device), rule, device)
@@ -147,22 +159,32 @@ class RateMonitor(DeviceMonitor):
         self.window = rule.window
         self.unit = rule.unit or "units"
         self.measured = 0.0
-        self.samples: deque[tuple[float, float]] = deque()
+        self.times = array("d")
+        self.values = array("d")
+        """The window's readings, oldest first from index `oldest`: two arrays of plain
+        doubles, 16 bytes a reading where a deque of (time, value) tuples took about 130 (a
+        minute of one-second readings from the 350 hydrants of 10x the reference site, two
+        rate rules each, was 5 MB)."""
+        self.oldest = 0
 
     def condition(self, reading: Reading, now: float) -> bool | None:
         value = reading.value
         if reading.quality is not _GOOD or not _is_number(value):
             return None
-        samples = self.samples
-        samples.append((now, value))
-        horizon = now - self.window
-        while samples[0][0] < horizon:
-            samples.popleft()
-        first_at, first_value = samples[0]
-        span = now - first_at
+        times, values = self.times, self.values
+        times.append(now)
+        values.append(value)
+        horizon, oldest = now - self.window, self.oldest
+        while times[oldest] < horizon:
+            oldest += 1
+        if oldest >= _COMPACT_AFTER and 2 * oldest >= len(times):  # drop what left the window
+            del times[:oldest], values[:oldest]
+            oldest = 0
+        self.oldest = oldest
+        span = now - times[oldest]
         if span < self.window / 2:
             return None
-        self.measured = (value - first_value) * 60.0 / span
+        self.measured = (value - values[oldest]) * 60.0 / span
         speed = -self.measured if self.falling else self.measured
         return speed > (self.clear_below if self.timer.raw else self.rate)
 

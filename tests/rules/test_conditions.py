@@ -362,6 +362,21 @@ def test_rate_alarm_returns_when_the_pressure_settles() -> None:
     assert seen(events) == [("returned_to_normal", "pressure_falling:HP-1")]
 
 
+def test_a_fall_after_hours_of_steady_pressure_is_judged_as_after_one_window_of_it() -> None:
+    def fall_after(steady_seconds: int) -> tuple[int, str]:
+        engine, clock = make(supervision=100_000.0)
+        for second in range(steady_seconds):  # steady, give or take a few kPa
+            assert _pressure_ramp(engine, clock, 0.8 + 0.003 * (second % 7), 0.0, 1) == []
+        for second in range(60):  # 0.12 MPa/min
+            if _pressure_ramp(engine, clock, 0.8 - 0.002 * second, 0.0, 1):
+                return second, engine.alarms["pressure_falling:HP-1"].message
+        raise AssertionError("the fall was not raised")
+
+    hours = fall_after(3 * 3600)  # the window's arrays cut many times over
+    assert hours == fall_after(62)  # the same last minute before the fall
+    assert "MPa/min over 60 s" in hours[1]
+
+
 # --- signal validity (NAMUR NE 43) --------------------------------------------------------
 
 
