@@ -13,12 +13,16 @@ from rules import AlarmEvent
 __all__ = [
     "INTERVAL_RULES",
     "MARGIN_NS",
+    "STORES",
     "History",
     "HistoryError",
     "HistorySource",
     "Limits",
     "ReadingFigures",
 ]
+
+STORES = "stores"
+"""The name of the gateway's own files as a source of history (`--source stores`)."""
 
 MARGIN_NS = 86_400 * 1_000_000_000
 """Events of the day after the period are read too, to finish the activations raised in its

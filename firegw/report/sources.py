@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-from firegw.report.history import HistoryError, HistorySource
+from firegw.report.history import STORES, HistoryError, HistorySource
 from firegw.report.influx import InfluxHistory, Places
 from firegw.report.influxql import InfluxQL
 from firegw.report.stores import StoreHistory
 from gateway.config import InfluxV1Connection, InfluxV2Connection, Site, redact_url
 
 __all__ = ["STORES", "history_source"]
-
-STORES = "stores"
 
 
 def history_source(site: Site, choice: str | None = None) -> HistorySource:

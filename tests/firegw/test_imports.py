@@ -18,11 +18,11 @@ import firegw.main, firegw.service, gateway.runtime
 from gateway.config import load_site
 from gateway.runtime import Gateway
 {setup}
-print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})))
+print(json.dumps(sorted(sys.modules)))
 """
 
 
-def loaded_packages(setup: str = "") -> set[str]:
+def loaded_modules(setup: str = "") -> set[str]:
     result = subprocess.run(
         [sys.executable, "-c", LOADED.format(setup=setup)],
         capture_output=True,
@@ -33,8 +33,19 @@ def loaded_packages(setup: str = "") -> set[str]:
     return set(json.loads(result.stdout.splitlines()[-1]))
 
 
+def loaded_packages(setup: str = "") -> set[str]:
+    return {name.split(".")[0] for name in loaded_modules(setup)}
+
+
 def test_the_gateway_and_its_commands_import_no_library_a_site_may_not_use() -> None:
     assert loaded_packages() & set(HEAVY) == set()
+
+
+def test_the_report_s_code_is_loaded_by_a_report_only() -> None:
+    report = {name for name in loaded_modules() if name.startswith("firegw.report.")}
+    # its options, and the names they list; not the history, figures, page or charts
+    assert report <= {f"firegw.report.{m}" for m in ("command", "history", "period", "words")}
+    assert "firegw.report.command" in report
 
 
 def test_a_sink_metrics_server_or_console_loads_aiohttp_when_asked_for() -> None:

@@ -11,7 +11,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from firegw.report.command import read_figures
+from firegw.report.make import read_figures
 from firegw.report.period import Period
 from gateway.alarms import AlarmStore
 from gateway.config import Site
