@@ -660,3 +660,14 @@ def test_influxdb_takes_one_connection_or_a_list(hospital: Path, tmp_path: Path)
     assert central.api == "v2"
     assert (central.name, central.org, central.bucket) == ("central", "st-lukes", "fire")
     assert central.token.file == token
+
+
+def test_a_copy_of_one_endpoint_with_a_field_changed_leaves_the_others_as_given() -> None:
+    # objects given the same fields share the set pydantic keeps of them (memory at 10x)
+    endpoints = load_site(CONFIG / "hospital.yaml").config.modbus.endpoints
+    same = [e for e in endpoints if e.model_fields_set == endpoints[0].model_fields_set]
+    assert len(same) > 1
+    given = set(endpoints[0].model_fields_set)
+    moved = same[0].model_copy(update={"merge_gap": 0})
+    assert moved.model_fields_set == given | {"merge_gap"}
+    assert [e.model_fields_set for e in same] == [given] * len(same)
