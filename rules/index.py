@@ -160,7 +160,7 @@ def _bind_zone(index: RuleIndex, rule: ZoneRule, zone: str, members: list[Device
         for name in names:
             member = index.monitors.get(f"{name}:{device.id}")
             if member is not None:
-                member.listeners.append(monitor)
+                member.listeners += (monitor,)
 
 
 def _by_zone(devices: Sequence[DeviceInfo]) -> dict[tuple[DeviceKind, str], list[DeviceInfo]]:

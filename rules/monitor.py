@@ -55,8 +55,9 @@ class Monitor:
         self.timer = DelayTimer(rule.on_delay, rule.off_delay)
         self.value: Value | None = None
         self.observed_at = 0
-        self.listeners: list[ZoneMonitor] = []
-        """Zone rules that combine this monitor's condition with that of other devices."""
+        self.listeners: tuple[ZoneMonitor, ...] = ()
+        """Zone rules that combine this monitor's condition with that of other devices (a
+        tuple, empty for most: an empty list each was 0.6 MB at 10x the reference site)."""
 
     def message(self) -> str:
         """The alarm's message, readable by a facilities engineer."""
