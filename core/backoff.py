@@ -30,6 +30,8 @@ class Backoff:
         rng: the random source (seeded in tests).
     """
 
+    __slots__ = ("_rng", "cap", "failures", "initial", "spread")
+
     def __init__(
         self,
         initial: float = 1.0,

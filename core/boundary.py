@@ -23,6 +23,8 @@ class RateLimit:
     `RateLimit(math.inf)` lets each key through once, ever.
     """
 
+    __slots__ = ("_last", "every")
+
     def __init__(self, every: float) -> None:
         self.every = every
         self._last: dict[str, float] = {}
@@ -48,6 +50,8 @@ class Boundary:
         what: what failed, for the log line ("subscriber outbox", "MQTT sink").
         every: seconds between log lines while failures go on.
     """
+
+    __slots__ = ("_limit", "failures", "log", "what")
 
     def __init__(self, log: logging.Logger, what: str, *, every: float = 60.0) -> None:
         self.log = log

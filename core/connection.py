@@ -50,6 +50,18 @@ class ConnectionHealth:
         level: the level of the first failure's line.
     """
 
+    __slots__ = (
+        "_outage_logged",
+        "counters",
+        "failures",
+        "last_error",
+        "level",
+        "log",
+        "name",
+        "retrying",
+        "up",
+    )
+
     def __init__(
         self,
         log: logging.Logger,

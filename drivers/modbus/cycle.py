@@ -70,6 +70,23 @@ class PollGroup:
     Failures are logged once per device and kind; recovery is logged too.
     """
 
+    __slots__ = (
+        "_all_answering",
+        "_alone",
+        "_delivery",
+        "_gap",
+        "_health",
+        "_link",
+        "_logged",
+        "_plan_key",
+        "_planned",
+        "_rng",
+        "_stats",
+        "_suspects",
+        "devices",
+        "interval",
+    )
+
     def __init__(
         self,
         interval: float,

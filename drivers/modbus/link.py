@@ -14,7 +14,7 @@ import importlib
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from core import Backoff, ConnectionHealth, FiregwError, Quality
 from drivers.modbus.client import Answer, Client, MalformedAnswer, NoAnswer, NotConnected, OnLost
@@ -80,7 +80,7 @@ def exception_detail(code: int, request: Request) -> str:
     return f"{what}: {hint}" if hint else what
 
 
-@dataclass
+@dataclass(slots=True)
 class EndpointStats:
     """Counters of one endpoint, for the gateway's status page and the benchmark.
 
@@ -109,7 +109,9 @@ class EndpointStats:
     def as_dict(self) -> dict[str, object]:
         """The counters as a plain dict (the last errors per device as a copy)."""
         per_device = ("last_error", "round_trip")
-        counters: dict[str, object] = {k: v for k, v in vars(self).items() if k not in per_device}
+        counters: dict[str, object] = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in per_device
+        }
         return {
             **counters,
             "last_error": dict(self.last_error),
@@ -159,6 +161,27 @@ class Link:
     cannot overlap, so they take no lock: a fiftieth of the gateway's CPU at 10x the
     reference site laid out one endpoint per device.
     """
+
+    __slots__ = (
+        "_answered",
+        "_attempted",
+        "_backoff",
+        "_client",
+        "_connecting",
+        "_had_turn",
+        "_lock",
+        "_mute",
+        "_pace",
+        "_retry",
+        "_timeouts",
+        "_unanswered",
+        "_up",
+        "_waiting_ready",
+        "health",
+        "last_answer",
+        "spec",
+        "stats",
+    )
 
     def __init__(
         self,

@@ -38,6 +38,8 @@ class EndpointPoller:
     DISCONNECTED). Failures are logged once per device and kind, recovery is logged too.
     """
 
+    __slots__ = ("_link", "groups", "spec", "stats")
+
     def __init__(
         self,
         spec: ModbusEndpointSpec,

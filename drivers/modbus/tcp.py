@@ -46,6 +46,8 @@ class Timeouts:
     to `SWEEP` seconds after its timeout, well within what the link counts as the gateway's
     own lateness."""
 
+    __slots__ = ("_loop", "_out", "_timer")
+
     def __init__(self) -> None:
         self._out: dict[asyncio.Future[tuple[int, bytes]], float] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -74,6 +76,8 @@ class Timeouts:
 
 class _Connection(asyncio.Protocol):
     """The socket's protocol: cuts the byte stream into frames and hands the awaited one on."""
+
+    __slots__ = ("_buffer", "_on_lost", "closing", "transaction", "transport", "waiting")
 
     def __init__(self, on_lost: OnLost) -> None:
         self._on_lost = on_lost
@@ -120,6 +124,8 @@ class _Connection(asyncio.Protocol):
 
 class TcpClient:
     """A `Client` for a Modbus TCP endpoint (see `drivers.modbus.client`)."""
+
+    __slots__ = ("_connection", "_on_lost", "_timeouts", "host", "port", "timeout")
 
     def __init__(
         self,
