@@ -147,7 +147,8 @@ def make_client(
 
 
 class Link:
-    """The endpoint's one connection: `run` keeps it up; `read` sends one request at a time.
+    """The endpoint's one connection: kept up from `start` to `stop`; `read` sends one request
+    at a time.
 
     Keeping it up takes no task of its own while it is up: a connection attempt is a short
     task, started at once or when the backoff's timer fires, and a lost connection is the
@@ -244,14 +245,6 @@ class Link:
     def queued(self) -> bool:
         """Whether the first connection attempt still waits for its turn (see `pace`)."""
         return not self._had_turn
-
-    async def run(self) -> None:
-        """Keep connected until cancelled (see `start`)."""
-        self.start()
-        try:
-            await asyncio.get_running_loop().create_future()
-        finally:
-            await self.stop()
 
     def start(self) -> None:
         """Connect now, and reconnect with backoff whenever the connection is lost, until

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from core.reading import Quality
 from drivers.modbus.poller import EndpointPoller
+from drivers.modbus.tcp import TcpClient
 from tests.drivers.modbus.helpers import (
     FIRE,
     TIMEOUT,
@@ -64,3 +67,24 @@ async def test_hung_endpoint_times_out_and_is_reconnected() -> None:
             again = await sink.next("sd-01")
             assert again["status"].quality in (Quality.TIMEOUT, Quality.DISCONNECTED)
     assert poller.stats.reconnects >= 1
+
+
+async def test_a_connection_attempt_that_crashes_is_logged_and_made_again(
+    modbus_server: ServerFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await modbus_server({1: unit([FIRE, 0, 0])})
+    connect, crashes = TcpClient.connect, []
+
+    async def crash_once(self: TcpClient) -> bool:
+        if not crashes:
+            crashes.append(self)
+            raise RuntimeError("a bug in connecting")
+        return await connect(self)
+
+    monkeypatch.setattr(TcpClient, "connect", crash_once)
+    poller, sink = EndpointPoller(endpoint(server.port, device("sd-01", 1))), Collector()
+    async with polling(poller, sink) as task:
+        assert (await sink.next("sd-01", all_good, within=15))["status"].value == "fire"
+        assert not task.done()
+    assert crashes
+    assert "endpoint panel: connection attempt crashed; retrying with backoff" in caplog.text
