@@ -52,6 +52,10 @@ def page(summary: dict[str, Any], suffix: str, *, plotted: bool) -> str:
             *_series(summary["parts"].get("alarm", {}).get("series", {})),
         ]
     lines += _reading()
+    lines += _endpoints(
+        _load(RESULTS / f"modbus-endpoints-x1{suffix}.json"),
+        _load(RESULTS / f"modbus-endpoints-x10{suffix}.json"),
+    )
     lines += _campus(_load(RESULTS / f"campus{suffix}.json"))
     lines += _disk(_load(RESULTS / f"disk-writes{suffix}.json"))
     lines += _profile(_load(RESULTS / f"throughput{suffix}.json"))
@@ -79,9 +83,9 @@ def _header(summary: dict[str, Any], suffix: str) -> list[str]:
         "(about 20 minutes); `.venv/bin/python -m bench --quick` checks that every part "
         "works (about a minute).",
         "",
-        "A site laid out as one Modbus endpoint per device (`bench/modbus_endpoints.py`): "
-        "its figures before and after that work, and where the rest of its cost goes, are in "
-        "[`many-endpoints.md`](many-endpoints.md).",
+        "A site laid out as one Modbus endpoint per device (`bench/modbus_endpoints.py`): its "
+        "figures are in the section of that name below; how they were brought down, and where "
+        "the rest of its cost goes, in [`many-endpoints.md`](many-endpoints.md).",
         "",
         f"Load average (1, 5, 15 min) at the start: {_load_text(summary, 'start')}; at the "
         f"end: {_load_text(summary, 'end')}. On a 2-core machine, a load above about 1 "
@@ -171,6 +175,68 @@ def _reading() -> list[str]:
         "a shared machine.",
         "",
     ]
+
+
+ENDPOINTS_BEFORE = {
+    "x1": {
+        "gateway_cpu_percent_of_one_core": 9.97,
+        "gateway_cpu_ms_per_request": 0.643,
+        "bare_cpu_ms_per_request": 0.343,
+        "cpu_per_request_ratio": 1.93,
+        "rss_mb": 74.9,
+        "rss_drift_mb_per_min": 4.97,
+        "first_reading_stored_s": 1.12,
+    },
+    "x10": {
+        "gateway_cpu_percent_of_one_core": 43.5,
+        "gateway_cpu_ms_per_request": 0.281,
+        "bare_cpu_ms_per_request": 0.138,
+        "cpu_per_request_ratio": 2.03,
+        "rss_mb": 129.3,
+        "rss_drift_mb_per_min": 2.7,
+        "first_reading_stored_s": 3.02,
+    },
+}
+"""The same benchmark on main before the work on many endpoints (2026-12-01, morning):
+the code it measured is gone, so its figures are kept here."""
+
+ENDPOINT_FIGURES = (
+    ("gateway_cpu_percent_of_one_core", "gateway CPU, % of one core", "< 5", "< 30"),
+    ("gateway_cpu_ms_per_request", "CPU per answered request, ms", "", ""),
+    ("bare_cpu_ms_per_request", "bare pymodbus loop's, ms", "", ""),
+    ("cpu_per_request_ratio", "ratio to the bare loop's", "<= 1.5", "<= 1.5"),
+    ("rss_mb", "RSS at the end, MB", "", "< 80"),
+    ("rss_drift_mb_per_min", "RSS drift, MB/min", "", "< 1 over 10 min"),
+    ("first_reading_stored_s", "start to first reading stored, s", "", "< 2"),
+)
+
+
+def _endpoints(one: dict[str, Any] | None, ten: dict[str, Any] | None) -> list[str]:
+    if one is None and ten is None:
+        return []
+    lines = ["## One Modbus endpoint per device", ""]
+    for document in (one, ten):
+        if document is not None:
+            commit = document["machine"]["git_commit"][:7]
+            lines.append(
+                f"- {document['scale']}x: `{document['command']}` ({document['date']}, `{commit}`)"
+            )
+    lines += [
+        "",
+        "Before: the same benchmark on main when that work began (2026-12-01). CPU figures "
+        "move with the machine from day to day (the bare loop's cost per request by up to "
+        "half); the ratio to the bare loop, measured in the same run, is the steady one.",
+        "",
+        "| figure | 1x before | 1x | target | 10x before | 10x | target |",
+        "| --- | ---: | ---: | --- | ---: | ---: | --- |",
+    ]
+    for key, name, target_one, target_ten in ENDPOINT_FIGURES:
+        cells = []
+        for scale, document, target in (("x1", one, target_one), ("x10", ten, target_ten)):
+            now = (document or {}).get("median", {}).get(key, {}).get("median")
+            cells += [_n(ENDPOINTS_BEFORE[scale].get(key)), _n(now), target]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _campus(document: dict[str, Any] | None) -> list[str]:
