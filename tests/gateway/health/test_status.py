@@ -170,9 +170,10 @@ async def test_a_database_outage_raises_history_not_stored_on_the_feed(
 
 
 async def clear_of_a_period_boundary(margin: float = 120.0) -> None:
-    """Wait, if need be, until the flood and its reading fit in one of the alarm load's fixed
-    10-minute periods: they are counted on the monotonic clock, which every process on the
-    machine shares, and a flood split across two periods is two smaller ones (ISA-18.2)."""
+    """Wait, if need be, until the gateway's start, the flood and its reading fit in one of the
+    alarm load's fixed 10-minute periods: they are counted on the monotonic clock, which every
+    process on the machine shares; a flood split across two periods is two smaller ones
+    (ISA-18.2), and a gateway started in the period before the flood has measured two."""
     left = 600.0 - time.monotonic() % 600.0
     if left < margin:
         await asyncio.sleep(left + 1.0)
@@ -189,9 +190,9 @@ async def test_a_flood_shows_in_the_status_in_firegw_status_and_in_influxdb(
     )
     site = load_site(site_file)
     faults = {"smoke_detector": "fire", "camera": "tamper", "hydrant_pressure": "sensor_fault"}
+    await clear_of_a_period_boundary()
     async with SimulatedSite(site, seed=5) as simulators, gateway_running(site):
         await status_where(site, lambda s: s.get("alarm_system") is not None, "a first status")
-        await clear_of_a_period_boundary()
         for device in site.config.devices:
             await simulators.apply(faults[device.kind.value], device.id)
         status = await status_where(
