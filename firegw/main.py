@@ -350,18 +350,31 @@ def _status(site: Site, args: argparse.Namespace) -> int:
 
 
 def _until_signal(work: Coroutine[Any, Any, None]) -> int:
-    """Run `work` until it ends or SIGTERM/SIGINT arrives, then let it shut down cleanly."""
+    """Run `work` until it ends or SIGTERM/SIGINT arrives, then let it shut down cleanly.
 
-    async def supervised() -> None:
+    Exit status 0 when it ended or a signal stopped it; 1 when it was cancelled with no
+    signal (a part of it cancelled the whole: a bug, said as such in the log).
+    """
+
+    async def supervised() -> int:
         task = asyncio.ensure_future(work)
         loop = asyncio.get_running_loop()
         quiet_loop_errors(loop, log)
+        signalled: list[signal.Signals] = []
+
+        def stop(signum: signal.Signals) -> None:
+            signalled.append(signum)
+            task.cancel()
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, task.cancel)
+            loop.add_signal_handler(signum, stop, signum)
         try:
             await task
         except asyncio.CancelledError:
-            log.info("stopped by signal")
+            if not signalled:
+                log.error("stopped: cancelled from inside, with no signal (a bug)")
+                return 1
+            log.info("stopped by %s", signalled[0].name)
+        return 0
 
-    asyncio.run(supervised())
-    return 0
+    return asyncio.run(supervised())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from firegw.main import _until_signal
 from gateway.config import load_site
 from gateway.outbox.store import lines_in_file
 from simulators import SimulatedSite
@@ -187,3 +188,24 @@ def test_demo_shows_readings_alarms_and_a_fire(tmp_path: Path, broker: list[str]
     assert re.search(
         r"CRITICAL fire:SD-1F-01 main-1f-er \(injected\) +\[NOT ACKNOWLEDGED\]", last_frame
     )
+
+
+def test_a_command_cancelled_from_inside_exits_1_and_says_it_was_no_signal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only SIGTERM or SIGINT is a stop asked for: a command whose own part cancels it ends
+    with status 1 and an error in the log, not as if somebody had stopped it."""
+
+    async def cancels_itself() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(5)
+
+    async def ends() -> None:
+        await asyncio.sleep(0)
+
+    assert _until_signal(ends()) == 0
+    assert _until_signal(cancels_itself()) == 1
+    assert "cancelled from inside, with no signal" in caplog.text
+    assert "stopped by" not in caplog.text

@@ -26,12 +26,14 @@ goodbye 2 s). Before the fix a stop that came as an MQTT connection was made cou
 until that connection dropped: for ever, with a healthy broker."""
 
 _FLUSHED = "outbox flushed:"
+_SIGNALLED = "stopped by SIGTERM"
 
 
 async def stop(gateway: GatewayProcess) -> float:
     """SIGTERM; the seconds until the process ended, having flushed its outbox, with code 0."""
     assert gateway.process is not None
     flushed_before = gateway.log_text().count(_FLUSHED)
+    signalled_before = gateway.log_text().count(_SIGNALLED)
     began = time.monotonic()
     gateway.process.send_signal(signal.SIGTERM)
     done, _ = await asyncio.wait({asyncio.ensure_future(gateway.process.wait())}, timeout=60)
@@ -39,6 +41,7 @@ async def stop(gateway: GatewayProcess) -> float:
     assert done, f"still running {took:.0f} s after SIGTERM:\n{gateway.log_text()[-3000:]}"
     assert gateway.process.returncode == 0, gateway.log_text()[-3000:]
     assert gateway.log_text().count(_FLUSHED) == flushed_before + 1
+    assert gateway.log_text().count(_SIGNALLED) == signalled_before + 1
     return took
 
 
