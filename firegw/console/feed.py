@@ -113,13 +113,18 @@ class FeedLink:
         self.health.connected(self.name)
         self.backoff.reset()
         self.board.set_link(self.name, self._site_ids, "online", None)
-        settling = asyncio.create_task(self._settle())
-        try:
-            async for message in client.messages:
-                self._receive(message)
-        finally:
+        lost: aiomqtt.MqttError = aiomqtt.MqttError("the broker closed the connection")
+        # In a group: a bug in settling ends the connection and the link is restarted (see
+        # `Console.run`); a dropped connection ends the settling.
+        async with asyncio.TaskGroup() as tasks:
+            settling = tasks.create_task(self._settle())
+            try:
+                async for message in client.messages:
+                    self._receive(message)
+            except aiomqtt.MqttError as error:
+                lost = error
             settling.cancel()
-        raise aiomqtt.MqttError("the broker closed the connection")
+        raise lost
 
     async def _settle(self) -> None:
         started = time.monotonic()
