@@ -35,7 +35,7 @@ from gateway.alarms.payloads import (
     event_document,
     is_gone,
     reply_document,
-    status_document,
+    status_payload,
 )
 from gateway.alarms.topics import FeedTopics
 from gateway.config import Site
@@ -140,7 +140,8 @@ class AlarmFeed:
         self._started = False
         self._closing = asyncio.Event()
         self._drain_until = 0.0
-        self._status: dict[str, Any] = {}
+        self._status = b"{}"
+        """The latest status details, encoded (see `status_payload`)."""
         self._status_due = False
         self._tasks: asyncio.TaskGroup | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -250,7 +251,7 @@ class AlarmFeed:
         per update at most. On every (re)connect the latest details go
         out with the `online` status.
         """
-        self._status = details
+        self._status = encode(details)
         self._status_due = True
         self._queue.wake()
         self._forget_gone_gateway()
@@ -338,7 +339,7 @@ class AlarmFeed:
     async def _announce(self, client: aiomqtt.Client) -> None:
         """Status `online`, then every alarm's retained state, most urgent first."""
         self._status_due = False
-        await self._publish_status(client, "online", **self._status)
+        await self._publish_status(client, "online", self._status)
         states = []
         for alarm_id in self._queue.resync():
             out_of_date, alarm = self._queue.take_state(alarm_id)
@@ -354,7 +355,7 @@ class AlarmFeed:
         ):
             if self._status_due and not self._queue.fire_next:  # its own turn, after fires
                 self._status_due = False
-                await self._publish_status(client, "online", **self._status)
+                await self._publish_status(client, "online", self._status)
                 continue
             if self._queue.empty:
                 await self._queue.wait()
@@ -429,17 +430,19 @@ class AlarmFeed:
         elif message.item is not None:
             self._queue.push_back(message.item)
 
-    async def _publish_status(self, client: aiomqtt.Client, state: str, **details: Any) -> None:
-        document = status_document(
+    async def _publish_status(
+        self, client: aiomqtt.Client, state: str, details: bytes = b"{}", **more: Any
+    ) -> None:
+        payload = status_payload(
             state,
             self.topics.site,
             time.time_ns(),
+            details,
             instance=self.instance,
             host=self.host,
             client_id=self.broker.client_id,
-            **details,
+            **more,
         )
-        payload = encode(document)
         self._guard.echoes.sent(self.topics.status, payload)
         await client.publish(self.topics.status, payload, qos=QOS, retain=True)
         raise_if_stopping()

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from core.reading import Reading
 from firegw.alarms import format_event, format_table
 from firegw.screen import _alarm_lines
-from gateway.alarms.payloads import alarm_document, encode, event_document, is_gone
+from gateway.alarms.payloads import (
+    alarm_document,
+    encode,
+    event_document,
+    is_gone,
+    status_payload,
+)
 from rules import AlarmEvent, DeviceInfo, DeviceKind, RuleEngine
 from rules.clock import FakeClock
 
@@ -85,3 +93,22 @@ def test_the_demo_screen_shows_a_cleared_latched_fire_as_needing_a_reset() -> No
     engine.command("acknowledge", "fire:SD-1F-01", by="guard")
     (line,) = _alarm_lines(list(engine.alarms.values()), False, {}, 10)
     assert line.endswith("[acknowledged, RESET NEEDED]")
+
+
+def test_the_status_is_sent_with_its_encoded_details_after_the_state() -> None:
+    """The feed keeps the status details encoded; what goes out is one JSON object with the
+    state first, the same as encoding it whole, and the offline status has no details."""
+    details = {"uptime": 12.5, "device_health": {"SD-1F-01": {"state": "ok"}}, "name": "急诊"}
+    sent = status_payload("online", "main", 7, encode(details), instance="i-1", host="gw")
+    whole = {"state": "online", "site": "main", "at": 7, "instance": "i-1", "host": "gw"}
+    assert sent == encode(whole | details)
+    assert list(json.loads(sent))[:3] == ["state", "site", "at"]
+    offline = status_payload("offline", "main", 8, reason="shut down")
+    assert json.loads(offline) == {
+        "state": "offline",
+        "site": "main",
+        "at": 8,
+        "reason": "shut down",
+    }
+    with pytest.raises(ValueError, match="encoded JSON object"):
+        status_payload("online", "main", 9, b"[1, 2]")
