@@ -4,6 +4,7 @@ it when the server stops or hangs, and making it again."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -20,6 +21,7 @@ from tests.drivers.modbus.helpers import (
     device,
     endpoint,
     polling,
+    tcp_peer,
     unit,
 )
 from tests.servers import free_port
@@ -88,3 +90,36 @@ async def test_a_connection_attempt_that_crashes_is_logged_and_made_again(
         assert not task.done()
     assert crashes
     assert "endpoint panel: connection attempt crashed; retrying with backoff" in caplog.text
+
+
+@pytest.mark.parametrize("resumes", ["at once", "after the close"])
+async def test_a_peer_that_closes_each_connection_at_once_is_tried_again_and_again(
+    monkeypatch: pytest.MonkeyPatch, resumes: str
+) -> None:
+    """A Modbus gateway whose connection slots are all taken accepts and closes at once. The
+    endpoint must count as not connected and be tried again with backoff, never be taken as
+    up for ever; also when, on a busy loop, the close comes before the connect attempt has
+    resumed to see its connection made (its "lost" then came while the link was down)."""
+    accepted: list[float] = []
+    if resumes == "after the close":
+        connect = TcpClient.connect
+
+        async def resume_late(self: TcpClient) -> bool:
+            made = await connect(self)
+            await asyncio.sleep(0.3)  # the peer's close arrives meanwhile
+            return made
+
+        monkeypatch.setattr(TcpClient, "connect", resume_late)
+
+    async def close_at_once(_reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+        accepted.append(asyncio.get_running_loop().time())
+
+    async with tcp_peer(close_at_once) as port:
+        poller, sink = EndpointPoller(endpoint(port, device("sd-01", 1))), Collector()
+        async with polling(poller, sink):
+            await sink.next("sd-01", lambda _: len(accepted) >= 3, within=30)
+            readings = await sink.next("sd-01")
+            assert not poller.connected
+            assert {r.quality for r in readings.values()} <= {Quality.DISCONNECTED, Quality.TIMEOUT}
+    gaps = [later - earlier for earlier, later in itertools.pairwise(accepted)]
+    assert min(gaps) > 0.1, f"reconnected without backoff: {gaps}"
