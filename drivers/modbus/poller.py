@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from core import ReadingSink, supervise
-from drivers.modbus.cycle import PollGroup
+from drivers.modbus.cycle import Grid, PollGroup
 from drivers.modbus.derive import with_derived
 from drivers.modbus.link import CONNECTS_AT_ONCE, RECONNECT_INITIAL, EndpointStats, Link
 from drivers.modbus.spec import ModbusDevice, ModbusEndpointSpec
@@ -47,16 +47,17 @@ class EndpointPoller:
         rng: random.Random | None = None,
         pace: asyncio.Semaphore | None = None,
         timeouts: Timeouts | None = None,
+        grid: Grid | None = None,
     ) -> None:
         self.spec = spec
         self.stats = EndpointStats()
-        rng = rng or _RANDOM
+        rng, grid = rng or _RANDOM, grid or Grid()
         by_interval: dict[float, list[ModbusDevice]] = defaultdict(list)
         for device in spec.devices:
             by_interval[device.poll_interval].append(device)
         self._link = Link(spec, self.stats, rng, pace, timeouts, one_reader=len(by_interval) < 2)
         self.groups = tuple(
-            PollGroup(interval, devices, self._link, rng=rng)
+            PollGroup(interval, devices, self._link, rng=rng, grid=grid)
             for interval, devices in sorted(by_interval.items())
         )
 
@@ -114,9 +115,9 @@ class ModbusDriver:
             if spec.id in seen:
                 raise ValueError(f"modbus endpoint {spec.id!r} is listed twice")
             seen.add(spec.id)
-        pace, timeouts = asyncio.Semaphore(connects_at_once), Timeouts()
+        pace, timeouts, grid = asyncio.Semaphore(connects_at_once), Timeouts(), Grid()
         self.pollers = tuple(
-            EndpointPoller(spec, pace=pace, timeouts=timeouts) for spec in endpoints
+            EndpointPoller(spec, pace=pace, timeouts=timeouts, grid=grid) for spec in endpoints
         )
         self._by_id = {poller.spec.id: poller for poller in self.pollers}
         self._queued = list(self.pollers)
