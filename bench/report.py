@@ -224,8 +224,10 @@ def _endpoints(one: dict[str, Any] | None, ten: dict[str, Any] | None) -> list[s
     lines += [
         "",
         "Before: the same benchmark on main when that work began (2026-12-01). CPU figures "
-        "move with the machine from day to day (the bare loop's cost per request by up to "
-        "half); the ratio to the bare loop, measured in the same run, is the steady one.",
+        "move with the machine from day to day and even from run to run (the bare loop's "
+        "cost per request by up to half); the ratio to the bare loop, measured in the same "
+        "run, moves much less, though not nothing (0.66 to 0.93 at 1x and 0.73 to 0.97 at "
+        "10x over the runs of 2026-12-02).",
         "",
         "| figure | 1x before | 1x | target | 10x before | 10x | target |",
         "| --- | ---: | ---: | --- | ---: | ---: | --- |",
